@@ -1,0 +1,38 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   - set up and run the main job on embedded defaults
+#   make test   - set up and run the whole test suite (ruff, mypy, pytest on SQLite and PostgreSQL)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo test lint typecheck test-sqlite test-postgresql bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/assess demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+test-sqlite: setup
+	ASSESS_TEST_DB=sqlite $(BIN)/pytest
+
+test-postgresql: setup
+	ASSESS_TEST_DB=postgresql $(BIN)/pytest -m "db or flow"
+
+test: lint typecheck test-sqlite test-postgresql

@@ -1,0 +1,43 @@
+"""Settings, read from the environment (prefix ``ASSESS_``) when asked for, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the project reads from its environment.
+
+    Secrets are ``SecretStr`` so they never appear in logs or reprs.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ASSESS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Folder for the SQLite file and exports."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default a SQLite file under data_dir."
+    )
+    platform_url: str = "http://127.0.0.1:8700"
+    platform_token: SecretStr = SecretStr("demo-token")
+    timezone: str = "Asia/Shanghai"
+    ops_channels: list[SecretStr] = Field(
+        default_factory=list, description="Apprise URLs of the office's operations channel."
+    )
+    calendar_overrides: Path | None = Field(
+        default=None, description="YAML file with the office's extra holidays and working days."
+    )
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'assessment.db').resolve()}"
+
+
+def get_settings() -> Settings:
+    """Build the settings now (from the current environment)."""
+    return Settings()
