@@ -1,0 +1,176 @@
+"""The assessment office's rules as pure functions over plain data.
+
+No database, network, scheduler or clock here: callers pass `now`, the work
+calendar and the year's rules in. Amounts are `decimal.Decimal`; points are
+rounded to 2 decimals half up.
+
+What is where:
+
+- `yearrules`: `YearRules`, every number of the rulebook as per-year configuration
+  (`DEFAULT_RULES`, `to_dict` / `from_dict`), `to_decimal`, `round_points`.
+- `periods`: `Period` (2026-03, 2026-Q1, 2026-H1, 2026), `parse_period`,
+  `period_range`, `period_containing`, `Cycle`, `assessed_period`, and
+  `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for).
+- `workdays`: `WorkCalendar` (national calendar incl. 调休 + office overrides,
+  Monday–Friday fallback with `CalendarWarning`), the timetable (upload deadline,
+  reminder day, cycle run times, `year_timetable`) and the message window.
+- `completion`: `Direction`, `IndicatorSpec`, `expected`, `completion` and its caps.
+- `levels`: `Level`, `MISSING` / `UNAVAILABLE`, `assess` → `Assessment`.
+- `ledger`: `plan_entry` / `plan_entries`: the append-only ledger's next entries.
+- `scores`: `running_score`, `final_deduction`, `settle`, `rank_competition`, `grades`.
+- `negative_list`: negative-list history per unit, coefficient of variation,
+  low discrimination.
+- `rulings`: `Ruling`, `apply_ruling`, `ruled_amount`, `appeal_deadline`,
+  `is_appeal_in_time`.
+"""
+
+from .completion import (
+    Direction,
+    IndicatorSpec,
+    IndicatorSpecError,
+    completion,
+    display_completion,
+    expected,
+    scoring_completion,
+)
+from .ledger import LedgerChange, LedgerChangeKind, plan_entries, plan_entry
+from .levels import (
+    MISSING,
+    UNAVAILABLE,
+    Absent,
+    Assessment,
+    Level,
+    Observation,
+    assess,
+    level_for_completion,
+)
+from .negative_list import (
+    NegativeListMonth,
+    coefficient_of_variation,
+    low_discrimination,
+    low_discrimination_for_year,
+    negative_list_by_unit,
+    negative_list_history,
+)
+from .periods import (
+    SHANGHAI,
+    Cycle,
+    Period,
+    PeriodError,
+    PeriodKind,
+    as_month,
+    as_period,
+    assessed_period,
+    cycle_month_for_run,
+    parse_period,
+    period_containing,
+    period_for_run,
+    period_range,
+    to_shanghai,
+)
+from .rulings import (
+    Ruling,
+    RulingError,
+    RulingKind,
+    RulingOutcome,
+    appeal_deadline,
+    apply_ruling,
+    is_appeal_in_time,
+    ruled_amount,
+)
+from .scores import (
+    Grade,
+    final_deduction,
+    grades,
+    rank_competition,
+    running_score,
+    settle,
+    top_share_count,
+)
+from .workdays import (
+    CalendarFallbackWarning,
+    CalendarOverrideError,
+    CalendarOverrides,
+    CalendarWarning,
+    TimetableEntry,
+    WorkCalendar,
+    overrides_from_mapping,
+)
+from .yearrules import (
+    DEFAULT_RULES,
+    Number,
+    YearRules,
+    YearRulesError,
+    round_points,
+    to_decimal,
+)
+
+__all__ = [
+    "DEFAULT_RULES",
+    "MISSING",
+    "SHANGHAI",
+    "UNAVAILABLE",
+    "Absent",
+    "Assessment",
+    "CalendarFallbackWarning",
+    "CalendarOverrideError",
+    "CalendarOverrides",
+    "CalendarWarning",
+    "Cycle",
+    "Direction",
+    "Grade",
+    "IndicatorSpec",
+    "IndicatorSpecError",
+    "LedgerChange",
+    "LedgerChangeKind",
+    "Level",
+    "NegativeListMonth",
+    "Number",
+    "Observation",
+    "Period",
+    "PeriodError",
+    "PeriodKind",
+    "Ruling",
+    "RulingError",
+    "RulingKind",
+    "RulingOutcome",
+    "TimetableEntry",
+    "WorkCalendar",
+    "YearRules",
+    "YearRulesError",
+    "appeal_deadline",
+    "apply_ruling",
+    "as_month",
+    "as_period",
+    "assess",
+    "assessed_period",
+    "coefficient_of_variation",
+    "completion",
+    "cycle_month_for_run",
+    "display_completion",
+    "expected",
+    "final_deduction",
+    "grades",
+    "is_appeal_in_time",
+    "level_for_completion",
+    "low_discrimination",
+    "low_discrimination_for_year",
+    "negative_list_by_unit",
+    "negative_list_history",
+    "overrides_from_mapping",
+    "parse_period",
+    "period_containing",
+    "period_for_run",
+    "period_range",
+    "plan_entries",
+    "plan_entry",
+    "rank_competition",
+    "round_points",
+    "ruled_amount",
+    "running_score",
+    "scoring_completion",
+    "settle",
+    "to_decimal",
+    "to_shanghai",
+    "top_share_count",
+]
