@@ -143,11 +143,15 @@ class IndicatorLineage(SQLModel, table=True):
 
 
 class ProgressRecord(SQLModel, table=True):
-    """The latest version of one platform progress record (latest ``updated_at`` wins)."""
+    """One version of a platform progress record: a resubmission adds a version.
+
+    The platform keeps no history, so versions are what we have seen; the monthly
+    analysis picks the latest one updated by the upload deadline.
+    """
 
     __tablename__ = "progress_record"
     __table_args__ = (
-        UniqueConstraint("record_id"),
+        UniqueConstraint("record_id", "updated_at"),
         Index("ix_progress_period_unit_indicator", "period", "unit_id", "indicator_id"),
     )
 
@@ -208,6 +212,29 @@ class UnavailableValue(SQLModel, table=True):
 
 
 # ---------------------------------------------------------------------------- cycles
+
+
+class MonthlyAssessment(SQLModel, table=True):
+    """The latest computed state of a (unit, indicator, month); the ledgers keep history."""
+
+    __tablename__ = "monthly_assessment"
+    __table_args__ = (
+        UniqueConstraint("period", "unit_id", "indicator_id"),
+        Index("ix_monthly_assessment_unit", "unit_id", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    period: str = Field(max_length=7)
+    unit_id: int = Field(foreign_key="unit.id")
+    indicator_id: int = Field(foreign_key="indicator.id")
+    level: str = Field(max_length=20)
+    expected: Decimal | None = _value(default=None, nullable=True)
+    actual: Decimal | None = _value(default=None, nullable=True)
+    completion: Decimal | None = _value(default=None, nullable=True)
+    pre_deduction: Decimal = _points()
+    cycle_run_id: int | None = Field(default=None, foreign_key="cycle_run.id")
+    computed_at: datetime = _ts()
 
 
 class CycleRun(SQLModel, table=True):

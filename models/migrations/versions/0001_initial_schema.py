@@ -359,6 +359,39 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "monthly_assessment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("indicator_id", sa.Integer(), nullable=False),
+        sa.Column("level", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("expected", sa.Numeric(precision=20, scale=6), nullable=True),
+        sa.Column("actual", sa.Numeric(precision=20, scale=6), nullable=True),
+        sa.Column("completion", sa.Numeric(precision=20, scale=6), nullable=True),
+        sa.Column("pre_deduction", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("cycle_run_id", sa.Integer(), nullable=True),
+        sa.Column("computed_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cycle_run_id"],
+            ["cycle_run.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["indicator_id"],
+            ["indicator.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"],
+            ["unit.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("period", "unit_id", "indicator_id"),
+    )
+    with op.batch_alter_table("monthly_assessment", schema=None) as batch_op:
+        batch_op.create_index("ix_monthly_assessment_unit", ["unit_id", "period"], unique=False)
+        batch_op.create_index(batch_op.f("ix_monthly_assessment_year"), ["year"], unique=False)
+
+    op.create_table(
         "problem_entry",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
@@ -409,7 +442,7 @@ def upgrade() -> None:
             ["unit.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("record_id"),
+        sa.UniqueConstraint("record_id", "updated_at"),
     )
     with op.batch_alter_table("progress_record", schema=None) as batch_op:
         batch_op.create_index(
@@ -692,6 +725,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_problem_entry_unit_id"))
 
     op.drop_table("problem_entry")
+    with op.batch_alter_table("monthly_assessment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_monthly_assessment_year"))
+        batch_op.drop_index("ix_monthly_assessment_unit")
+
+    op.drop_table("monthly_assessment")
     with op.batch_alter_table("indicator_lineage", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_indicator_lineage_source_id"))
         batch_op.drop_index(batch_op.f("ix_indicator_lineage_indicator_id"))

@@ -1,0 +1,283 @@
+"""The monthly analysis as a pure plan: from a month's snapshot to what to book.
+
+``plan_monthly_analysis`` takes plain data (units, indicators, observations, the
+ledger's current sums, earlier months' red flags) and returns a ``MonthlyPlan``:
+each cell's assessment, the deduction entries to append, the warning entries, the
+negative-list events and each unit's reminder items. Tasks gather the snapshot and
+apply the plan; nothing here reads a database or the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from models.rules import (
+    MISSING,
+    UNAVAILABLE,
+    Assessment,
+    IndicatorSpec,
+    LedgerChange,
+    Level,
+    Observation,
+    Period,
+    YearRules,
+    assess,
+    negative_list_history,
+    plan_entry,
+)
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class UnitSnap:
+    id: int
+    code: str
+    name: str
+    category: str
+    on_platform: bool = True
+
+
+@dataclass(frozen=True)
+class IndicatorSnap:
+    id: int
+    code: str
+    name: str
+    weight: Decimal
+    spec: IndicatorSpec
+    categories: frozenset[str]
+    unit_of_measure: str = ""
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    """One stored version of a platform progress record."""
+
+    unit_id: int
+    indicator_id: int
+    record_id: str
+    value: Decimal | None
+    status: str
+    updated_at: datetime
+    reported_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WarningState:
+    """The latest warning-ledger entry of a (unit, indicator, month)."""
+
+    id: int
+    level: str
+
+
+@dataclass(frozen=True)
+class MonthSnapshot:
+    """Everything the monthly analysis of ``month`` needs, as plain data."""
+
+    month: Period
+    rules: YearRules
+    units: Sequence[UnitSnap]
+    indicators: Sequence[IndicatorSnap]
+    observations: Mapping[tuple[int, int], Observation]
+    ledger_sums: Mapping[tuple[int, int], Decimal] = field(default_factory=dict)
+    warnings: Mapping[tuple[int, int], WarningState] = field(default_factory=dict)
+    red_history: Mapping[int, Mapping[str, bool]] = field(default_factory=dict)
+    on_negative_list: frozenset[int] = frozenset()
+    latest_booked_month: Period | None = None
+    deadline: date | None = None
+
+
+@dataclass(frozen=True)
+class DeductionBooking:
+    unit_id: int
+    indicator_id: int
+    change: LedgerChange
+    level: Level
+    completion: Decimal | None
+
+
+@dataclass(frozen=True)
+class WarningBooking:
+    unit_id: int
+    indicator_id: int
+    level: Level
+    assessment: Assessment
+    corrects_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NegativeEvent:
+    unit_id: int
+    event: str  # "on" | "off"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    unit_id: int
+    indicator_id: int
+    assessment: Assessment
+
+
+@dataclass(frozen=True)
+class ReminderItem:
+    """Something a unit should act on after this month's analysis."""
+
+    indicator_id: int
+    level: Level
+    assessment: Assessment
+    deduction_before: Decimal
+    deduction_after: Decimal
+
+
+@dataclass(frozen=True)
+class MonthlyPlan:
+    month: Period
+    results: tuple[CellResult, ...]
+    deductions: tuple[DeductionBooking, ...]
+    warnings: tuple[WarningBooking, ...]
+    negative_events: tuple[NegativeEvent, ...]
+    reminders: Mapping[int, tuple[ReminderItem, ...]]
+    books_ledger: bool
+    red_units: frozenset[int]
+
+    def level_counts(self, units: Iterable[UnitSnap]) -> dict[str, Counter[str]]:
+        """Per category, how many cells of each level."""
+        category = {u.id: u.category for u in units}
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in self.results:
+            counts[category[r.unit_id]][r.assessment.level.value] += 1
+        return dict(counts)
+
+
+def applies(indicator: IndicatorSnap, unit: UnitSnap) -> bool:
+    return unit.category in indicator.categories
+
+
+def effective_observations(
+    units: Sequence[UnitSnap],
+    indicators: Sequence[IndicatorSnap],
+    versions: Iterable[RecordVersion],
+    cutoff: datetime,
+    unavailable_units: frozenset[int] | None = None,
+    platform_down: bool = False,
+) -> dict[tuple[int, int], Observation]:
+    """Each applicable (unit, indicator)'s observation for the month.
+
+    - A unit not on the platform, a unit the platform could not be read for, or every
+      unit when the platform was down: ``UNAVAILABLE`` (never the unit's failing).
+    - Otherwise the record versions decide: drafts are ignored; per (unit, indicator)
+      the latest version updated by ``cutoff`` (the end of the upload deadline day)
+      wins, a withdrawn one meaning no value. A record first reported by the cutoff
+      but only seen in a later version keeps that version's value (the platform keeps
+      no history). No on-time value: ``MISSING``.
+    """
+    unavailable = unavailable_units or frozenset()
+    best: dict[tuple[int, int], RecordVersion] = {}
+    late: dict[tuple[int, int], RecordVersion] = {}
+    for v in versions:
+        if v.status == "draft":
+            continue
+        key = (v.unit_id, v.indicator_id)
+        if v.updated_at <= cutoff:
+            current = best.get(key)
+            if current is None or (v.updated_at, v.record_id) > (
+                current.updated_at,
+                current.record_id,
+            ):
+                best[key] = v
+        elif v.reported_at is not None and v.reported_at <= cutoff:
+            current = late.get(key)
+            if current is None or v.updated_at > current.updated_at:
+                late[key] = v
+    out: dict[tuple[int, int], Observation] = {}
+    for unit in units:
+        for indicator in indicators:
+            if not applies(indicator, unit):
+                continue
+            key = (unit.id, indicator.id)
+            if platform_down or not unit.on_platform or unit.id in unavailable:
+                out[key] = UNAVAILABLE
+                continue
+            chosen = best.get(key) or late.get(key)
+            if chosen is None or chosen.status != "submitted" or chosen.value is None:
+                out[key] = MISSING
+            else:
+                out[key] = chosen.value
+    return out
+
+
+def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
+    """Decide the month: assessments, ledger entries, warnings, negative list, reminders."""
+    month = snapshot.month
+    rules = snapshot.rules
+    books_ledger = snapshot.latest_booked_month is None or snapshot.latest_booked_month <= month
+    results: list[CellResult] = []
+    deductions: list[DeductionBooking] = []
+    warnings: list[WarningBooking] = []
+    reminders: dict[int, list[ReminderItem]] = defaultdict(list)
+    red_units: set[int] = set()
+    assessed_units: set[int] = set()
+
+    for unit in snapshot.units:
+        for indicator in snapshot.indicators:
+            if not applies(indicator, unit):
+                continue
+            key = (unit.id, indicator.id)
+            observation = snapshot.observations.get(key, MISSING)
+            a = assess(indicator.spec, indicator.weight, month.index, observation, rules)
+            results.append(CellResult(unit.id, indicator.id, a))
+            if a.level is Level.UNAVAILABLE:
+                continue  # never the unit's failing: the ledger keeps its sum
+            assessed_units.add(unit.id)
+            if a.is_red:
+                red_units.add(unit.id)
+            before = snapshot.ledger_sums.get(key, ZERO)
+            after = a.pre_deduction if books_ledger else before
+            if books_ledger and (change := plan_entry(before, a.pre_deduction)) is not None:
+                deductions.append(
+                    DeductionBooking(unit.id, indicator.id, change, a.level, a.completion)
+                )
+            previous = snapshot.warnings.get(key)
+            if a.warning and (previous is None or previous.level != a.level.value):
+                warnings.append(
+                    WarningBooking(
+                        unit.id,
+                        indicator.id,
+                        a.level,
+                        a,
+                        corrects_id=previous.id if previous else None,
+                    )
+                )
+            elif not a.warning and previous is not None and previous.level != a.level.value:
+                # A state that was orange/red is no longer: a correcting entry says so.
+                warnings.append(WarningBooking(unit.id, indicator.id, a.level, a, previous.id))
+            if a.reminder or after != before:
+                reminders[unit.id].append(ReminderItem(indicator.id, a.level, a, before, after))
+
+    negative_events: list[NegativeEvent] = []
+    for unit in snapshot.units:
+        if unit.id not in assessed_units:
+            continue
+        history = dict(snapshot.red_history.get(unit.id, {}))
+        history[month.key] = unit.id in red_units
+        on_now = negative_list_history(history, rules)[-1].on_list
+        was_on = unit.id in snapshot.on_negative_list
+        if on_now and not was_on:
+            negative_events.append(NegativeEvent(unit.id, "on"))
+        elif was_on and not on_now:
+            negative_events.append(NegativeEvent(unit.id, "off"))
+
+    return MonthlyPlan(
+        month=month,
+        results=tuple(results),
+        deductions=tuple(deductions),
+        warnings=tuple(warnings),
+        negative_events=tuple(negative_events),
+        reminders={u: tuple(items) for u, items in reminders.items()},
+        books_ledger=books_ledger,
+        red_units=frozenset(red_units),
+    )

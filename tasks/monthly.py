@@ -1,0 +1,308 @@
+"""Gathering a month's snapshot from the database and applying a monthly plan to it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlmodel import Session, SQLModel
+
+from models.catalog.vocabulary import ASSESSED_LIFECYCLES
+from models.plans.monthly import (
+    IndicatorSnap,
+    MonthlyPlan,
+    MonthSnapshot,
+    RecordVersion,
+    UnitSnap,
+    WarningState,
+    effective_observations,
+)
+from models.rules import (
+    SHANGHAI,
+    Direction,
+    IndicatorSpec,
+    Level,
+    Period,
+    WorkCalendar,
+    YearRules,
+)
+from models.tables import (
+    AssessmentYear,
+    DeductionEntry,
+    Indicator,
+    MonthlyAssessment,
+    NegativeListEntry,
+    ProgressRecord,
+    UnavailableValue,
+    Unit,
+    WarningEntry,
+)
+
+
+def _c(model: type[SQLModel]) -> Any:
+    """The table's columns, typed loosely enough for SQLAlchemy Core statements."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table.c
+
+
+UNIT = _c(Unit)
+IND = _c(Indicator)
+PROG = _c(ProgressRecord)
+UNAV = _c(UnavailableValue)
+DED = _c(DeductionEntry)
+WARN = _c(WarningEntry)
+MA = _c(MonthlyAssessment)
+NEG = _c(NegativeListEntry)
+
+
+def load_year_rules(session: Session, year: int) -> YearRules:
+    row = session.get(AssessmentYear, year)
+    if row is None:
+        raise LookupError(f"year {year} is not in the catalog: import the catalog first")
+    return YearRules.from_dict(row.rules) if row.rules else YearRules()
+
+
+def load_units(session: Session) -> list[UnitSnap]:
+    rows = session.execute(
+        select(UNIT.id, UNIT.code, UNIT.name, UNIT.category, UNIT.on_platform).order_by(UNIT.code)
+    )
+    return [UnitSnap(i, c, n, cat, bool(on)) for i, c, n, cat, on in rows]
+
+
+def indicator_spec(row: Indicator) -> IndicatorSpec:
+    direction = Direction(row.direction)
+    if direction is Direction.INCREASE:
+        plan = None if row.plan is None else tuple(Decimal(v) for v in row.plan)
+        return IndicatorSpec(direction, target=row.target, plan=plan)
+    if direction is Direction.DECREASE:
+        return IndicatorSpec(direction, target=row.target, baseline=row.baseline)
+    return IndicatorSpec(direction, milestones=tuple(int(m["due_month"]) for m in row.milestones))
+
+
+def load_indicators(session: Session, year: int) -> list[IndicatorSnap]:
+    """The indicators assessed in ``year`` (active or adapted)."""
+    rows = session.execute(
+        select(Indicator)
+        .where(IND.year == year, IND.lifecycle.in_(ASSESSED_LIFECYCLES))
+        .order_by(IND.code)
+    ).scalars()
+    out = []
+    for row in rows:
+        assert row.id is not None
+        out.append(
+            IndicatorSnap(
+                id=row.id,
+                code=row.code,
+                name=row.name,
+                weight=Decimal(row.weight),
+                spec=indicator_spec(row),
+                categories=frozenset(row.categories),
+                unit_of_measure=row.unit_of_measure,
+            )
+        )
+    return out
+
+
+def deadline_cutoff(month: Period, calendar: WorkCalendar, rules: YearRules) -> datetime:
+    """The end of the upload deadline day (Asia/Shanghai), as an aware datetime."""
+    deadline = calendar.upload_deadline(month, rules)
+    start = datetime.combine(deadline, time(0), tzinfo=SHANGHAI)
+    return start + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def load_versions(session: Session, month: Period) -> list[RecordVersion]:
+    rows = session.execute(
+        select(
+            PROG.unit_id,
+            PROG.indicator_id,
+            PROG.record_id,
+            PROG.value,
+            PROG.status,
+            PROG.updated_at,
+            PROG.reported_at,
+        ).where(PROG.period == month.key)
+    )
+    return [RecordVersion(*row) for row in rows]
+
+
+def load_unavailable(session: Session, month: Period) -> tuple[bool, frozenset[int]]:
+    """Whether the platform was down for the whole month, and units it failed for."""
+    rows = session.execute(
+        select(UNAV.unit_id).where(
+            UNAV.period == month.key,
+            UNAV.resolved_at.is_(None),
+        )
+    ).all()
+    down = any(unit_id is None for (unit_id,) in rows)
+    return down, frozenset(unit_id for (unit_id,) in rows if unit_id is not None)
+
+
+def load_ledger_sums(session: Session, year: int) -> dict[tuple[int, int], Decimal]:
+    rows = session.execute(
+        select(DED.unit_id, DED.indicator_id, func.sum(DED.amount))
+        .where(DED.year == year)
+        .group_by(DED.unit_id, DED.indicator_id)
+    )
+    return {(u, i): Decimal(s).quantize(Decimal("0.01")) for u, i, s in rows}
+
+
+def load_warning_states(session: Session, month: Period) -> dict[tuple[int, int], WarningState]:
+    rows = session.execute(
+        select(WARN.id, WARN.unit_id, WARN.indicator_id, WARN.level)
+        .where(WARN.period == month.key)
+        .order_by(WARN.id)
+    )
+    return {(u, i): WarningState(id_, level) for id_, u, i, level in rows}
+
+
+def load_red_history(session: Session, month: Period) -> dict[int, dict[str, bool]]:
+    """Per unit, whether each of the 12 months before ``month`` had a red indicator."""
+    months = []
+    m = month
+    for _ in range(12):
+        m = m.previous()
+        months.append(m.key)
+    red = [Level.RED.value, Level.MISSING.value]
+    rows = session.execute(
+        select(
+            MA.unit_id,
+            MA.period,
+            func.max(func.coalesce(MA.level.in_(red), False)),
+        )
+        .where(MA.period.in_(months))
+        .where(MA.level != Level.UNAVAILABLE.value)
+        .group_by(MA.unit_id, MA.period)
+    )
+    history: dict[int, dict[str, bool]] = defaultdict(dict)
+    for unit_id, period, has_red in rows:
+        history[unit_id][period] = bool(has_red)
+    return dict(history)
+
+
+def load_negative_list(session: Session) -> frozenset[int]:
+    """Units currently on the negative list (their latest event is ``on``)."""
+    latest = select(NEG.unit_id, func.max(NEG.id).label("last")).group_by(NEG.unit_id).subquery()
+    rows = session.execute(
+        select(NEG.unit_id).join(latest, NEG.id == latest.c.last).where(NEG.event == "on")
+    )
+    return frozenset(unit_id for (unit_id,) in rows)
+
+
+def load_latest_analysed_month(session: Session, year: int, month: Period) -> Period | None:
+    """The latest month of ``year`` other than ``month`` already analysed."""
+    latest = session.execute(
+        select(func.max(MA.period)).where(MA.year == year, MA.period != month.key)
+    ).scalar_one_or_none()
+    return Period.parse(latest) if latest else None
+
+
+def load_month_snapshot(session: Session, month: Period, calendar: WorkCalendar) -> MonthSnapshot:
+    rules = load_year_rules(session, month.year)
+    units = load_units(session)
+    indicators = load_indicators(session, month.year)
+    down, unavailable = load_unavailable(session, month)
+    observations = effective_observations(
+        units,
+        indicators,
+        load_versions(session, month),
+        deadline_cutoff(month, calendar, rules),
+        unavailable,
+        platform_down=down,
+    )
+    return MonthSnapshot(
+        month=month,
+        rules=rules,
+        units=units,
+        indicators=indicators,
+        observations=observations,
+        ledger_sums=load_ledger_sums(session, month.year),
+        warnings=load_warning_states(session, month),
+        red_history=load_red_history(session, month),
+        on_negative_list=load_negative_list(session),
+        latest_booked_month=load_latest_analysed_month(session, month.year, month),
+        deadline=calendar.upload_deadline(month, rules),
+    )
+
+
+def save_month_plan(session: Session, plan: MonthlyPlan, run_id: int | None, now: datetime) -> None:
+    """Append the plan's ledger entries and store the month's assessments (one batch each)."""
+    month = plan.month
+    if plan.deductions:
+        session.execute(
+            insert(DeductionEntry),
+            [
+                {
+                    "year": month.year,
+                    "period": month.key,
+                    "unit_id": d.unit_id,
+                    "indicator_id": d.indicator_id,
+                    "kind": d.change.kind.value,
+                    "stage": "pre",
+                    "amount": d.change.amount,
+                    "level": d.level.value,
+                    "completion": d.completion,
+                    "cycle_run_id": run_id,
+                    "created_at": now,
+                    "note": "",
+                }
+                for d in plan.deductions
+            ],
+        )
+    if plan.warnings:
+        session.execute(
+            insert(WarningEntry),
+            [
+                {
+                    "period": month.key,
+                    "unit_id": w.unit_id,
+                    "indicator_id": w.indicator_id,
+                    "level": w.level.value,
+                    "completion": w.assessment.completion,
+                    "expected": w.assessment.expected,
+                    "actual": w.assessment.actual,
+                    "cycle_run_id": run_id,
+                    "corrects_id": w.corrects_id,
+                    "created_at": now,
+                }
+                for w in plan.warnings
+            ],
+        )
+    if plan.negative_events:
+        session.execute(
+            insert(NegativeListEntry),
+            [
+                {
+                    "period": month.key,
+                    "unit_id": e.unit_id,
+                    "event": e.event,
+                    "cycle_run_id": run_id,
+                    "created_at": now,
+                }
+                for e in plan.negative_events
+            ],
+        )
+    session.execute(delete(MonthlyAssessment).where(MA.period == month.key))
+    if plan.results:
+        session.execute(
+            insert(MonthlyAssessment),
+            [
+                {
+                    "year": month.year,
+                    "period": month.key,
+                    "unit_id": r.unit_id,
+                    "indicator_id": r.indicator_id,
+                    "level": r.assessment.level.value,
+                    "expected": r.assessment.expected,
+                    "actual": r.assessment.actual,
+                    "completion": r.assessment.completion,
+                    "pre_deduction": r.assessment.pre_deduction,
+                    "cycle_run_id": run_id,
+                    "computed_at": now,
+                }
+                for r in plan.results
+            ],
+        )
