@@ -1,0 +1,49 @@
+"""What every cycle flow shares: its period, its run name, its clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect.runtime import flow_run
+
+from models.rules import Cycle, Period, assessed_period, period_for_run
+from tasks.cycle_tasks import work_calendar
+
+
+def resolve_period(cycle: Cycle, period: str | None) -> Period:
+    """The period a run assesses: the ``period`` parameter, else the run's scheduled time.
+
+    Never the wall clock: a late run still assesses the period it was scheduled for.
+    """
+    if period:
+        parsed = Period.parse(period)
+        # A month given to a higher cycle names the period that month closes.
+        if parsed.kind.value == "month" and cycle is not Cycle.MONTHLY_ANALYSIS:
+            if cycle is Cycle.PRE_DEADLINE_REMINDER:
+                return parsed
+            return assessed_period(cycle, parsed)
+        return parsed
+    scheduled = flow_run.scheduled_start_time
+    if scheduled is None:
+        raise ValueError(f"{cycle.value}: give a period (e.g. 2026-03) or run it on a schedule")
+    return period_for_run(scheduled, work_calendar(), cycle)
+
+
+def run_name(cycle: Cycle) -> str:
+    """``monthly-analysis-2026-03``: cycle and period, readable at a glance in the UI."""
+    period = flow_run.parameters.get("period") if flow_run.parameters else None
+    try:
+        key = resolve_period(cycle, period).key
+    except ValueError:
+        key = "unknown"
+    return f"{cycle.value.replace('_', '-')}-{key}".lower()
+
+
+def clock() -> datetime:
+    """The imperative shell's clock (ledger timestamps); logic receives it as ``now``."""
+    return datetime.now(UTC)
+
+
+def current_flow_run_id() -> str | None:
+    run_id = flow_run.id
+    return str(run_id) if run_id else None

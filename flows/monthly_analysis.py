@@ -1,0 +1,54 @@
+"""月分析: collect the month, assess every unit and indicator, book the ledgers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
+
+from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from models.plans.monthly import plan_monthly_analysis
+from models.plans.reports import category_rows, monthly_markdown, monthly_summary
+from models.rules import Cycle
+from tasks.cycle_tasks import (
+    claim_cycle_task,
+    collect_progress_task,
+    finish_cycle_task,
+    load_month_task,
+    publish_artifacts_task,
+    save_month_plan_task,
+)
+
+CYCLE = Cycle.MONTHLY_ANALYSIS
+
+
+@flow(
+    name="monthly_analysis",
+    flow_run_name=lambda: run_name(CYCLE),
+    description="月分析：采集当月平台数据，计算完成度与等级，记预扣分、预警和负面清单。",
+)
+def monthly_analysis(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
+    """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``."""
+    month = resolve_period(CYCLE, period)
+    now = clock()
+    claim = claim_cycle_task(CYCLE.value, month.key, now, current_flow_run_id(), force)
+    if not claim.should_run:
+        return Completed(message=f"{month.key} already {claim.status}", data={"outcome": "done"})
+    collected = collect_progress_task(month.key, now).as_dict()
+    snapshot = load_month_task(month.key)
+    plan = plan_monthly_analysis(snapshot)
+    save_month_plan_task(plan, claim.run_id, now)
+    summary = monthly_summary(plan, collected)
+    key = f"monthly-analysis-{month.key}".lower()
+    publish_artifacts_task(
+        key, category_rows(plan, snapshot), monthly_markdown(plan, snapshot, collected),
+        f"{month.key} 月分析",
+    )  # fmt: skip
+    status = "partial" if collected["unavailable"] else "completed"
+    finish_cycle_task(claim.run_id, status, summary, clock())
+    if status == "partial":
+        return Completed(name="Partial", message=f"platform unavailable: {collected['reason']}",
+                         data=summary)  # fmt: skip
+    return Completed(message=f"{month.key} analysed", data=summary)

@@ -1,0 +1,109 @@
+"""Prefect tasks of the cycle flows: small, typed, one unit of work each.
+
+Tasks with side effects use ``NO_CACHE``; results stay in our tables, tasks return
+plain data. The database engine comes from the settings (one per process and URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from prefect import task
+from prefect.artifacts import (
+    acreate_progress_artifact,
+    aupdate_progress_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+
+from models.database import make_engine, session_scope
+from models.plans.monthly import MonthlyPlan, MonthSnapshot
+from models.rules import Period, WorkCalendar
+from models.settings import get_settings
+from tasks.calendar import load_work_calendar
+from tasks.collect import CollectOutcome, collect_progress
+from tasks.cycles import Claim, claim_cycle, finish_cycle
+from tasks.monthly import load_month_snapshot, save_month_plan
+from tasks.platform import PlatformClient
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def database() -> Engine:
+    """The project's database engine, from the current settings."""
+    return _engine(get_settings().resolved_database_url())
+
+
+def work_calendar() -> WorkCalendar:
+    return load_work_calendar(get_settings().calendar_overrides)
+
+
+@task(name="claim-cycle", cache_policy=NO_CACHE)
+def claim_cycle_task(
+    cycle: str, period: str, now: datetime, flow_run_id: str | None, force: bool = False
+) -> Claim:
+    with session_scope(database()) as session:
+        return claim_cycle(session, cycle, period, now, flow_run_id, force=force)
+
+
+@task(name="finish-cycle", cache_policy=NO_CACHE)
+def finish_cycle_task(run_id: int, status: str, summary: dict[str, Any], now: datetime) -> None:
+    with session_scope(database()) as session:
+        finish_cycle(session, run_id, status, summary, now)
+
+
+@task(name="collect-progress", cache_policy=NO_CACHE)
+def collect_progress_task(period: str, now: datetime) -> CollectOutcome:
+    """Collect one month from the platform, with a progress artifact while it runs."""
+    return asyncio.run(_collect_with_progress(Period.parse(period), now))
+
+
+async def _collect_with_progress(month: Period, now: datetime) -> CollectOutcome:
+    settings = get_settings()
+    artifact_id = await acreate_progress_artifact(
+        progress=0.0, description=f"采集 {month.key} 平台填报数据"
+    )
+    shown = [0.0]
+    updates: list[asyncio.Task[Any]] = []
+
+    def on_page(_pages: int, records: int, expected: int) -> None:
+        share = 99.0 if expected <= 0 else min(99.0, 100.0 * records / expected)
+        if share - shown[0] >= 5.0:  # a handful of updates, not one per page
+            shown[0] = share
+            updates.append(asyncio.create_task(aupdate_progress_artifact(artifact_id, share)))
+
+    async with httpx.AsyncClient(base_url=settings.platform_url, timeout=30) as http:
+        client = PlatformClient(http, token=settings.platform_token.get_secret_value())
+        outcome = await collect_progress(database(), client, month, now, on_page=on_page)
+    await asyncio.gather(*updates, return_exceptions=True)
+    await aupdate_progress_artifact(artifact_id, 100.0)
+    return outcome
+
+
+@task(name="load-month", cache_policy=NO_CACHE)
+def load_month_task(period: str) -> MonthSnapshot:
+    with session_scope(database()) as session:
+        return load_month_snapshot(session, Period.parse(period), work_calendar())
+
+
+@task(name="book-month", cache_policy=NO_CACHE)
+def save_month_plan_task(plan: MonthlyPlan, run_id: int, now: datetime) -> None:
+    with session_scope(database()) as session:
+        save_month_plan(session, plan, run_id, now)
+
+
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+def publish_artifacts_task(
+    key: str, table: list[dict[str, Any]], markdown: str, title: str
+) -> None:
+    create_table_artifact(key=key, table=table, description=title)
+    create_markdown_artifact(key=f"{key}-report", markdown=markdown, description=title)
