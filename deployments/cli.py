@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from deployments.platform_sim_data import SimDataset
 from models.catalog.files import read_catalog, write_catalog
 from models.catalog.schema import CatalogError
 from models.database import make_engine, session_scope, upgrade_database
@@ -85,6 +87,37 @@ def calendar(
         return
     for row in rows:
         typer.echo(f"{row['run_at']}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
+
+
+@app.command(
+    "platform-sim",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def platform_sim(
+    ctx: typer.Context,
+    synthetic: Annotated[
+        bool, typer.Option(help="serve a synthetic catalog instead of the demo city")
+    ] = False,
+) -> None:
+    """Serve the platform simulator (fed from the demo catalog). Other flags: --help below.
+
+    Flags passed through: --host --port --token --year --seed --now --error-503-every
+    --error-429-every --retry-after --slow-ms --dead --dead-mode --units --indicators.
+    """
+    from deployments.demo.sim_feed import demo_dataset
+    from deployments.platform_sim import main_argv
+
+    catalog = read_catalog(DEMO_CATALOG)
+
+    def from_demo(year: int, seed: int, now: datetime | None) -> SimDataset:
+        dataset = demo_dataset(catalog, year, seed)
+        dataset.now = now
+        return dataset
+
+    args = list(ctx.args)
+    if "--token" not in args:  # the token our own collector sends (ASSESS_PLATFORM_TOKEN)
+        args += ["--token", get_settings().platform_token.get_secret_value()]
+    raise typer.Exit(main_argv(args, dataset_factory=None if synthetic else from_demo))
 
 
 @app.command("demo")

@@ -35,7 +35,8 @@ def _ledger(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT unit_id, indicator_id, period, kind, amount FROM deduction_entry ORDER BY id"
+                "SELECT unit_id, indicator_id, period, kind, amount "
+                "FROM deduction_entry ORDER BY id"
             )
         ).all()
     return [tuple(r) for r in rows]
