@@ -77,12 +77,18 @@ def _table(model: Any) -> Table:
     return table
 
 
-def insert_ignoring_duplicates(engine: Engine, model: Any) -> Insert:
-    """An INSERT that skips rows violating a unique constraint (SQLite and PostgreSQL)."""
+def insert_ignoring_duplicates(engine: Engine, model: Any) -> Any:
+    """An INSERT that skips rows violating a unique constraint, returning the new ids.
+
+    Counting returned ids works on both backends (a bulk rowcount does not on PostgreSQL).
+    """
     table = _table(model)
+    statement: Insert
     if engine.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    return statement.returning(table.c.id)
 
 
 def _lookup(engine: Engine, year: int) -> tuple[dict[str, int], dict[str, int], int]:
@@ -141,7 +147,7 @@ def _write_page(
                     for g in good
                 ],
             )
-            stored = max(result.rowcount, 0)
+            stored = len(result.all())
         if bad:
             result = conn.execute(
                 insert_ignoring_duplicates(engine, QuarantinedRecord),
@@ -161,7 +167,7 @@ def _write_page(
                     for b in bad
                 ],
             )
-            quarantined = max(result.rowcount, 0)
+            quarantined = len(result.all())
     return stored, quarantined
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, case, delete, func, insert, select
 from sqlmodel import Session, SQLModel
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
@@ -171,7 +171,7 @@ def load_red_history(session: Session, month: Period) -> dict[int, dict[str, boo
         select(
             MA.unit_id,
             MA.period,
-            func.max(func.coalesce(MA.level.in_(red), False)),
+            func.max(case((MA.level.in_(red), 1), else_=0)),
         )
         .where(MA.period.in_(months))
         .where(MA.level != Level.UNAVAILABLE.value)

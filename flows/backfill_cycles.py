@@ -1,0 +1,139 @@
+"""补跑: run one cycle for every period in a range that is missing, failed, or all of them."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.common import clock
+from models.rules import Cycle, Period, PeriodKind, period_range
+from tasks.result_tasks import CycleRow, load_cycle_rows_task, publish_report_task
+
+CycleName = Literal[
+    "pre_deadline_reminder",
+    "monthly_analysis",
+    "quarterly_monitoring",
+    "half_year_evaluation",
+    "annual_assessment",
+]
+Mode = Literal["missing", "failed", "all"]
+STALE_AFTER = timedelta(hours=6)
+_MODE_LABELS = {"missing": "未运行", "failed": "失败、部分完成或卡住", "all": "全部（强制重跑）"}
+
+
+def cycle_periods(cycle: Cycle, first: str, last: str) -> list[Period]:
+    """The periods of ``cycle`` from ``first`` to ``last``; a month key names its period."""
+    kind = cycle.period_kind
+
+    def lift(key: str) -> Period:
+        p = Period.parse(key)
+        if p.kind is kind:
+            return p
+        if p.kind is not PeriodKind.MONTH:
+            raise ValueError(f"{cycle.value} needs {kind.value} periods or months, not {key!r}")
+        return Period(kind, p.year, (p.index - 1) // kind.months_per_period + 1)
+
+    return period_range(lift(first), lift(last))
+
+
+def pick(
+    periods: list[Period], rows: dict[str, CycleRow], mode: Mode, now: datetime
+) -> list[tuple[Period, bool]]:
+    """The periods to run and whether each needs ``force`` (all, or a stale running claim)."""
+    out: list[tuple[Period, bool]] = []
+    for p in periods:
+        row = rows.get(p.key)
+        if mode == "all":
+            out.append((p, True))
+        elif mode == "missing":
+            if row is None:
+                out.append((p, False))
+        elif row is not None:
+            if row.status in ("failed", "partial"):
+                out.append((p, False))
+            elif row.status == "running" and now - row.claimed_at > STALE_AFTER:
+                out.append((p, True))
+    return out
+
+
+def cycle_flow(cycle: Cycle) -> Callable[..., Any]:
+    """The flow of ``cycle`` (module ``flows.<cycle>``, function ``<cycle>``)."""
+    try:
+        module = importlib.import_module(f"flows.{cycle.value}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"flows.{cycle.value}":
+            raise
+        raise ValueError(
+            f"{cycle.value}: no such flow in this deployment; cannot backfill it"
+        ) from exc
+    fn = getattr(module, cycle.value, None)
+    if fn is None:
+        raise ValueError(f"{cycle.value}: flows.{cycle.value} has no flow named {cycle.value}")
+    return fn  # type: ignore[no-any-return]
+
+
+def _run_name() -> str:
+    params = flow_run.parameters or {}
+    cycle = str(params.get("cycle", "monthly_analysis")).replace("_", "-")
+    first, last = params.get("first", "2026-01"), params.get("last", "2026-06")
+    return f"backfill-{cycle}-{first}-{last}".lower()
+
+
+@flow(
+    name="backfill_cycles",
+    flow_run_name=_run_name,
+    description="补跑：按顺序补跑某一周期在给定区间内未运行、失败或全部的期次。",
+)
+def backfill_cycles(
+    cycle: CycleName = "monthly_analysis",
+    first: str = "2026-01",
+    last: str = "2026-06",
+    mode: Mode = "missing",
+    dry_run: bool = False,
+) -> list[str]:
+    """Run ``cycle`` for the chosen periods of [first, last] in order; return their keys."""
+    logger = get_run_logger()
+    the_cycle = Cycle(cycle)
+    run = cycle_flow(the_cycle)
+    periods = cycle_periods(the_cycle, first, last)
+    chosen = pick(periods, load_cycle_rows_task(the_cycle.value), mode, clock())
+    keys = [p.key for p, _ in chosen]
+    logger.info("%s %s..%s mode=%s: %s", cycle, first, last, mode, ", ".join(keys) or "nothing")
+    outcomes: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for p, force in chosen:
+        if dry_run:
+            outcomes.append(
+                {"期次": p.key, "强制": "是" if force else "否", "结果": "演练，未运行"}
+            )
+            continue
+        state = run(period=p.key, force=force, return_state=True)
+        if not state.is_completed():
+            failed.append(p.key)
+        outcomes.append(
+            {
+                "期次": p.key,
+                "强制": "是" if force else "否",
+                "结果": f"{state.name}：{state.message or ''}",
+            }
+        )
+    lines = [
+        f"# 补跑 {cycle}：{first} 至 {last}",
+        "",
+        f"- 方式：{_MODE_LABELS[mode]}{'（演练，不实际运行）' if dry_run else ''}",
+        f"- 区间内期次 {len(periods)} 个，选中 {len(keys)} 个：{'、'.join(keys) or '无'}",
+        "",
+    ]
+    if outcomes:
+        lines += ["| 期次 | 强制 | 结果 |", "| --- | --- | --- |"]
+        lines += [f"| {o['期次']} | {o['强制']} | {o['结果']} |" for o in outcomes]
+    key = f"backfill-{cycle}-{first}-{last}".replace("_", "-").lower()
+    publish_report_task(key, None, "\n".join(lines) + "\n", f"补跑 {cycle}")
+    if failed:
+        raise RuntimeError(f"{cycle}: {', '.join(failed)} did not complete")
+    return keys

@@ -1,0 +1,272 @@
+"""Scores, ranks, grades and the annual settlement as pure plans (rulebook section 6).
+
+``plan_results`` turns units, indicators and the deduction ledger's current sums
+into each unit's running score, rank inside its category and (annual only) grade.
+``plan_settlement`` decides the entries that settle the pre-deductions into the
+final deductions on December's completions. ``quarterly_trend`` counts red or
+missing cells per category and month. Nothing here reads a database or the clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from models.plans.monthly import IndicatorSnap, UnitSnap, applies
+from models.rules import (
+    DEFAULT_RULES,
+    MISSING,
+    Grade,
+    Level,
+    YearRules,
+    final_deduction,
+    grades,
+    rank_competition,
+    round_points,
+    running_score,
+    settle,
+)
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """A unit's score at a cycle: W, D, score, rank in its category, grade (annual only)."""
+
+    unit_id: int
+    category: str
+    total_weight: Decimal
+    deductions: Decimal
+    score: Decimal
+    rank: int
+    grade: Grade | None = None
+
+
+@dataclass(frozen=True)
+class DecemberCell:
+    """December's assessed state of a (unit, indicator): its level and completion."""
+
+    level: str
+    completion: Decimal | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One settling entry: ``amount = final − current`` for a (unit, indicator)."""
+
+    unit_id: int
+    indicator_id: int
+    amount: Decimal
+    final: Decimal
+    current: Decimal
+    level: str
+    completion: Decimal | None
+
+
+def plan_results(
+    units: Sequence[UnitSnap],
+    indicators: Sequence[IndicatorSnap],
+    ledger_sums: Mapping[tuple[int, int], Decimal],
+    rules: YearRules = DEFAULT_RULES,
+    *,
+    with_grades: bool = False,
+) -> list[UnitResult]:
+    """Each unit's running score ``100 × (W − D) / W``, its rank and, when asked, its grade.
+
+    W is the sum of the unit's applicable indicator weights, D the sum of the current
+    deductions of those indicators. A unit with no applicable indicator has no score
+    and is left out.
+    """
+    weights: dict[int, Decimal] = {}
+    deductions: dict[int, Decimal] = {}
+    category: dict[int, str] = {}
+    for unit in units:
+        w = ZERO
+        d = ZERO
+        for indicator in indicators:
+            if applies(indicator, unit):
+                w += indicator.weight
+                d += ledger_sums.get((unit.id, indicator.id), ZERO)
+        if w <= ZERO:
+            continue
+        weights[unit.id] = w
+        deductions[unit.id] = round_points(d)
+        category[unit.id] = unit.category
+    scores = {u: running_score(weights[u], deductions[u]) for u in weights}
+    by_category: dict[str, dict[int, Decimal]] = defaultdict(dict)
+    for unit_id, score in scores.items():
+        by_category[category[unit_id]][unit_id] = score
+    ranks: dict[int, int] = {}
+    unit_grades: dict[int, Grade] = {}
+    for members in by_category.values():
+        ranks.update(rank_competition(members))
+        if with_grades:
+            unit_grades.update(grades(members, rules))
+    return [
+        UnitResult(
+            unit_id=u,
+            category=category[u],
+            total_weight=weights[u],
+            deductions=deductions[u],
+            score=scores[u],
+            rank=ranks[u],
+            grade=unit_grades.get(u) if with_grades else None,
+        )
+        for u in sorted(weights, key=lambda u: (category[u], ranks[u], u))
+    ]
+
+
+def plan_settlement(
+    december: Mapping[tuple[int, int], DecemberCell],
+    weights: Mapping[int, Decimal],
+    ledger_sums: Mapping[tuple[int, int], Decimal],
+) -> list[Settlement]:
+    """The entries settling each (unit, indicator)'s pre-deductions into its final deduction.
+
+    Final deduction: ``round(weight × (1 − min(c, 1)), 2)`` on December's completion,
+    the full weight when December's value is missing. An unavailable December keeps
+    the current sum (no entry); a zero difference books nothing. ``december`` holds
+    December's assessed cells (every applicable pair once December is analysed).
+    """
+    out: list[Settlement] = []
+    for (unit_id, indicator_id), cell in sorted(december.items()):
+        if cell.level == Level.UNAVAILABLE.value:
+            continue
+        weight = weights.get(indicator_id)
+        if weight is None or weight <= ZERO:
+            continue
+        if cell.level == Level.MISSING.value or cell.completion is None:
+            final = final_deduction(weight, MISSING)
+        else:
+            final = final_deduction(weight, cell.completion)
+        current = ledger_sums.get((unit_id, indicator_id), ZERO)
+        amount = round_points(settle(current, final))
+        if amount == ZERO:
+            continue
+        out.append(
+            Settlement(unit_id, indicator_id, amount, final, current, cell.level, cell.completion)
+        )
+    return out
+
+
+def apply_settlement(
+    ledger_sums: Mapping[tuple[int, int], Decimal], settlements: Sequence[Settlement]
+) -> dict[tuple[int, int], Decimal]:
+    """The ledger's sums once ``settlements`` are booked."""
+    sums = dict(ledger_sums)
+    for s in settlements:
+        key = (s.unit_id, s.indicator_id)
+        sums[key] = round_points(sums.get(key, ZERO) + s.amount)
+    return sums
+
+
+def quarterly_trend(
+    units: Sequence[UnitSnap],
+    months: Sequence[str],
+    levels: Mapping[tuple[int, str], Sequence[str]],
+) -> list[dict[str, object]]:
+    """Per category and month of the quarter: red cells, missing cells, cells assessed.
+
+    ``levels`` maps (unit, month) to that unit's cell levels in the month; an
+    unavailable cell is counted apart (never the unit's failing).
+    """
+    category = {u.id: u.category for u in units}
+    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {"red": 0, "missing": 0, "unavailable": 0, "cells": 0}
+    )
+    for (unit_id, month), cells in levels.items():
+        if unit_id not in category or month not in months:
+            continue
+        row = counts[(category[unit_id], month)]
+        for level in cells:
+            row["cells"] += 1
+            if level == Level.RED.value:
+                row["red"] += 1
+            elif level == Level.MISSING.value:
+                row["missing"] += 1
+            elif level == Level.UNAVAILABLE.value:
+                row["unavailable"] += 1
+    out: list[dict[str, object]] = []
+    for code in sorted({c for c, _ in counts}):
+        for month in months:
+            if (code, month) not in counts:
+                continue
+            row = counts[(code, month)]
+            out.append({"category": code, "month": month, **row})
+    return out
+
+
+def _table(rows: Sequence[Mapping[str, object]]) -> list[str]:
+    if not rows:
+        return ["（无）"]
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in rows]
+    return lines
+
+
+def result_rows(
+    results: Sequence[UnitResult], names: Mapping[int, str], labels: Mapping[str, str]
+) -> list[dict[str, object]]:
+    """One row per unit (Chinese headers): category, rank, score, W, D, grade."""
+    rows: list[dict[str, object]] = []
+    for r in results:
+        row: dict[str, object] = {
+            "类别": labels.get(r.category, r.category),
+            "单位": names.get(r.unit_id, str(r.unit_id)),
+            "排名": r.rank,
+            "得分": str(r.score),
+            "总权重": str(r.total_weight),
+            "扣分": str(r.deductions),
+        }
+        if r.grade is not None:
+            row["等次"] = r.grade.label
+        rows.append(row)
+    return rows
+
+
+def results_markdown(
+    title: str,
+    results: Sequence[UnitResult],
+    names: Mapping[int, str],
+    labels: Mapping[str, str],
+    notes: Sequence[str] = (),
+) -> str:
+    """A results report in Chinese: notes, then one table per category."""
+    lines = [f"# {title}", ""]
+    lines += [f"- {n}" for n in notes]
+    by_category: dict[str, list[UnitResult]] = defaultdict(list)
+    for r in results:
+        by_category[r.category].append(r)
+    for code, members in by_category.items():
+        lines += ["", f"## {labels.get(code, code)}", ""]
+        lines += _table(result_rows(members, names, labels))
+    return "\n".join(lines) + "\n"
+
+
+def trend_markdown(
+    title: str,
+    trend: Sequence[Mapping[str, object]],
+    on_list: Sequence[str],
+    labels: Mapping[str, str],
+) -> str:
+    """The quarterly monitoring report in Chinese: trend table and the negative list."""
+    rows = [
+        {
+            "类别": labels.get(str(t["category"]), str(t["category"])),
+            "月份": t["month"],
+            "预扣分（红色）": t["red"],
+            "未按期上传": t["missing"],
+            "数据暂不可用": t["unavailable"],
+            "评估单元格": t["cells"],
+        }
+        for t in trend
+    ]
+    lines = [f"# {title}", "", "## 红色与未上传趋势", ""]
+    lines += _table(rows)
+    lines += ["", f"## 负面清单复核（当前在列 {len(on_list)} 个单位）", ""]
+    lines += [f"- {name}" for name in on_list] or ["（无单位在列）"]
+    return "\n".join(lines) + "\n"
