@@ -120,6 +120,21 @@ def platform_sim(
     raise typer.Exit(main_argv(args, dataset_factory=None if synthetic else from_demo))
 
 
+@app.command("outbox")
+def outbox(
+    day: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD (Asia/Shanghai), default today")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """What goes out today and what failed (channels redacted, no message bodies)."""
+    from datetime import date
+
+    from deployments.outbox_cli import outbox_command
+
+    typer.echo(outbox_command(date.fromisoformat(day) if day else None, as_json))
+
+
 @app.command("demo")
 def demo(
     cycles: Annotated[bool, typer.Option(help="also run the 2026 monthly analyses so far")] = True,

@@ -1,0 +1,45 @@
+"""``assess outbox``: what goes out today and what failed (the office's view).
+
+The lead wires it into `deployments.cli`, e.g.::
+
+    @app.command("outbox")
+    def outbox(
+        day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, default today")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        typer.echo(outbox_command(date.fromisoformat(day) if day else None, as_json))
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from flows.deliver_outbox import outbox_report
+from models.database import make_engine, session_scope
+from models.rules.periods import SHANGHAI
+from models.settings import get_settings
+from tasks.notify import outbox_snapshot
+
+
+def today_in_shanghai() -> date:
+    """The command line's 'today' (the wall clock is fine at the entry point)."""
+    return datetime.now(SHANGHAI).date()
+
+
+def outbox_command(day: date | None, as_json: bool) -> str:
+    """The outbox of `day` (default today, Asia/Shanghai) as a Chinese report or JSON.
+
+    Channels are redacted and message bodies never shown.
+    """
+    the_day = day or today_in_shanghai()
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        with session_scope(engine) as session:
+            if as_json:
+                return json.dumps(
+                    outbox_snapshot(session, the_day).to_dict(), ensure_ascii=False, indent=2
+                )
+            return outbox_report(session, the_day)
+    finally:
+        engine.dispose()

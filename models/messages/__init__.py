@@ -1,0 +1,73 @@
+"""Messages to units and to the office, as pure functions over plain data.
+
+- `digest`: the items a unit is told about (`MissingUpload`, `LevelItem`,
+  `DeductionChange`, `Rectification`, `AppealDecision`), `UnitDigest`, the
+  content hash, `message_key` and `plan_outbox` (new / skip / correction /
+  replace / withdraw).
+- `render`: `build_unit_message`, THE one place a message to a unit is built
+  (refuses on-site check plan content), and `build_office_alert`.
+
+No database, HTTP, Prefect or clock here.
+"""
+
+from .digest import (
+    ALLOWED_ITEM_TYPES,
+    DELIVERED_STATUSES,
+    KIND_LABELS,
+    AppealDecision,
+    AppealWindow,
+    ConfidentialContentError,
+    DeductionChange,
+    DigestItem,
+    ExistingMessage,
+    ExistingMessages,
+    LevelItem,
+    MessageKind,
+    MessagePlan,
+    MissingUpload,
+    PlanAction,
+    Rectification,
+    UnitDigest,
+    canonical_digest,
+    content_hash,
+    message_key,
+    ordered_items,
+    plan_outbox,
+)
+from .render import (
+    ON_SITE_CHECK_MARKERS,
+    RenderedMessage,
+    build_office_alert,
+    build_unit_message,
+    find_confidential_marker,
+)
+
+__all__ = [
+    "ALLOWED_ITEM_TYPES",
+    "DELIVERED_STATUSES",
+    "KIND_LABELS",
+    "ON_SITE_CHECK_MARKERS",
+    "AppealDecision",
+    "AppealWindow",
+    "ConfidentialContentError",
+    "DeductionChange",
+    "DigestItem",
+    "ExistingMessage",
+    "ExistingMessages",
+    "LevelItem",
+    "MessageKind",
+    "MessagePlan",
+    "MissingUpload",
+    "PlanAction",
+    "Rectification",
+    "RenderedMessage",
+    "UnitDigest",
+    "build_office_alert",
+    "build_unit_message",
+    "canonical_digest",
+    "content_hash",
+    "find_confidential_marker",
+    "message_key",
+    "ordered_items",
+    "plan_outbox",
+]

@@ -1,0 +1,450 @@
+"""What a unit is told: digests of items to act on, their content hash and the outbox plan.
+
+A `UnitDigest` is everything one unit should act on after one cycle (or one
+reminder, appeal outcome, rectification notice). Its items are plain frozen
+dataclasses of a few allowed types only (`ALLOWED_ITEM_TYPES`); nothing else,
+in particular nothing about an on-site check plan, can be put in front of a
+unit: `models.messages.render.build_unit_message` refuses it.
+
+`plan_outbox` decides, for each digest, whether a message is new, already sent
+(skip), a correction of one the unit already received, a replacement of one not
+yet delivered, or whether a pending one must be withdrawn. It is pure: the
+caller passes the existing messages, `now` and the send-window function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .render import RenderedMessage
+
+__all__ = [
+    "ALLOWED_ITEM_TYPES",
+    "DELIVERED_STATUSES",
+    "KIND_LABELS",
+    "LEVEL_ITEM_LEVELS",
+    "AppealDecision",
+    "AppealWindow",
+    "ConfidentialContentError",
+    "DeductionChange",
+    "DigestItem",
+    "ExistingMessage",
+    "ExistingMessages",
+    "LevelItem",
+    "MessageKind",
+    "MessagePlan",
+    "MissingUpload",
+    "PlanAction",
+    "Rectification",
+    "UnitDigest",
+    "canonical_digest",
+    "content_hash",
+    "message_key",
+    "ordered_items",
+    "plan_outbox",
+]
+
+
+class ConfidentialContentError(ValueError):
+    """Refused: the content may not be sent to an assessed unit (e.g. an on-site check plan)."""
+
+
+class MessageKind(StrEnum):
+    """What a message to a unit is about."""
+
+    PRE_DEADLINE_REMINDER = "pre_deadline_reminder"
+    MONTHLY_ANALYSIS = "monthly_analysis"
+    QUARTERLY_MONITORING = "quarterly_monitoring"
+    HALF_YEAR_EVALUATION = "half_year_evaluation"
+    ANNUAL_ASSESSMENT = "annual_assessment"
+    APPEAL_OUTCOME = "appeal_outcome"
+    APPEAL_REFUSED = "appeal_refused"
+    RECTIFICATION_NOTICE = "rectification_notice"
+    RECTIFICATION_REMINDER = "rectification_reminder"
+
+
+KIND_LABELS: dict[str, str] = {
+    MessageKind.PRE_DEADLINE_REMINDER: "数据上传提醒",
+    MessageKind.MONTHLY_ANALYSIS: "月度分析",
+    MessageKind.QUARTERLY_MONITORING: "季度监测",
+    MessageKind.HALF_YEAR_EVALUATION: "半年评估",
+    MessageKind.ANNUAL_ASSESSMENT: "年度考核",
+    MessageKind.APPEAL_OUTCOME: "申诉复查结果",
+    MessageKind.APPEAL_REFUSED: "申诉不予受理",
+    MessageKind.RECTIFICATION_NOTICE: "整改通知",
+    MessageKind.RECTIFICATION_REMINDER: "整改到期提醒",
+}
+"""Chinese label of each message kind (used in subjects and titles)."""
+
+LEVEL_ITEM_LEVELS = ("yellow", "orange", "red", "missing")
+"""Levels a unit is told about; green and unavailable are never the unit's to act on."""
+
+
+# ----------------------------------------------------------------------------- items
+
+
+@dataclass(frozen=True)
+class MissingUpload:
+    """A month's value the unit has not uploaded yet (or did not upload by the deadline)."""
+
+    indicator_code: str
+    indicator_name: str
+    deadline: date
+
+
+@dataclass(frozen=True)
+class LevelItem:
+    """An indicator at yellow (提醒), orange (预警), red (预扣分) or missing (未按期上传)."""
+
+    indicator_code: str
+    indicator_name: str
+    level: str
+    expected: Decimal | None
+    actual: Decimal | None
+    completion: Decimal | None
+    unit_of_measure: str = ""
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVEL_ITEM_LEVELS:
+            raise ValueError(
+                f"a level item's level must be one of {', '.join(LEVEL_ITEM_LEVELS)}, "
+                f"got {self.level!r}"
+            )
+
+
+@dataclass(frozen=True)
+class DeductionChange:
+    """A new or changed pre-deduction (预扣分): the indicator's deduction before and after."""
+
+    indicator_code: str
+    indicator_name: str
+    before: Decimal
+    after: Decimal
+
+
+@dataclass(frozen=True)
+class Rectification:
+    """An open problem the unit must rectify by a date (整改事项)."""
+
+    problem_id: int
+    description: str
+    rectify_by: date
+
+
+@dataclass(frozen=True)
+class AppealDecision:
+    """The outcome of a unit's appeal on one indicator, or why it was refused.
+
+    ``outcome``: rejected | corrected | waived | reduced | refused. Deductions are
+    the indicator's current deduction before and after the ruling, when it changed.
+    """
+
+    indicator_code: str
+    indicator_name: str
+    outcome: str
+    reason: str
+    deduction_before: Decimal | None = None
+    deduction_after: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in _APPEAL_OUTCOMES:
+            raise ValueError(
+                f"an appeal outcome must be one of {', '.join(_APPEAL_OUTCOMES)}, "
+                f"got {self.outcome!r}"
+            )
+
+
+_APPEAL_OUTCOMES = ("rejected", "corrected", "waived", "reduced", "refused")
+
+
+@dataclass(frozen=True)
+class AppealWindow:
+    """The last day (inclusive) on which the unit may appeal this message's results."""
+
+    ends_on: date
+
+
+DigestItem = MissingUpload | LevelItem | DeductionChange | Rectification | AppealDecision
+
+ALLOWED_ITEM_TYPES: tuple[type, ...] = (
+    MissingUpload,
+    LevelItem,
+    DeductionChange,
+    Rectification,
+    AppealDecision,
+)
+"""The only things a message to a unit may contain (exact types, no subclasses)."""
+
+_ITEM_ORDER = {t: i for i, t in enumerate(ALLOWED_ITEM_TYPES)}
+_LEVEL_ORDER = {"missing": 0, "red": 1, "orange": 2, "yellow": 3}
+
+
+@dataclass(frozen=True)
+class UnitDigest:
+    """Everything one unit should act on for one message kind and period.
+
+    ``period_key`` is the assessed period (2026-09, 2026-Q3, 2026-H1, 2026);
+    ``deadline`` the upload deadline a reminder is about; ``appeal_window`` the
+    end of the appeal window for the results listed. Items may come in any order:
+    rendering and hashing use `ordered_items`.
+    """
+
+    unit_code: str
+    unit_name: str
+    kind: str
+    period_key: str
+    items: tuple[DigestItem, ...] = ()
+    deadline: date | None = None
+    appeal_window: AppealWindow | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to act on: no message is sent.
+
+        An appeal window alone is not something to act on, and a pre-deadline
+        reminder is only for a unit with a value still missing.
+        """
+        if self.kind == MessageKind.PRE_DEADLINE_REMINDER:
+            return not any(type(item) is MissingUpload for item in self.items)
+        return not self.items
+
+    @property
+    def slot(self) -> tuple[str, str, str]:
+        """(unit_code, kind, period_key): one message (and its corrections) per slot."""
+        return (self.unit_code, self.kind, self.period_key)
+
+
+def check_item_types(digest: object) -> UnitDigest:
+    """Refuse anything that is not a `UnitDigest` of allowed item types only."""
+    if type(digest) is not UnitDigest:
+        raise ConfidentialContentError(
+            f"only a UnitDigest can become a message to a unit, got {type(digest).__name__}"
+        )
+    if not isinstance(digest.items, tuple):
+        raise ConfidentialContentError("a digest's items must be a tuple of allowed items")
+    for item in digest.items:
+        if type(item) not in _ITEM_ORDER:
+            raise ConfidentialContentError(
+                f"{type(item).__name__} may not be sent to an assessed unit; allowed items: "
+                + ", ".join(t.__name__ for t in ALLOWED_ITEM_TYPES)
+            )
+    if digest.appeal_window is not None and type(digest.appeal_window) is not AppealWindow:
+        raise ConfidentialContentError(
+            f"appeal_window must be an AppealWindow, got {type(digest.appeal_window).__name__}"
+        )
+    return digest
+
+
+def _item_sort_key(item: DigestItem) -> tuple[Any, ...]:
+    if isinstance(item, LevelItem):
+        return (_ITEM_ORDER[LevelItem], _LEVEL_ORDER[item.level], item.indicator_code)
+    if isinstance(item, Rectification):
+        return (_ITEM_ORDER[Rectification], item.rectify_by.isoformat(), item.problem_id)
+    return (_ITEM_ORDER[type(item)], item.indicator_code)
+
+
+def ordered_items(digest: UnitDigest) -> tuple[DigestItem, ...]:
+    """Items in a stable order: by type, then worst level first, then code."""
+    return tuple(sorted(check_item_types(digest).items, key=_item_sort_key))
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _canonical_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"a digest number must be finite, got {value!r}")
+        normal = value.normalize()
+        text = format(normal, "f")
+        return "0" if text in ("-0", "0") else text
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    raise TypeError(f"cannot put {type(value).__name__} into a message digest")
+
+
+def canonical_digest(digest: UnitDigest) -> dict[str, Any]:
+    """A JSON-ready mapping of what the unit is told (the unit's display name excluded)."""
+    items = []
+    for item in ordered_items(digest):
+        entry: dict[str, Any] = {"type": type(item).__name__}
+        for f in fields(item):
+            entry[f.name] = _canonical_value(getattr(item, f.name))
+        items.append(entry)
+    window = digest.appeal_window
+    return {
+        "unit_code": digest.unit_code,
+        "kind": digest.kind,
+        "period_key": digest.period_key,
+        "deadline": _canonical_value(digest.deadline),
+        "appeal_window_ends_on": None if window is None else window.ends_on.isoformat(),
+        "items": items,
+    }
+
+
+def content_hash(digest: UnitDigest) -> str:
+    """sha256 of the canonical JSON of the digest: same content, same hash, whenever built."""
+    payload = json.dumps(
+        canonical_digest(digest), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def message_key(unit_code: str, kind: str, period_key: str, content_hash: str) -> str:
+    """The outbox key of a message: unit, kind, period and content (at most 200 characters)."""
+    key = f"{unit_code}:{kind}:{period_key}:{content_hash}"
+    if len(key) > 200:
+        raise ValueError(f"message key longer than 200 characters: {key[:60]}...")
+    return key
+
+
+# ---------------------------------------------------------------------------- plans
+
+
+class PlanAction(StrEnum):
+    NEW = "new"
+    """Nothing was planned for this unit, kind and period before."""
+    SKIP = "skip"
+    """The same content is already in the outbox (sent or waiting): nothing to do."""
+    CORRECTION = "correction"
+    """The content changed after the unit received an earlier message: sent as 更正."""
+    REPLACE = "replace"
+    """The content changed before any earlier message reached the unit: the waiting one
+    is superseded and the new one goes out instead (not a correction to the unit)."""
+    WITHDRAW = "withdraw"
+    """Nothing is left to act on: a message still waiting is withdrawn (nothing sent)."""
+
+
+class ExistingMessage(NamedTuple):
+    content_hash: str
+    status: str
+    message_id: int
+
+
+ExistingMessages = Mapping[tuple[str, str, str], Sequence[tuple[str, str, int]]]
+"""(unit_code, kind, period_key) -> earlier messages as (content_hash, status, message_id)."""
+
+DELIVERED_STATUSES = frozenset({"delivered", "partial"})
+"""Statuses of a message that reached the unit (through all or some of its channels)."""
+_WAITING_STATUSES = frozenset({"pending", "failed", "partial"})
+_INACTIVE_STATUSES = frozenset({"withdrawn", "superseded"})
+
+
+@dataclass(frozen=True)
+class MessagePlan:
+    """What to do for one digest. ``rendered`` is set for new, correction and replace."""
+
+    action: PlanAction
+    unit_code: str
+    kind: str
+    period_key: str
+    content_hash: str
+    key: str
+    rendered: RenderedMessage | None = None
+    supersedes_id: int | None = None
+    due_at: datetime | None = None
+
+    @property
+    def creates_message(self) -> bool:
+        return self.action in (PlanAction.NEW, PlanAction.CORRECTION, PlanAction.REPLACE)
+
+
+def plan_outbox(
+    digests: Iterable[UnitDigest],
+    existing: ExistingMessages,
+    now: datetime,
+    send_at_fn: Callable[[datetime], datetime],
+) -> list[MessagePlan]:
+    """Plan the outbox for `digests` against the messages already in it.
+
+    Per (unit, kind, period): the *current* message is the latest one neither
+    withdrawn nor superseded. Same content as the current one: skip. No current one: new (or a
+    correction, if an earlier message with other content reached the unit).
+    Different content: a correction superseding the current one if any earlier
+    message reached the unit, else a replacement. An empty digest plans nothing,
+    except withdrawing a current message that has not reached the unit yet.
+    Messages are due at ``send_at_fn(now)`` (the next send window). Raises
+    `ConfidentialContentError` for content that may not reach a unit.
+    """
+    from .render import build_unit_message  # the one place messages to units are built
+
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    plans: list[MessagePlan] = []
+    seen: set[tuple[str, str, str]] = set()
+    for digest in digests:
+        check_item_types(digest)
+        slot = digest.slot
+        if slot in seen:
+            raise ValueError(f"two digests for the same unit, kind and period: {slot}")
+        seen.add(slot)
+        earlier = sorted(
+            (ExistingMessage(*row) for row in existing.get(slot, ())),
+            key=lambda m: m.message_id,
+        )
+        active = [m for m in earlier if m.status not in _INACTIVE_STATUSES]
+        current = active[-1] if active else None
+        reached = any(m.status in DELIVERED_STATUSES for m in earlier)
+        if digest.is_empty:
+            if current is not None and current.status in _WAITING_STATUSES - DELIVERED_STATUSES:
+                plans.append(
+                    MessagePlan(
+                        action=PlanAction.WITHDRAW,
+                        unit_code=digest.unit_code,
+                        kind=digest.kind,
+                        period_key=digest.period_key,
+                        content_hash=current.content_hash,
+                        key="",
+                        supersedes_id=current.message_id,
+                    )
+                )
+            continue
+        digest_hash = content_hash(digest)
+        key = message_key(digest.unit_code, digest.kind, digest.period_key, digest_hash)
+        if current is not None and current.content_hash == digest_hash:
+            plans.append(
+                MessagePlan(
+                    action=PlanAction.SKIP,
+                    unit_code=digest.unit_code,
+                    kind=digest.kind,
+                    period_key=digest.period_key,
+                    content_hash=digest_hash,
+                    key=key,
+                    supersedes_id=None,
+                )
+            )
+            continue
+        if any(m.content_hash == digest_hash for m in earlier):
+            # The content went back to an earlier version: a new key for the same content.
+            key = f"{key}~{len(earlier) + 1}"
+        if reached:
+            action = PlanAction.CORRECTION
+        elif current is not None:
+            action = PlanAction.REPLACE
+        else:
+            action = PlanAction.NEW
+        rendered = build_unit_message(digest, correction=action is PlanAction.CORRECTION)
+        plans.append(
+            MessagePlan(
+                action=action,
+                unit_code=digest.unit_code,
+                kind=digest.kind,
+                period_key=digest.period_key,
+                content_hash=digest_hash,
+                key=key,
+                rendered=rendered,
+                supersedes_id=None if current is None else current.message_id,
+                due_at=send_at_fn(now),
+            )
+        )
+    return plans

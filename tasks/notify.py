@@ -1,0 +1,1299 @@
+"""Notifications: the outbox in the database and its delivery through Apprise.
+
+- Queue: `queue_digests` = `load_existing` + `models.messages.plan_outbox` +
+  `save_outbox`. A message is keyed by unit, kind, period and content hash, so
+  the same content is never queued twice; changed content is queued as a
+  correction (or replaces a message that has not reached the unit yet).
+- Deliver: `deliver_due` sends what `load_due_messages` returns, one
+  `send_message` per message: every channel of the unit, each try recorded as
+  a `DeliveryAttempt` (channel redacted, error scrubbed of secrets), retried
+  with backoff inside the round and again in a later round (`DeliveryPolicy`).
+  A unit none of whose channels accepted a message for
+  `unreachable_after_rounds` rounds gets its message marked ``undeliverable``
+  and exactly one office alert (audience ``office``, kind ``unit_unreachable``)
+  delivered to the operations channels.
+- Robots: DingTalk, WeCom and Feishu robots may answer HTTP 200 with an error
+  code in the body. Apprise 2.0.1's plugins look only at the HTTP status and
+  call that a success, so those schemas are sent by small subclasses of the
+  Apprise plugins (`CheckedDingTalk`, `CheckedWeComBot`, `CheckedFeishu`) that
+  read the body and fail on a non-zero ``errcode`` / ``code``.
+- Rate limits per channel (`RateLimiter`; DingTalk and WeCom robots 20 a
+  minute), with injectable clock and sleep.
+- Secrets: channel URLs are shown only through `redact_channel`; errors and the
+  log records of Apprise and the HTTP libraries are scrubbed while sending.
+- The office's view: `outbox_snapshot` (rendered by `flows.deliver_outbox`).
+
+Message statuses: pending (waiting for its window), partial (reached the unit
+through some channels, others retried), failed (no channel yet, retried),
+delivered, undeliverable (given up, office alerted), superseded (replaced
+before it was delivered), withdrawn (nothing left to act on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import apprise
+import httpx
+from apprise.plugins import N_MGR, url_to_dict
+from apprise.plugins.dingtalk import NotifyDingTalk
+from apprise.plugins.feishu import NotifyFeishu
+from apprise.plugins.wecombot import NotifyWeComBot
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from models.messages import (
+    ConfidentialContentError,
+    MessagePlan,
+    PlanAction,
+    UnitDigest,
+    build_office_alert,
+    message_key,
+    plan_outbox,
+)
+from models.rules.periods import SHANGHAI
+from models.rules.workdays import WorkCalendar
+from models.rules.yearrules import DEFAULT_RULES, YearRules
+from models.tables import DeliveryAttempt, Message, Unit
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "DEFAULT_RATE_LIMITS",
+    "ChannelResult",
+    "CheckedDingTalk",
+    "CheckedFeishu",
+    "CheckedWeComBot",
+    "DeliveryPolicy",
+    "DeliveryRun",
+    "Notifier",
+    "NotifierFactory",
+    "OutboxRow",
+    "OutboxSnapshot",
+    "RateLimit",
+    "RateLimiter",
+    "SendResult",
+    "body_format_for",
+    "channel_schema",
+    "channel_secrets",
+    "deliver_due",
+    "load_due_messages",
+    "load_existing",
+    "make_notifier",
+    "outbox_snapshot",
+    "queue_digests",
+    "redact_channel",
+    "requeue_message",
+    "robot_response_error",
+    "save_outbox",
+    "scrub",
+    "send_message",
+    "send_window",
+]
+
+log = logging.getLogger(__name__)
+
+OFFICE = "office"
+UNIT_UNREACHABLE = "unit_unreachable"
+WAITING_STATUSES = ("pending", "failed", "partial")
+"""Statuses `load_due_messages` picks up."""
+
+# ------------------------------------------------------------------------ channels
+
+MARKDOWN_SCHEMAS = frozenset({"dingtalk", "wecombot", "feishu", "json", "jsons"})
+HTML_SCHEMAS = frozenset({"mailto", "mailtos"})
+SERVER_HOST_SCHEMAS = frozenset(
+    {"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "http", "https"}
+)
+"""Schemas whose host is a server name (shown redacted); for the others the host is a token."""
+_HARMLESS_QUERY_KEYS = frozenset(
+    {"mode", "format", "overflow", "verify", "method", "retry", "wait", "cto", "rto", "tz"}
+)
+_SECRET_PARAM = re.compile(
+    r"(?i)\b(access_token|token|key|secret|sign|password|pass|apikey|api_key)=[^&\s\"']+"
+)
+
+
+def channel_schema(url: str) -> str:
+    """The Apprise schema of a channel URL (``dingtalk``, ``mailto``, ``json``...)."""
+    return url.split("://", 1)[0].strip().lower() if "://" in url else ""
+
+
+def body_format_for(url: str) -> str:
+    """markdown for robots and JSON webhooks, html for email, text otherwise."""
+    schema = channel_schema(url)
+    if schema in MARKDOWN_SCHEMAS:
+        return "markdown"
+    if schema in HTML_SCHEMAS:
+        return "html"
+    return "text"
+
+
+def _netloc_host(netloc: str) -> str:
+    host = netloc.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.split(":", 1)[0]
+
+
+def redact_channel(url: str) -> str:
+    """A channel as it may be shown, stored and logged: schema, server host, a fingerprint.
+
+    Tokens, users, passwords, paths and query strings are dropped; for robots
+    (DingTalk, WeCom, Feishu...) the host itself is the token and is dropped too.
+    The fingerprint (8 hex digits of the URL's sha256) tells channels apart.
+    """
+    fingerprint = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    schema = channel_schema(url) or "unknown"
+    try:
+        parts = urlsplit(url)
+        host = _netloc_host(parts.netloc)
+        port = parts.port
+    except ValueError:
+        return f"{schema}://*** #{fingerprint}"
+    if schema in SERVER_HOST_SCHEMAS and host:
+        where = host if port is None else f"{host}:{port}"
+        return f"{schema}://{where}/*** #{fingerprint}"
+    return f"{schema}://*** #{fingerprint}"
+
+
+def _looks_secret(piece: str, minimum: int = 8) -> bool:
+    """Long path or query pieces (tokens), or shorter ones with digits; not words like 'send'."""
+    return len(piece) >= minimum or (len(piece) >= 5 and any(c.isdigit() for c in piece))
+
+
+def channel_secrets(url: str) -> list[str]:
+    """The parts of a channel URL that must never be shown (longest first).
+
+    The URL itself, its password (a signing secret for robots), a robot's
+    host (its token), and path segments and query values that look like
+    tokens (8+ characters, or 5+ with a digit).
+    """
+    found: set[str] = {url, unquote(url)}
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return sorted(found, key=len, reverse=True)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo = netloc.rsplit("@", 1)[0]
+        found.add(userinfo)
+        user, _, password = userinfo.partition(":")
+        if password:
+            found.update({password, unquote(password)})
+        elif channel_schema(url) not in SERVER_HOST_SCHEMAS:
+            found.update({user, unquote(user)})  # e.g. a DingTalk signing secret
+    host = _netloc_host(netloc)
+    if host and channel_schema(url) not in SERVER_HOST_SCHEMAS:
+        found.update({host, unquote(host)})
+    for segment in parts.path.split("/"):
+        if _looks_secret(segment):
+            found.update({segment, unquote(segment)})
+    for name, value in parse_qsl(parts.query, keep_blank_values=False):
+        if name.lower() not in _HARMLESS_QUERY_KEYS and _looks_secret(value, minimum=6):
+            found.add(value)
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret (and any ``token=...``-like parameter) replaced by ***."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+class _Collect(logging.Handler):
+    """Apprise's warnings during one try, and the details it logs only at debug level."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+        self.details: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def reason(self) -> str:
+        found = dict.fromkeys(m for m in [*self.messages, *self.details] if m)
+        return "; ".join(found)
+
+
+_DETAIL_PREFIXES = ("Socket Exception", "Response Details")
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites a log record's message (and traceback) with secrets masked.
+
+    On Apprise's logger it also keeps failure details (``Socket Exception``...)
+    for the attempt's error and drops records below ``quiet_below``, the level
+    the application itself asked for (Apprise is set to DEBUG while sending).
+    """
+
+    def __init__(
+        self, secrets: Sequence[str], collector: _Collect | None = None, quiet_below: int = 0
+    ) -> None:
+        super().__init__()
+        self.secrets = secrets
+        self.collector = collector
+        self.quiet_below = quiet_below
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: drop its arguments rather than leak
+            message = str(record.msg)
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        message = scrub(message, self.secrets)
+        record.msg = message
+        record.args = None
+        if self.collector is not None and message.startswith(_DETAIL_PREFIXES):
+            self.collector.details.append(" ".join(message.split())[:300])
+        return record.levelno >= self.quiet_below
+
+
+_SCRUBBED_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "urllib3.connectionpool",
+    "requests",
+)
+
+
+@contextmanager
+def _guarded_logs(secrets: Sequence[str]) -> Iterator[_Collect]:
+    """While sending: scrub the records of Apprise and the HTTP libraries, collect
+    Apprise's reasons for a failure."""
+    scrubber = _ScrubFilter(secrets)
+    loggers = [logging.getLogger(name) for name in _SCRUBBED_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(scrubber)
+    apprise_logger = logging.getLogger("apprise")
+    collector = _Collect()
+    apprise_filter = _ScrubFilter(secrets, collector, apprise_logger.getEffectiveLevel())
+    apprise_logger.addFilter(apprise_filter)
+    apprise_logger.addHandler(collector)
+    restore = apprise_logger.level
+    apprise_logger.setLevel(logging.DEBUG)
+    try:
+        yield collector
+    finally:
+        apprise_logger.setLevel(restore)
+        apprise_logger.removeHandler(collector)
+        apprise_logger.removeFilter(apprise_filter)
+        for logger in loggers:
+            logger.removeFilter(scrubber)
+
+
+# -------------------------------------------------------------------------- robots
+
+
+def robot_response_error(response: httpx.Response) -> str | None:
+    """Why a robot's answer is a failure, or None when it accepted the message.
+
+    DingTalk and WeCom answer ``{"errcode": 0, "errmsg": "ok"}``; Feishu
+    ``{"code": 0, "msg": "success"}``. Any other code is a failure even with HTTP 200.
+    """
+    if response.status_code < 200 or response.status_code >= 300:
+        return f"HTTP {response.status_code}"
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    for code_field, message_field in (
+        ("errcode", "errmsg"),
+        ("code", "msg"),
+        ("StatusCode", "StatusMessage"),
+    ):
+        code = data.get(code_field)
+        if code not in (None, 0, "0"):
+            detail = str(data.get(message_field, "")).strip()[:300]
+            return f"robot answered HTTP {response.status_code} with {code_field}={code}" + (
+                f": {detail}" if detail else ""
+            )
+    return None
+
+
+class _CheckedRobot:
+    """Posts the payload itself (httpx) and checks the robot's answer."""
+
+    service_name: ClassVar[str]
+    default_endpoint: ClassVar[str]
+    logger: logging.Logger
+    endpoint: str | None = None
+
+    def _endpoint_url(self) -> str:
+        raise NotImplementedError
+
+    def _post(self, payload: dict[str, Any], params: dict[str, str] | None = None) -> bool:
+        url = httpx.URL(self._endpoint_url())
+        if params:
+            url = url.copy_merge_params(params)
+        try:
+            with httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
+                response = client.post(
+                    url, json=payload, headers={"User-Agent": "assessment-calendar"}
+                )
+        except httpx.HTTPError as exc:
+            self.logger.warning(
+                "Failed to send %s notification: %s: %s", self.service_name, type(exc).__name__, exc
+            )
+            return False
+        error = robot_response_error(response)
+        if error is not None:
+            self.logger.warning("Failed to send %s notification: %s", self.service_name, error)
+            return False
+        self.logger.info("Sent %s notification.", self.service_name)
+        return True
+
+
+# Apprise's plugin classes are partly typed; the subclasses below override ``send`` with
+# Apprise's calling convention, so they derive from untyped aliases.
+_DingTalkBase: Any = NotifyDingTalk
+_WeComBotBase: Any = NotifyWeComBot
+_FeishuBase: Any = NotifyFeishu
+_url_to_dict: Any = url_to_dict
+
+
+def _is_markdown(body_format: object) -> bool:
+    return str(getattr(body_format, "value", body_format)) == "markdown"
+
+
+class CheckedDingTalk(_CheckedRobot, _DingTalkBase):  # type: ignore[misc]
+    """Apprise's DingTalk plugin, but an answer with ``errcode != 0`` is a failure."""
+
+    service_name = "DingTalk"
+    default_endpoint = "https://oapi.dingtalk.com/robot/send?access_token={token}"
+    request_rate_per_sec = 0
+
+    def _endpoint_url(self) -> str:
+        return (self.endpoint or self.default_endpoint).format(token=self.token)
+
+    def send(self, body: str, title: str = "", body_format: object = None, **kwargs: Any) -> bool:
+        payload: dict[str, Any] = {"at": {"atMobiles": self.targets, "isAtAll": False}}
+        if _is_markdown(body_format):
+            heading = " ".join(title.split()).lstrip("#- ")
+            payload["msgtype"] = "markdown"
+            payload["markdown"] = {
+                "title": heading or "考核提醒",
+                "text": f"### {heading}\n\n{body}" if heading else body,
+            }
+        else:
+            payload["msgtype"] = "text"
+            payload["text"] = {"content": f"{title}\n{body}" if title else body}
+        params = None
+        if self.secret:
+            timestamp, signature = self.get_signature()
+            params = {"timestamp": timestamp, "sign": unquote(signature)}
+        return self._post(payload, params)
+
+
+WECOM_MARKDOWN_MAX_BYTES = 4000
+_TRUNCATED = "\n\n……（内容较长，完整内容请登录考核平台查看）"
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
+    budget = max_bytes - len(_TRUNCATED.encode("utf-8"))
+    cut = text.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    return cut + _TRUNCATED
+
+
+class CheckedWeComBot(_CheckedRobot, _WeComBotBase):  # type: ignore[misc]
+    """Apprise's WeCom robot plugin, sending markdown and failing on ``errcode != 0``."""
+
+    service_name = "WeCom Bot"
+    default_endpoint = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}"
+    notify_format = (apprise.NotifyFormat.MARKDOWN, apprise.NotifyFormat.TEXT)
+    title_maxlen = 250
+    request_rate_per_sec = 0
+
+    def _endpoint_url(self) -> str:
+        return (self.endpoint or self.default_endpoint).format(key=self.key)
+
+    def send(self, body: str, title: str = "", body_format: object = None, **kwargs: Any) -> bool:
+        if _is_markdown(body_format):
+            content = f"### {title}\n{body}" if title else body
+            payload: dict[str, Any] = {
+                "msgtype": "markdown",
+                "markdown": {"content": _truncate_utf8(content, WECOM_MARKDOWN_MAX_BYTES)},
+            }
+        else:
+            text = f"{title}\n{body}" if title else body
+            payload = {"msgtype": "text", "text": {"content": text}}
+        return self._post(payload)
+
+
+class CheckedFeishu(_CheckedRobot, _FeishuBase):  # type: ignore[misc]
+    """Apprise's Feishu robot plugin, sending a markdown card and failing on ``code != 0``."""
+
+    service_name = "Feishu"
+    default_endpoint = "https://open.feishu.cn/open-apis/bot/v2/hook/{token}"
+    notify_format = (apprise.NotifyFormat.MARKDOWN, apprise.NotifyFormat.TEXT)
+    title_maxlen = 250
+    request_rate_per_sec = 0
+
+    def _endpoint_url(self) -> str:
+        return (self.endpoint or self.default_endpoint).format(token=self.token)
+
+    def send(self, body: str, title: str = "", body_format: object = None, **kwargs: Any) -> bool:
+        if _is_markdown(body_format):
+            payload: dict[str, Any] = {
+                "msg_type": "interactive",
+                "card": {
+                    "header": {"title": {"tag": "plain_text", "content": title or "考核提醒"}},
+                    "elements": [{"tag": "markdown", "content": body}],
+                },
+            }
+        else:
+            payload = {
+                "msg_type": "text",
+                "content": {"text": f"{title}\n{body}" if title else body},
+            }
+        return self._post(payload)
+
+
+CHECKED_ROBOTS: dict[str, type[_CheckedRobot]] = {
+    "dingtalk": CheckedDingTalk,
+    "wecombot": CheckedWeComBot,
+    "feishu": CheckedFeishu,
+}
+
+
+class Notifier(Protocol):
+    """What `send_message` needs from a channel: Apprise's ``notify`` (True when accepted)."""
+
+    def notify(self, *, body: str, title: str, body_format: str) -> bool: ...
+
+
+NotifierFactory = Callable[[str], Notifier]
+
+
+class ChannelError(ValueError):
+    """A channel URL Apprise cannot use."""
+
+
+def make_notifier(url: str, *, robot_endpoints: Mapping[str, str] | None = None) -> Notifier:
+    """An Apprise plugin instance for `url` (a fresh one per try).
+
+    DingTalk, WeCom and Feishu robots use the checked subclasses; ``robot_endpoints``
+    (schema -> URL template with ``{token}`` / ``{key}``) points them elsewhere,
+    e.g. a proxy, or a loopback receiver in tests.
+    """
+    schema = channel_schema(url)
+    results = _url_to_dict(url, secure_logging=True)
+    if not results or schema not in N_MGR:
+        raise ChannelError(f"not a usable Apprise URL for schema {schema!r}")
+    results["tag"] = set()
+    results["asset"] = apprise.AppriseAsset()
+    plugin_cls: Any = CHECKED_ROBOTS.get(schema) or N_MGR[schema]
+    try:
+        plugin: Any = plugin_cls(**results)
+    except Exception as exc:
+        raise ChannelError(f"invalid {schema} channel: {type(exc).__name__}") from None
+    if robot_endpoints and schema in robot_endpoints and schema in CHECKED_ROBOTS:
+        plugin.endpoint = robot_endpoints[schema]
+    return plugin  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------- rate limits
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``messages`` sends in any ``per_seconds`` window."""
+
+    messages: int
+    per_seconds: float
+
+
+DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
+    "dingtalk": RateLimit(20, 60.0),
+    "wecombot": RateLimit(20, 60.0),
+    "feishu": RateLimit(100, 60.0),
+}
+
+
+def _rate_key(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{channel_schema(url)}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+    except ValueError:
+        return url
+
+
+class RateLimiter:
+    """Per-channel rate limits (keyed by schema, host and path; kept in memory only).
+
+    A token bucket whose every token comes back exactly ``per_seconds`` after it
+    was spent: so never more than ``messages`` sends in any window of that
+    length (a DingTalk robot that gets a 21st message within a minute is
+    muted for ten minutes, so a plain refilling bucket's double burst won't do).
+    ``monotonic`` and ``sleep`` are injectable so tests need not wait.
+    """
+
+    def __init__(
+        self,
+        limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limits = limits
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self._spent: dict[str, deque[float]] = {}
+
+    def acquire(self, url: str) -> float:
+        """Wait (through ``sleep``) until `url` may be sent to; returns the seconds waited."""
+        limit = self.limits.get(channel_schema(url))
+        if limit is None:
+            return 0.0
+        spent = self._spent.setdefault(_rate_key(url), deque())
+        waited = 0.0
+        while True:
+            now = self.monotonic()
+            while spent and now - spent[0] >= limit.per_seconds:
+                spent.popleft()
+            if len(spent) < limit.messages:
+                spent.append(now)
+                return waited
+            delay = spent[0] + limit.per_seconds - now
+            self.sleep(delay)
+            waited += delay
+
+
+# -------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How hard a message is pushed.
+
+    ``tries`` per channel in one round, ``backoff`` seconds slept before the 2nd,
+    3rd... try; a failed message is retried in a later round no earlier than
+    ``retry_after`` after its last attempt (and only inside the send window);
+    after ``unreachable_after_rounds`` failed rounds on every channel (counted as
+    ``rounds × tries`` failed attempts per channel) the message is given up and
+    the office alerted.
+    """
+
+    tries: int = 3
+    backoff: tuple[float, ...] = (2.0, 8.0)
+    retry_after: timedelta = timedelta(hours=1)
+    unreachable_after_rounds: int = 2
+
+    def __post_init__(self) -> None:
+        if self.tries < 1:
+            raise ValueError("tries must be at least 1")
+        if self.unreachable_after_rounds < 1:
+            raise ValueError("unreachable_after_rounds must be at least 1")
+
+    def delay_before(self, try_number: int) -> float:
+        """Seconds to sleep before try ``try_number`` (2, 3...)."""
+        if not self.backoff:
+            return 0.0
+        return self.backoff[min(try_number - 2, len(self.backoff) - 1)]
+
+    @property
+    def unreachable_after_attempts(self) -> int:
+        return self.tries * self.unreachable_after_rounds
+
+
+DEFAULT_POLICY = DeliveryPolicy()
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    channel: str
+    """Redacted."""
+    delivered: bool
+    tries: int
+    error: str
+    """Scrubbed; empty when delivered."""
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The attempts of one `send_message` call (not yet added to a session)."""
+
+    attempts: tuple[DeliveryAttempt, ...]
+    channels: tuple[ChannelResult, ...]
+
+    @property
+    def delivered_all(self) -> bool:
+        return all(c.delivered for c in self.channels)
+
+    @property
+    def delivered_any(self) -> bool:
+        return any(c.delivered for c in self.channels)
+
+    @property
+    def first_delivered_at(self) -> datetime | None:
+        times = [c.delivered_at for c in self.channels if c.delivered_at is not None]
+        return min(times) if times else None
+
+
+def _body_for(message: Message, body_format: str) -> str:
+    if body_format == "markdown":
+        return message.body_markdown
+    if body_format == "html":
+        return message.body_html
+    return message.body_text
+
+
+def _try_channel(
+    message: Message, url: str, notifier_factory: NotifierFactory, secrets: Sequence[str]
+) -> str | None:
+    """One try on one channel: None when accepted, else the (scrubbed) reason."""
+    body_format = body_format_for(url)
+    with _guarded_logs(secrets) as collected:
+        try:
+            notifier = notifier_factory(url)
+            accepted = notifier.notify(
+                body=_body_for(message, body_format),
+                title=message.subject,
+                body_format=body_format,
+            )
+        except Exception as exc:
+            return scrub(f"{type(exc).__name__}: {exc}", secrets)[:2000]
+    if accepted:
+        return None
+    return scrub(collected.reason() or "refused (no detail)", secrets)[:2000]
+
+
+def send_message(
+    message: Message,
+    channels: Sequence[str],
+    *,
+    now: datetime,
+    notifier_factory: NotifierFactory = make_notifier,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    rate_limiter: RateLimiter | None = None,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+    skip_channels: Collection[str] = (),
+    clock_origin: float | None = None,
+) -> SendResult:
+    """Deliver `message` to each of `channels` (Apprise URLs) not in ``skip_channels``
+    (redacted channels that already accepted it).
+
+    Each channel is tried up to ``policy.tries`` times with ``policy.backoff``
+    between tries; every try is a `DeliveryAttempt` (redacted channel, time,
+    outcome, scrubbed error). Attempt times are ``now`` plus the time elapsed on
+    ``monotonic`` since ``clock_origin`` (default: the start of this call; a
+    delivery run passes its own start). Nothing is written to the database here.
+    """
+    if message.id is None:
+        raise ValueError("save the message before sending it")
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    start = monotonic() if clock_origin is None else clock_origin
+
+    def at() -> datetime:
+        return now + timedelta(seconds=max(0.0, monotonic() - start))
+
+    targets = [(url, redact_channel(url)) for url in channels]
+    targets = [(url, shown) for url, shown in targets if shown not in set(skip_channels)]
+    secrets = sorted({s for url, _ in targets for s in channel_secrets(url)}, key=len, reverse=True)
+    attempts: list[DeliveryAttempt] = []
+    results: dict[str, ChannelResult] = {}
+    pending = list(targets)
+    for try_number in range(1, policy.tries + 1):
+        if not pending:
+            break
+        if try_number > 1:
+            sleep(policy.delay_before(try_number))
+        still: list[tuple[str, str]] = []
+        for url, shown in pending:
+            if rate_limiter is not None:
+                rate_limiter.acquire(url)
+            attempted_at = at()
+            error = _try_channel(message, url, notifier_factory, secrets)
+            attempts.append(
+                DeliveryAttempt(
+                    message_id=message.id,
+                    channel=shown[:300],
+                    attempted_at=attempted_at,
+                    outcome="delivered" if error is None else "failed",
+                    error=error or "",
+                )
+            )
+            if error is None:
+                results[shown] = ChannelResult(shown, True, try_number, "", attempted_at)
+                log.info("message %s delivered to %s (try %d)", message.id, shown, try_number)
+            else:
+                results[shown] = ChannelResult(shown, False, try_number, error)
+                still.append((url, shown))
+                log.warning(
+                    "message %s not delivered to %s (try %d): %s",
+                    message.id,
+                    shown,
+                    try_number,
+                    error,
+                )
+        pending = still
+    return SendResult(
+        attempts=tuple(attempts),
+        channels=tuple(results[shown] for _, shown in targets if shown in results),
+    )
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def send_window(
+    calendar: WorkCalendar, rules: YearRules = DEFAULT_RULES
+) -> Callable[[datetime], datetime]:
+    """The ``send_at_fn`` of `plan_outbox`: the next send window (working day 09:00–18:00)."""
+
+    def send_at(at: datetime) -> datetime:
+        return calendar.message_send_time(at, rules)
+
+    return send_at
+
+
+def load_existing(
+    session: Session, slots: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], list[tuple[str, str, int]]]:
+    """Earlier unit messages per (unit_code, kind, period_key), oldest first."""
+    wanted = set(slots)
+    if not wanted:
+        return {}
+    codes = {s[0] for s in wanted}
+    kinds = {s[1] for s in wanted}
+    periods = {s[2] for s in wanted}
+    rows = session.exec(
+        select(Message, Unit.code)
+        .join(Unit, col(Message.unit_id) == col(Unit.id))
+        .where(
+            Message.audience == "unit",
+            col(Unit.code).in_(codes),
+            col(Message.kind).in_(kinds),
+            col(Message.period).in_(periods),
+        )
+        .order_by(col(Message.id))
+    ).all()
+    out: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    for message, code in rows:
+        slot = (code, message.kind, message.period)
+        if slot in wanted and message.id is not None:
+            out.setdefault(slot, []).append((message.content_hash, message.status, message.id))
+    return out
+
+
+def save_outbox(
+    session: Session,
+    plans: Iterable[MessagePlan],
+    units_by_code: Mapping[str, Unit],
+    now: datetime,
+    *,
+    cycle_run_id: int | None = None,
+) -> list[Message]:
+    """Apply plans: insert new messages, supersede or withdraw waiting ones. Flushes."""
+    created: list[Message] = []
+    for plan in plans:
+        if plan.action is PlanAction.SKIP:
+            continue
+        if plan.action is PlanAction.WITHDRAW:
+            old = session.get(Message, plan.supersedes_id)
+            if old is not None and old.status in ("pending", "failed"):
+                old.status = "withdrawn"
+                session.add(old)
+            continue
+        rendered = plan.rendered
+        if rendered is None or plan.due_at is None:
+            raise ValueError(f"plan {plan.action} for {plan.key} has no rendered message")
+        if not rendered.for_unit:
+            raise ConfidentialContentError(
+                f"refused: the message for {plan.unit_code} was not built by build_unit_message"
+            )
+        unit = units_by_code.get(plan.unit_code)
+        if unit is None or unit.id is None:
+            raise ValueError(f"unknown unit {plan.unit_code!r}")
+        if plan.supersedes_id is not None:
+            old = session.get(Message, plan.supersedes_id)
+            if old is not None and old.status not in ("delivered", "withdrawn", "superseded"):
+                old.status = "superseded"
+                session.add(old)
+        message = Message(
+            key=plan.key,
+            unit_id=unit.id,
+            audience="unit",
+            kind=plan.kind,
+            period=plan.period_key,
+            content_hash=plan.content_hash,
+            subject=rendered.subject,
+            body_markdown=rendered.markdown,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            supersedes_id=plan.supersedes_id,
+            status="pending",
+            due_at=plan.due_at,
+            created_at=now,
+            cycle_run_id=cycle_run_id,
+        )
+        session.add(message)
+        created.append(message)
+    session.flush()
+    return created
+
+
+def queue_digests(
+    session: Session,
+    digests: Iterable[UnitDigest],
+    *,
+    now: datetime,
+    send_at_fn: Callable[[datetime], datetime],
+    cycle_run_id: int | None = None,
+) -> list[MessagePlan]:
+    """Plan and save the outbox for `digests` (idempotent: the same content is never
+    queued twice). Returns the plans, skips included."""
+    the_digests = list(digests)
+    existing = load_existing(session, (d.slot for d in the_digests))
+    plans = plan_outbox(the_digests, existing, now, send_at_fn)
+    codes = {p.unit_code for p in plans if p.creates_message}
+    units = (
+        {u.code: u for u in session.exec(select(Unit).where(col(Unit.code).in_(codes))).all()}
+        if codes
+        else {}
+    )
+    save_outbox(session, plans, units, now, cycle_run_id=cycle_run_id)
+    return plans
+
+
+def _attempts_by_message(
+    session: Session, message_ids: Collection[int]
+) -> dict[int, list[DeliveryAttempt]]:
+    if not message_ids:
+        return {}
+    rows = session.exec(
+        select(DeliveryAttempt)
+        .where(col(DeliveryAttempt.message_id).in_(list(message_ids)))
+        .order_by(col(DeliveryAttempt.id))
+    ).all()
+    out: dict[int, list[DeliveryAttempt]] = {}
+    for row in rows:
+        out.setdefault(row.message_id, []).append(row)
+    return out
+
+
+def load_due_messages(
+    session: Session, now: datetime, policy: DeliveryPolicy = DEFAULT_POLICY
+) -> list[Message]:
+    """Messages to send at `now`: pending ones due by now, and failed or partly delivered
+    ones whose last attempt is at least ``policy.retry_after`` old. Unit messages first."""
+    candidates = session.exec(
+        select(Message)
+        .where(col(Message.status).in_(WAITING_STATUSES), col(Message.due_at) <= now)
+        .order_by(col(Message.due_at), col(Message.id))
+    ).all()
+    retrying = [m.id for m in candidates if m.status != "pending" and m.id is not None]
+    last: dict[int, datetime] = {}
+    if retrying:
+        for message_id, latest in session.exec(
+            select(DeliveryAttempt.message_id, func.max(DeliveryAttempt.attempted_at))
+            .where(col(DeliveryAttempt.message_id).in_(retrying))
+            .group_by(col(DeliveryAttempt.message_id))
+        ).all():
+            if latest is not None:
+                last[message_id] = _aware(latest)
+    due = [
+        m
+        for m in candidates
+        if m.status == "pending" or m.id not in last or last[m.id] + policy.retry_after <= now
+    ]
+    return sorted(due, key=lambda m: (m.audience == OFFICE, m.due_at, m.id or 0))
+
+
+def _local(value: datetime) -> datetime:
+    return _aware(value).astimezone(SHANGHAI)
+
+
+def _aware(value: datetime) -> datetime:
+    # func.max bypasses the column type on SQLite and returns a naive UTC datetime or text
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass
+class DeliveryRun:
+    """What one `deliver_due` call did (message ids per outcome)."""
+
+    delivered: list[int] = field(default_factory=list)
+    partial: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    undeliverable: list[int] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
+    waiting_for_channels: list[int] = field(default_factory=list)
+    attempts: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "delivered": len(self.delivered),
+            "partial": len(self.partial),
+            "failed": len(self.failed),
+            "undeliverable": len(self.undeliverable),
+            "alerts": len(self.alerts),
+            "waiting_for_channels": len(self.waiting_for_channels),
+            "attempts": self.attempts,
+        }
+
+
+def _raise_alert(
+    session: Session,
+    message: Message,
+    unit: Unit | None,
+    history: Sequence[DeliveryAttempt],
+    channels: Sequence[str],
+    now: datetime,
+) -> Message | None:
+    """Queue the one office alert for an undeliverable unit message (None if it exists).
+
+    One alert per message and queueing (a requeued message may alert again)."""
+    key = message_key(
+        OFFICE,
+        UNIT_UNREACHABLE,
+        message.period,
+        hashlib.sha256(
+            f"{message.key}@{_aware(message.due_at).astimezone(UTC).isoformat()}".encode()
+        ).hexdigest(),
+    )
+    if session.exec(select(Message.id).where(Message.key == key)).first() is not None:
+        return None
+    failures = [a for a in history if a.outcome == "failed"]
+    rendered = build_office_alert(
+        unit_code=unit.code if unit else "?",
+        unit_name=unit.name if unit else "?",
+        message_subject=message.subject,
+        message_kind=message.kind,
+        period_key=message.period,
+        attempts=len(history),
+        channels=tuple(redact_channel(c) for c in channels),
+        last_error=failures[-1].error if failures else "单位未配置任何通知渠道",
+        first_attempt_at=_local(history[0].attempted_at) if history else None,
+        last_attempt_at=_local(history[-1].attempted_at) if history else None,
+    )
+    alert = Message(
+        key=key,
+        unit_id=None,
+        audience=OFFICE,
+        kind=UNIT_UNREACHABLE,
+        period=message.period,
+        content_hash=rendered.content_hash,
+        subject=rendered.subject,
+        body_markdown=rendered.markdown,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        status="pending",
+        due_at=now,
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def deliver_due(
+    session: Session,
+    *,
+    now: datetime,
+    ops_channels: Sequence[str] = (),
+    notifier_factory: NotifierFactory = make_notifier,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    rate_limiter: RateLimiter | None = None,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+) -> DeliveryRun:
+    """Send every due message: unit messages first, then office messages (new alerts too).
+
+    Commits after each message so its attempts are recorded even if a later one
+    fails. The caller decides whether the send window is open.
+    """
+    limiter = rate_limiter or RateLimiter(monotonic=monotonic, sleep=sleep)
+    origin = monotonic()
+    run = DeliveryRun()
+    for audience in ("unit", OFFICE):
+        for message in load_due_messages(session, now, policy):
+            if message.audience != audience or message.id is None:
+                continue
+            unit = session.get(Unit, message.unit_id) if message.unit_id is not None else None
+            if audience == OFFICE:
+                channels = list(ops_channels)
+                if not channels:
+                    log.error("office message %s waits: no operations channel set", message.id)
+                    run.waiting_for_channels.append(message.id)
+                    continue
+            else:
+                channels = list(unit.channels) if unit is not None else []
+            history = _attempts_by_message(session, [message.id]).get(message.id, [])
+            result = send_message(
+                message,
+                channels,
+                now=now,
+                notifier_factory=notifier_factory,
+                sleep=sleep,
+                monotonic=monotonic,
+                rate_limiter=limiter,
+                policy=policy,
+                skip_channels={a.channel for a in history if a.outcome == "delivered"},
+                clock_origin=origin,
+            )
+            for attempt in result.attempts:
+                session.add(attempt)
+            run.attempts += len(result.attempts)
+            history = [*history, *result.attempts]
+            _settle(message, channels, history, result, policy, run)
+            if message.status == "undeliverable" and audience == "unit":
+                alert = _raise_alert(session, message, unit, history, channels, now)
+                if alert is not None and alert.id is not None:
+                    run.alerts.append(alert.id)
+                    log.error(
+                        "unit %s unreachable for message %s: office alerted",
+                        unit.code if unit else "?",
+                        message.id,
+                    )
+            session.add(message)
+            session.commit()
+    return run
+
+
+def _settle(
+    message: Message,
+    channels: Sequence[str],
+    history: Sequence[DeliveryAttempt],
+    result: SendResult,
+    policy: DeliveryPolicy,
+    run: DeliveryRun,
+) -> None:
+    """Set the message's status after a round from its whole history of attempts.
+
+    Failures count from the message's ``due_at`` on (a requeued message starts afresh).
+    """
+    assert message.id is not None
+    accepted = {a.channel for a in history if a.outcome == "delivered"}
+    missing = [c for c in (redact_channel(url) for url in channels) if c not in accepted]
+    if result.first_delivered_at is not None and message.delivered_at is None:
+        message.delivered_at = result.first_delivered_at
+    if channels and not missing:
+        message.status = "delivered"
+        run.delivered.append(message.id)
+        return
+    since = _aware(message.due_at)
+    failed = {
+        c: sum(
+            1
+            for a in history
+            if a.channel == c and a.outcome == "failed" and _aware(a.attempted_at) >= since
+        )
+        for c in missing
+    }
+    exhausted = all(n >= policy.unreachable_after_attempts for n in failed.values())
+    if accepted and exhausted:
+        log.warning(
+            "message %s reached the unit, but %s keep failing: giving up on them",
+            message.id,
+            ", ".join(missing),
+        )
+        message.status = "delivered"
+        run.delivered.append(message.id)
+    elif accepted:
+        message.status = "partial"
+        run.partial.append(message.id)
+    elif exhausted:
+        message.status = "undeliverable"
+        run.undeliverable.append(message.id)
+        if message.audience == OFFICE:
+            log.error("office message %s could not be delivered", message.id)
+    else:
+        message.status = "failed"
+        run.failed.append(message.id)
+
+
+def requeue_message(session: Session, message_id: int, now: datetime) -> Message:
+    """Queue an undeliverable (or failed) message again, e.g. after its channel was fixed.
+
+    It is due at `now` and its failures count afresh; a new alert is raised if it
+    becomes undeliverable again.
+    """
+    message = session.get(Message, message_id)
+    if message is None:
+        raise ValueError(f"no message {message_id}")
+    if message.status not in ("undeliverable", "failed", "partial"):
+        raise ValueError(f"message {message_id} is {message.status}: nothing to requeue")
+    message.status = "partial" if message.delivered_at is not None else "pending"
+    message.due_at = now
+    session.add(message)
+    session.flush()
+    return message
+
+
+# ----------------------------------------------------------------------- office view
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message as the office sees it (no body)."""
+
+    message_id: int
+    audience: str
+    unit_code: str | None
+    unit_name: str | None
+    kind: str
+    period: str
+    subject: str
+    status: str
+    correction: bool
+    due_at: datetime
+    delivered_at: datetime | None
+    attempts: int
+    failed_attempts: int
+    channels: tuple[str, ...]
+    last_error: str
+    """The latest error of each channel still failing ("channel: error；...")."""
+
+    @property
+    def group(self) -> str:
+        """pending | delivered | failed (failed includes partly delivered and given up)."""
+        if self.status == "pending":
+            return "pending"
+        if self.status == "delivered":
+            return "delivered"
+        return "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "audience": self.audience,
+            "unit_code": self.unit_code,
+            "unit_name": self.unit_name,
+            "kind": self.kind,
+            "period": self.period,
+            "subject": self.subject,
+            "status": self.status,
+            "group": self.group,
+            "correction": self.correction,
+            "due_at": self.due_at.isoformat(),
+            "delivered_at": None if self.delivered_at is None else self.delivered_at.isoformat(),
+            "attempts": self.attempts,
+            "failed_attempts": self.failed_attempts,
+            "channels": list(self.channels),
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class OutboxSnapshot:
+    """The outbox for one day (Asia/Shanghai): what goes out, what went out, what failed."""
+
+    day: date
+    rows: tuple[OutboxRow, ...]
+
+    def counts_by_kind(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for row in self.rows:
+            counts = out.setdefault(row.kind, {"pending": 0, "delivered": 0, "failed": 0})
+            counts[row.group] += 1
+        return dict(sorted(out.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "counts": self.counts_by_kind(),
+            "messages": [row.to_dict() for row in self.rows],
+        }
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+    return start, start + timedelta(days=1)
+
+
+def outbox_snapshot(session: Session, day: date) -> OutboxSnapshot:
+    """Messages waiting to go out by the end of `day`, delivered on it, or tried on it."""
+    start, end = _day_bounds(day)
+    tried_ids = set(
+        session.exec(
+            select(DeliveryAttempt.message_id).where(
+                col(DeliveryAttempt.attempted_at) >= start, col(DeliveryAttempt.attempted_at) < end
+            )
+        ).all()
+    )
+    chosen = session.exec(
+        select(Message)
+        .where(
+            or_(
+                and_(col(Message.status).in_(WAITING_STATUSES), col(Message.due_at) < end),
+                and_(col(Message.delivered_at) >= start, col(Message.delivered_at) < end),
+                col(Message.id).in_(tried_ids),
+            )
+        )
+        .order_by(col(Message.id))
+    ).all()
+    ids = [m.id for m in chosen if m.id is not None]
+    attempts = _attempts_by_message(session, ids)
+    unit_ids = {m.unit_id for m in chosen if m.unit_id is not None}
+    units = (
+        {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids))).all()}
+        if unit_ids
+        else {}
+    )
+    rows = []
+    for m in chosen:
+        assert m.id is not None
+        history = attempts.get(m.id, [])
+        unit = units.get(m.unit_id) if m.unit_id is not None else None
+        shown = tuple(dict.fromkeys(a.channel for a in history))
+        if not shown and unit is not None:
+            shown = tuple(redact_channel(c) for c in unit.channels)
+        failures = [a for a in history if a.outcome == "failed"]
+        rows.append(
+            OutboxRow(
+                message_id=m.id,
+                audience=m.audience,
+                unit_code=unit.code if unit else None,
+                unit_name=unit.name if unit else None,
+                kind=m.kind,
+                period=m.period,
+                subject=m.subject,
+                status=m.status,
+                correction=m.supersedes_id is not None and "更正" in m.subject,
+                due_at=_aware(m.due_at),
+                delivered_at=None if m.delivered_at is None else _aware(m.delivered_at),
+                attempts=len(history),
+                failed_attempts=len(failures),
+                channels=shown,
+                last_error=_latest_errors(history),
+            )
+        )
+    return OutboxSnapshot(day=day, rows=tuple(rows))
+
+
+def _latest_errors(history: Sequence[DeliveryAttempt]) -> str:
+    """The latest error of each channel that has not accepted the message."""
+    delivered = {a.channel for a in history if a.outcome == "delivered"}
+    latest: dict[str, str] = {}
+    for attempt in history:
+        if attempt.outcome == "failed" and attempt.channel not in delivered:
+            latest[attempt.channel] = attempt.error
+    return "；".join(f"{channel}: {error}" for channel, error in latest.items())
