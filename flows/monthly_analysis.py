@@ -1,4 +1,4 @@
-"""月分析: collect the month, assess every unit and indicator, book the ledgers."""
+"""月分析: collect the month, assess every unit and indicator, book the ledgers, queue digests."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tasks.cycle_tasks import (
     publish_artifacts_task,
     save_month_plan_task,
 )
+from tasks.digest_tasks import queue_monthly_digests_task
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
 
@@ -41,6 +42,7 @@ def monthly_analysis(period: str | None = None, force: bool = False) -> State[di
     plan = plan_monthly_analysis(snapshot)
     save_month_plan_task(plan, claim.run_id, now)
     summary = monthly_summary(plan, collected)
+    summary["messages"] = queue_monthly_digests_task(plan, snapshot, claim.run_id, now)
     key = f"monthly-analysis-{month.key}".lower()
     publish_artifacts_task(
         key, category_rows(plan, snapshot), monthly_markdown(plan, snapshot, collected),

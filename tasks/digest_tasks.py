@@ -1,0 +1,122 @@
+"""Handing a cycle's results to the notification step (the outbox)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Table, select
+from sqlmodel import Session
+
+from models.database import session_scope
+from models.messages import Rectification, UnitDigest
+from models.plans.digests import missing_upload_digests, monthly_digests
+from models.plans.monthly import MonthlyPlan, MonthSnapshot
+from models.rules import Period, appeal_deadline
+from models.tables import MonthlyAssessment, ProblemClosure, ProblemEntry, ProgressRecord
+from tasks.cycle_tasks import database, work_calendar
+from tasks.monthly import load_indicators, load_units, load_year_rules
+from tasks.notify import queue_digests, send_window
+
+
+def _c(model: Any) -> Any:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table.c
+
+
+def load_previous_pre_deductions(session: Session, month: Period) -> dict[tuple[int, int], Decimal]:
+    """Last month's pre-deduction per (unit, indicator); January starts the year at zero."""
+    if month.index == 1:
+        return {}
+    ma = _c(MonthlyAssessment)
+    rows = session.execute(
+        select(ma.unit_id, ma.indicator_id, ma.pre_deduction).where(
+            ma.period == month.previous().key
+        )
+    )
+    return {(u, i): Decimal(p).quantize(Decimal("0.01")) for u, i, p in rows}
+
+
+def load_open_rectifications(session: Session) -> dict[int, list[Rectification]]:
+    """Open problems (no closure yet) per unit."""
+    pe, pc = _c(ProblemEntry), _c(ProblemClosure)
+    closed = select(pc.problem_id)
+    rows = session.execute(
+        select(pe.id, pe.unit_id, pe.description, pe.rectify_by).where(pe.id.not_in(closed))
+    )
+    out: dict[int, list[Rectification]] = defaultdict(list)
+    for pid, unit_id, description, rectify_by in rows:
+        out[unit_id].append(Rectification(pid, description, rectify_by))
+    return dict(out)
+
+
+def load_submitted(session: Session, month: Period) -> frozenset[tuple[int, int]]:
+    """(unit, indicator) pairs whose latest non-draft version is a submitted value."""
+    pr = _c(ProgressRecord)
+    rows = session.execute(
+        select(pr.unit_id, pr.indicator_id, pr.status, pr.updated_at, pr.record_id, pr.value)
+        .where(pr.period == month.key, pr.status != "draft")
+        .order_by(pr.updated_at, pr.record_id)
+    )
+    latest: dict[tuple[int, int], bool] = {}
+    for unit_id, indicator_id, status, _updated, _rid, value in rows:
+        latest[(unit_id, indicator_id)] = status == "submitted" and value is not None
+    return frozenset(key for key, ok in latest.items() if ok)
+
+
+def _queue(session: Session, digests: list[UnitDigest], now: datetime, run_id: int | None,
+           year: int) -> dict[str, int]:  # fmt: skip
+    rules = load_year_rules(session, year)
+    plans = queue_digests(
+        session,
+        digests,
+        now=now,
+        send_at_fn=send_window(work_calendar(), rules),
+        cycle_run_id=run_id,
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for p in plans:
+        counts[str(p.action)] += 1
+    counts["units_with_nothing_to_act_on"] = sum(1 for d in digests if d.is_empty)
+    return dict(counts)
+
+
+@task(name="queue-monthly-digests", cache_policy=NO_CACHE)
+def queue_monthly_digests_task(
+    plan: MonthlyPlan, snapshot: MonthSnapshot, run_id: int, now: datetime
+) -> dict[str, int]:
+    """One digest per unit with something to act on, into the outbox (never twice)."""
+    calendar = work_calendar()
+    sent_at = calendar.monthly_analysis_at(plan.month, snapshot.rules)
+    appeal_ends = appeal_deadline(sent_at, calendar, snapshot.rules).date()
+    with session_scope(database()) as session:
+        digests = monthly_digests(
+            plan,
+            snapshot.units,
+            snapshot.indicators,
+            load_previous_pre_deductions(session, plan.month),
+            appeal_ends,
+            load_open_rectifications(session),
+        )
+        return _queue(session, digests, now, run_id, plan.month.year)
+
+
+@task(name="queue-missing-upload-reminders", cache_policy=NO_CACHE)
+def queue_missing_upload_reminders_task(period: str, run_id: int, now: datetime) -> dict[str, int]:
+    month = Period.parse(period)
+    with session_scope(database()) as session:
+        rules = load_year_rules(session, month.year)
+        deadline = work_calendar().upload_deadline(month, rules)
+        digests = missing_upload_digests(
+            month.key,
+            load_units(session),
+            load_indicators(session, month.year),
+            load_submitted(session, month),
+            deadline,
+        )
+        return _queue(session, digests, now, run_id, month.year)
