@@ -177,7 +177,11 @@ def _run_demo_cycles(catalog: Catalog) -> None:
             state = monthly_analysis(period=month.key, return_state=True)
             summary: Any = state.result() if state.is_completed() else {}
             levels = summary.get("levels", {}) if isinstance(summary, dict) else {}
-            typer.echo(f"{month.key}: {state.name} ({state.message}); levels {json.dumps(levels)}")
+            messages = summary.get("messages", {}) if isinstance(summary, dict) else {}
+            typer.echo(
+                f"{month.key}: {state.name} ({state.message}); levels {json.dumps(levels)}; "
+                f"messages {json.dumps(messages)}"
+            )
 
 
 def main() -> None:
