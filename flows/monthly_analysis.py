@@ -9,18 +9,16 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from flows.common import clock, current_flow_run_id, resolve_period, run_name
-from models.plans.monthly import plan_monthly_analysis
-from models.plans.reports import category_rows, monthly_markdown, monthly_summary
+from models.plans.reports import MonthReport, category_rows, monthly_markdown, monthly_summary
 from models.rules import Cycle
 from tasks.cycle_tasks import (
+    analyse_batch_task,
     claim_cycle_task,
     collect_progress_task,
     finish_cycle_task,
-    load_month_task,
     publish_artifacts_task,
-    save_month_plan_task,
+    unit_batches_task,
 )
-from tasks.digest_tasks import queue_monthly_digests_task
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
 
@@ -30,24 +28,27 @@ CYCLE = Cycle.MONTHLY_ANALYSIS
     flow_run_name=lambda: run_name(CYCLE),
     description="月分析：采集当月平台数据，计算完成度与等级，记预扣分、预警和负面清单。",
 )
-def monthly_analysis(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
-    """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``."""
+def monthly_analysis(
+    period: str | None = None, force: bool = False, batch_size: int = 1000
+) -> State[dict[str, Any]]:
+    """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``.
+
+    Units are analysed in batches of ``batch_size`` (one task each, one transaction each).
+    """
     month = resolve_period(CYCLE, period)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, month.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{month.key} already {claim.status}", data={"outcome": "done"})
     collected = collect_progress_task(month.key, now).as_dict()
-    snapshot = load_month_task(month.key)
-    plan = plan_monthly_analysis(snapshot)
-    save_month_plan_task(plan, claim.run_id, now)
-    summary = monthly_summary(plan, collected)
-    summary["messages"] = queue_monthly_digests_task(plan, snapshot, claim.run_id, now)
+    report = MonthReport(month.key)
+    for batch in unit_batches_task(batch_size):
+        report.merge(analyse_batch_task(month.key, batch, claim.run_id, now))
+    summary = monthly_summary(report, collected)
     key = f"monthly-analysis-{month.key}".lower()
     publish_artifacts_task(
-        key, category_rows(plan, snapshot), monthly_markdown(plan, snapshot, collected),
-        f"{month.key} 月分析",
-    )  # fmt: skip
+        key, category_rows(report), monthly_markdown(report, collected), f"{month.key} 月分析"
+    )
     status = "partial" if collected["unavailable"] else "completed"
     finish_cycle_task(claim.run_id, status, summary, clock())
     if status == "partial":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -20,31 +19,29 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine
 
-from models.database import make_engine, session_scope
-from models.plans.monthly import MonthlyPlan, MonthSnapshot
-from models.rules import Period, WorkCalendar
+from models.database import session_scope
+from models.plans.monthly import plan_monthly_analysis
+from models.plans.reports import MonthReport, month_report
+from models.rules import Period
 from models.settings import get_settings
-from tasks.calendar import load_work_calendar
 from tasks.collect import CollectOutcome, collect_progress
 from tasks.cycles import Claim, claim_cycle, finish_cycle
-from tasks.monthly import load_month_snapshot, save_month_plan
+from tasks.digest_tasks import queue_monthly_digests
+from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
+from tasks.runtime import database, work_calendar
 
-
-@lru_cache(maxsize=4)
-def _engine(url: str) -> Engine:
-    return make_engine(url)
-
-
-def database() -> Engine:
-    """The project's database engine, from the current settings."""
-    return _engine(get_settings().resolved_database_url())
-
-
-def work_calendar() -> WorkCalendar:
-    return load_work_calendar(get_settings().calendar_overrides)
+__all__ = [
+    "analyse_batch_task",
+    "claim_cycle_task",
+    "collect_progress_task",
+    "database",
+    "finish_cycle_task",
+    "publish_artifacts_task",
+    "unit_batches_task",
+    "work_calendar",
+]
 
 
 @task(name="claim-cycle", cache_policy=NO_CACHE)
@@ -89,16 +86,27 @@ async def _collect_with_progress(month: Period, now: datetime) -> CollectOutcome
     return outcome
 
 
-@task(name="load-month", cache_policy=NO_CACHE)
-def load_month_task(period: str) -> MonthSnapshot:
+@task(name="unit-batches", cache_policy=NO_CACHE)
+def unit_batches_task(size: int) -> list[tuple[int, int]]:
+    """The month's units of work: consecutive ranges of unit ids."""
     with session_scope(database()) as session:
-        return load_month_snapshot(session, Period.parse(period), work_calendar())
+        return unit_batches(session, size)
 
 
-@task(name="book-month", cache_policy=NO_CACHE)
-def save_month_plan_task(plan: MonthlyPlan, run_id: int, now: datetime) -> None:
+@task(name="analyse-batch", cache_policy=NO_CACHE)
+def analyse_batch_task(
+    period: str, batch: tuple[int, int], run_id: int, now: datetime
+) -> MonthReport:
+    """Gather a batch of units' month, decide it with the pure core, book it and queue
+    its digests, in one transaction; return the counts for the run's artifacts."""
+    month = Period.parse(period)
     with session_scope(database()) as session:
-        save_month_plan(session, plan, run_id, now)
+        snapshot = load_month_snapshot(session, month, work_calendar(), batch)
+        plan = plan_monthly_analysis(snapshot)
+        save_month_plan(session, plan, run_id, now, batch)
+        report = month_report(plan, snapshot)
+        report.messages.update(queue_monthly_digests(session, plan, snapshot, run_id, now))
+    return report
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)

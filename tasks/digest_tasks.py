@@ -18,9 +18,9 @@ from models.plans.digests import missing_upload_digests, monthly_digests
 from models.plans.monthly import MonthlyPlan, MonthSnapshot
 from models.rules import Period, appeal_deadline
 from models.tables import MonthlyAssessment, ProblemClosure, ProblemEntry, ProgressRecord
-from tasks.cycle_tasks import database, work_calendar
 from tasks.monthly import load_indicators, load_units, load_year_rules
 from tasks.notify import queue_digests, send_window
+from tasks.runtime import database, work_calendar
 
 
 def _c(model: Any) -> Any:
@@ -29,16 +29,19 @@ def _c(model: Any) -> Any:
     return table.c
 
 
-def load_previous_pre_deductions(session: Session, month: Period) -> dict[tuple[int, int], Decimal]:
+def load_previous_pre_deductions(
+    session: Session, month: Period, units: tuple[int, int] | None = None
+) -> dict[tuple[int, int], Decimal]:
     """Last month's pre-deduction per (unit, indicator); January starts the year at zero."""
     if month.index == 1:
         return {}
     ma = _c(MonthlyAssessment)
-    rows = session.execute(
-        select(ma.unit_id, ma.indicator_id, ma.pre_deduction).where(
-            ma.period == month.previous().key
-        )
+    query = select(ma.unit_id, ma.indicator_id, ma.pre_deduction).where(
+        ma.period == month.previous().key
     )
+    if units is not None:
+        query = query.where(ma.unit_id.between(units[0], units[1]))
+    rows = session.execute(query)
     return {(u, i): Decimal(p).quantize(Decimal("0.01")) for u, i, p in rows}
 
 
@@ -86,24 +89,27 @@ def _queue(session: Session, digests: list[UnitDigest], now: datetime, run_id: i
     return dict(counts)
 
 
-@task(name="queue-monthly-digests", cache_policy=NO_CACHE)
-def queue_monthly_digests_task(
-    plan: MonthlyPlan, snapshot: MonthSnapshot, run_id: int, now: datetime
+def queue_monthly_digests(
+    session: Session, plan: MonthlyPlan, snapshot: MonthSnapshot, run_id: int, now: datetime
 ) -> dict[str, int]:
     """One digest per unit with something to act on, into the outbox (never twice)."""
     calendar = work_calendar()
     sent_at = calendar.monthly_analysis_at(plan.month, snapshot.rules)
     appeal_ends = appeal_deadline(sent_at, calendar, snapshot.rules).date()
-    with session_scope(database()) as session:
-        digests = monthly_digests(
-            plan,
-            snapshot.units,
-            snapshot.indicators,
-            load_previous_pre_deductions(session, plan.month),
-            appeal_ends,
-            load_open_rectifications(session),
-        )
-        return _queue(session, digests, now, run_id, plan.month.year)
+    digests = monthly_digests(
+        plan,
+        snapshot.units,
+        snapshot.indicators,
+        load_previous_pre_deductions(session, plan.month, _unit_range(snapshot)),
+        appeal_ends,
+        load_open_rectifications(session),
+    )
+    return _queue(session, digests, now, run_id, plan.month.year)
+
+
+def _unit_range(snapshot: MonthSnapshot) -> tuple[int, int] | None:
+    ids = [u.id for u in snapshot.units]
+    return (min(ids), max(ids)) if ids else None
 
 
 @task(name="queue-missing-upload-reminders", cache_policy=NO_CACHE)

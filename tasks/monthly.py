@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, case, delete, func, insert, select
+from sqlalchemy import Table, case, delete, func, insert, select, true
 from sqlmodel import Session, SQLModel
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
@@ -66,9 +66,27 @@ def load_year_rules(session: Session, year: int) -> YearRules:
     return YearRules.from_dict(row.rules) if row.rules else YearRules()
 
 
-def load_units(session: Session) -> list[UnitSnap]:
+UnitRange = tuple[int, int] | None
+"""An inclusive range of unit ids (a batch of units), or None for every unit."""
+
+
+def _in_range(column: Any, units: UnitRange) -> Any:
+    return true() if units is None else column.between(units[0], units[1])
+
+
+def unit_batches(session: Session, size: int) -> list[tuple[int, int]]:
+    """Unit ids in consecutive ranges of at most ``size`` units: the cycles' units of work."""
+    ids = [i for (i,) in session.execute(select(UNIT.id).order_by(UNIT.id))]
+    return [
+        (chunk[0], chunk[-1]) for chunk in (ids[k : k + size] for k in range(0, len(ids), size))
+    ]
+
+
+def load_units(session: Session, units: UnitRange = None) -> list[UnitSnap]:
     rows = session.execute(
-        select(UNIT.id, UNIT.code, UNIT.name, UNIT.category, UNIT.on_platform).order_by(UNIT.code)
+        select(UNIT.id, UNIT.code, UNIT.name, UNIT.category, UNIT.on_platform)
+        .where(_in_range(UNIT.id, units))
+        .order_by(UNIT.code)
     )
     return [UnitSnap(i, c, n, cat, bool(on)) for i, c, n, cat, on in rows]
 
@@ -114,7 +132,7 @@ def deadline_cutoff(month: Period, calendar: WorkCalendar, rules: YearRules) -> 
     return start + timedelta(days=1) - timedelta(microseconds=1)
 
 
-def load_versions(session: Session, month: Period) -> list[RecordVersion]:
+def load_versions(session: Session, month: Period, units: UnitRange = None) -> list[RecordVersion]:
     rows = session.execute(
         select(
             PROG.unit_id,
@@ -124,7 +142,7 @@ def load_versions(session: Session, month: Period) -> list[RecordVersion]:
             PROG.status,
             PROG.updated_at,
             PROG.reported_at,
-        ).where(PROG.period == month.key)
+        ).where(PROG.period == month.key, _in_range(PROG.unit_id, units))
     )
     return [RecordVersion(*row) for row in rows]
 
@@ -141,25 +159,31 @@ def load_unavailable(session: Session, month: Period) -> tuple[bool, frozenset[i
     return down, frozenset(unit_id for (unit_id,) in rows if unit_id is not None)
 
 
-def load_ledger_sums(session: Session, year: int) -> dict[tuple[int, int], Decimal]:
+def load_ledger_sums(
+    session: Session, year: int, units: UnitRange = None
+) -> dict[tuple[int, int], Decimal]:
     rows = session.execute(
         select(DED.unit_id, DED.indicator_id, func.sum(DED.amount))
-        .where(DED.year == year)
+        .where(DED.year == year, _in_range(DED.unit_id, units))
         .group_by(DED.unit_id, DED.indicator_id)
     )
     return {(u, i): Decimal(s).quantize(Decimal("0.01")) for u, i, s in rows}
 
 
-def load_warning_states(session: Session, month: Period) -> dict[tuple[int, int], WarningState]:
+def load_warning_states(
+    session: Session, month: Period, units: UnitRange = None
+) -> dict[tuple[int, int], WarningState]:
     rows = session.execute(
         select(WARN.id, WARN.unit_id, WARN.indicator_id, WARN.level)
-        .where(WARN.period == month.key)
+        .where(WARN.period == month.key, _in_range(WARN.unit_id, units))
         .order_by(WARN.id)
     )
     return {(u, i): WarningState(id_, level) for id_, u, i, level in rows}
 
 
-def load_red_history(session: Session, month: Period) -> dict[int, dict[str, bool]]:
+def load_red_history(
+    session: Session, month: Period, units: UnitRange = None
+) -> dict[int, dict[str, bool]]:
     """Per unit, whether each of the 12 months before ``month`` had a red indicator."""
     months = []
     m = month
@@ -173,7 +197,7 @@ def load_red_history(session: Session, month: Period) -> dict[int, dict[str, boo
             MA.period,
             func.max(case((MA.level.in_(red), 1), else_=0)),
         )
-        .where(MA.period.in_(months))
+        .where(MA.period.in_(months), _in_range(MA.unit_id, units))
         .where(MA.level != Level.UNAVAILABLE.value)
         .group_by(MA.unit_id, MA.period)
     )
@@ -183,9 +207,14 @@ def load_red_history(session: Session, month: Period) -> dict[int, dict[str, boo
     return dict(history)
 
 
-def load_negative_list(session: Session) -> frozenset[int]:
+def load_negative_list(session: Session, units: UnitRange = None) -> frozenset[int]:
     """Units currently on the negative list (their latest event is ``on``)."""
-    latest = select(NEG.unit_id, func.max(NEG.id).label("last")).group_by(NEG.unit_id).subquery()
+    latest = (
+        select(NEG.unit_id, func.max(NEG.id).label("last"))
+        .where(_in_range(NEG.unit_id, units))
+        .group_by(NEG.unit_id)
+        .subquery()
+    )
     rows = session.execute(
         select(NEG.unit_id).join(latest, NEG.id == latest.c.last).where(NEG.event == "on")
     )
@@ -200,15 +229,18 @@ def load_latest_analysed_month(session: Session, year: int, month: Period) -> Pe
     return Period.parse(latest) if latest else None
 
 
-def load_month_snapshot(session: Session, month: Period, calendar: WorkCalendar) -> MonthSnapshot:
+def load_month_snapshot(
+    session: Session, month: Period, calendar: WorkCalendar, batch: UnitRange = None
+) -> MonthSnapshot:
+    """Everything the month's plan needs, for every unit or one batch of units."""
     rules = load_year_rules(session, month.year)
-    units = load_units(session)
+    units = load_units(session, batch)
     indicators = load_indicators(session, month.year)
     down, unavailable = load_unavailable(session, month)
     observations = effective_observations(
         units,
         indicators,
-        load_versions(session, month),
+        load_versions(session, month, batch),
         deadline_cutoff(month, calendar, rules),
         unavailable,
         platform_down=down,
@@ -219,16 +251,18 @@ def load_month_snapshot(session: Session, month: Period, calendar: WorkCalendar)
         units=units,
         indicators=indicators,
         observations=observations,
-        ledger_sums=load_ledger_sums(session, month.year),
-        warnings=load_warning_states(session, month),
-        red_history=load_red_history(session, month),
-        on_negative_list=load_negative_list(session),
+        ledger_sums=load_ledger_sums(session, month.year, batch),
+        warnings=load_warning_states(session, month, batch),
+        red_history=load_red_history(session, month, batch),
+        on_negative_list=load_negative_list(session, batch),
         latest_booked_month=load_latest_analysed_month(session, month.year, month),
         deadline=calendar.upload_deadline(month, rules),
     )
 
 
-def save_month_plan(session: Session, plan: MonthlyPlan, run_id: int | None, now: datetime) -> None:
+def save_month_plan(
+    session: Session, plan: MonthlyPlan, run_id: int | None, now: datetime, batch: UnitRange = None
+) -> None:
     """Append the plan's ledger entries and store the month's assessments (one batch each)."""
     month = plan.month
     if plan.deductions:
@@ -285,7 +319,9 @@ def save_month_plan(session: Session, plan: MonthlyPlan, run_id: int | None, now
                 for e in plan.negative_events
             ],
         )
-    session.execute(delete(MonthlyAssessment).where(MA.period == month.key))
+    session.execute(
+        delete(MonthlyAssessment).where(MA.period == month.key, _in_range(MA.unit_id, batch))
+    )
     if plan.results:
         session.execute(
             insert(MonthlyAssessment),

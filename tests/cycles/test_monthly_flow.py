@@ -70,11 +70,12 @@ def test_a_monthly_analysis_run_twice_books_nothing_the_second_time(
     assert _ledger(engine) == ledger
 
 
-def test_the_ledger_sums_equal_the_months_computed_pre_deductions(
-    prefect_server: None, settings_env: Engine
+@pytest.mark.parametrize("batch_size", [1000, 5])
+def test_the_ledger_sums_equal_the_months_computed_pre_deductions_whatever_the_batches(
+    prefect_server: None, settings_env: Engine, batch_size: int
 ) -> None:
     engine = settings_env
-    monthly_analysis(period="2026-03", return_state=True)
+    monthly_analysis(period="2026-03", batch_size=batch_size, return_state=True)
     with session_scope(engine) as session:
         snapshot = load_month_snapshot(session, Period.parse("2026-03"), work_calendar())
     plan = plan_monthly_analysis(snapshot)
