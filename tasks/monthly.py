@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, case, delete, func, insert, select, true
+from sqlalchemy import Table, case, delete, func, select, true
 from sqlmodel import Session, SQLModel
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
@@ -40,6 +40,14 @@ from models.tables import (
     Unit,
     WarningEntry,
 )
+from tasks.bulk import bulk_insert, parse_decimal, parse_time
+
+
+def _table(model: type[SQLModel]) -> Table:
+    """The model's table: Core statements on it skip the ORM's per-row bookkeeping."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 def _c(model: type[SQLModel]) -> Any:
@@ -133,18 +141,22 @@ def deadline_cutoff(month: Period, calendar: WorkCalendar, rules: YearRules) -> 
 
 
 def load_versions(session: Session, month: Period, units: UnitRange = None) -> list[RecordVersion]:
-    rows = session.execute(
-        select(
-            PROG.unit_id,
-            PROG.indicator_id,
-            PROG.record_id,
-            PROG.value,
-            PROG.status,
-            PROG.updated_at,
-            PROG.reported_at,
-        ).where(PROG.period == month.key, _in_range(PROG.unit_id, units))
+    """The month's stored record versions (read raw: this is the month's biggest read)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        "SELECT unit_id, indicator_id, record_id, value, status, updated_at, reported_at "
+        f"FROM {_table(ProgressRecord).name} WHERE period = {mark}"
     )
-    return [RecordVersion(*row) for row in rows]
+    params: tuple[Any, ...] = (month.key,)
+    if units is not None:
+        sql += f" AND unit_id BETWEEN {mark} AND {mark}"
+        params += units
+    return [
+        RecordVersion(u, i, rid, parse_decimal(v), status, updated, parse_time(reported))
+        for u, i, rid, v, status, updated_raw, reported in conn.exec_driver_sql(sql, params).all()
+        if (updated := parse_time(updated_raw)) is not None
+    ]
 
 
 def load_unavailable(session: Session, month: Period) -> tuple[bool, frozenset[int]]:
@@ -265,80 +277,112 @@ def save_month_plan(
 ) -> None:
     """Append the plan's ledger entries and store the month's assessments (one batch each)."""
     month = plan.month
-    if plan.deductions:
-        session.execute(
-            insert(DeductionEntry),
-            [
-                {
-                    "year": month.year,
-                    "period": month.key,
-                    "unit_id": d.unit_id,
-                    "indicator_id": d.indicator_id,
-                    "kind": d.change.kind.value,
-                    "stage": "pre",
-                    "amount": d.change.amount,
-                    "level": d.level.value,
-                    "completion": d.completion,
-                    "cycle_run_id": run_id,
-                    "created_at": now,
-                    "note": "",
-                }
-                for d in plan.deductions
-            ],
-        )
-    if plan.warnings:
-        session.execute(
-            insert(WarningEntry),
-            [
-                {
-                    "period": month.key,
-                    "unit_id": w.unit_id,
-                    "indicator_id": w.indicator_id,
-                    "level": w.level.value,
-                    "completion": w.assessment.completion,
-                    "expected": w.assessment.expected,
-                    "actual": w.assessment.actual,
-                    "cycle_run_id": run_id,
-                    "corrects_id": w.corrects_id,
-                    "created_at": now,
-                }
-                for w in plan.warnings
-            ],
-        )
-    if plan.negative_events:
-        session.execute(
-            insert(NegativeListEntry),
-            [
-                {
-                    "period": month.key,
-                    "unit_id": e.unit_id,
-                    "event": e.event,
-                    "cycle_run_id": run_id,
-                    "created_at": now,
-                }
-                for e in plan.negative_events
-            ],
-        )
+    conn = session.connection()
+    bulk_insert(
+        conn,
+        _table(DeductionEntry),
+        (
+            "year",
+            "period",
+            "unit_id",
+            "indicator_id",
+            "kind",
+            "stage",
+            "amount",
+            "level",
+            "completion",
+            "cycle_run_id",
+            "created_at",
+            "note",
+        ),
+        (
+            (
+                month.year,
+                month.key,
+                d.unit_id,
+                d.indicator_id,
+                d.change.kind.value,
+                "pre",
+                d.change.amount,
+                d.level.value,
+                d.completion,
+                run_id,
+                now,
+                "",
+            )
+            for d in plan.deductions
+        ),
+    )
+    bulk_insert(
+        conn,
+        _table(WarningEntry),
+        (
+            "period",
+            "unit_id",
+            "indicator_id",
+            "level",
+            "completion",
+            "expected",
+            "actual",
+            "cycle_run_id",
+            "corrects_id",
+            "created_at",
+        ),
+        (
+            (
+                month.key,
+                w.unit_id,
+                w.indicator_id,
+                w.level.value,
+                w.assessment.completion,
+                w.assessment.expected,
+                w.assessment.actual,
+                run_id,
+                w.corrects_id,
+                now,
+            )
+            for w in plan.warnings
+        ),
+    )
+    bulk_insert(
+        conn,
+        _table(NegativeListEntry),
+        ("period", "unit_id", "event", "cycle_run_id", "created_at"),
+        ((month.key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
+    )
     session.execute(
         delete(MonthlyAssessment).where(MA.period == month.key, _in_range(MA.unit_id, batch))
     )
-    if plan.results:
-        session.execute(
-            insert(MonthlyAssessment),
-            [
-                {
-                    "year": month.year,
-                    "period": month.key,
-                    "unit_id": r.unit_id,
-                    "indicator_id": r.indicator_id,
-                    "level": r.assessment.level.value,
-                    "expected": r.assessment.expected,
-                    "actual": r.assessment.actual,
-                    "completion": r.assessment.completion,
-                    "pre_deduction": r.assessment.pre_deduction,
-                    "cycle_run_id": run_id,
-                    "computed_at": now,
-                }
-                for r in plan.results
-            ],
-        )
+    bulk_insert(
+        conn,
+        _table(MonthlyAssessment),
+        (
+            "year",
+            "period",
+            "unit_id",
+            "indicator_id",
+            "level",
+            "expected",
+            "actual",
+            "completion",
+            "pre_deduction",
+            "cycle_run_id",
+            "computed_at",
+        ),
+        (
+            (
+                month.year,
+                month.key,
+                r.unit_id,
+                r.indicator_id,
+                r.assessment.level.value,
+                r.assessment.expected,
+                r.assessment.actual,
+                r.assessment.completion,
+                r.assessment.pre_deduction,
+                run_id,
+                now,
+            )
+            for r in plan.results
+        ),
+    )

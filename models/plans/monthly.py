@@ -3,7 +3,7 @@
 ``plan_monthly_analysis`` takes plain data (units, indicators, observations, the
 ledger's current sums, earlier months' red flags) and returns a ``MonthlyPlan``:
 each cell's assessment, the deduction entries to append, the warning entries, the
-negative-list events and each unit's reminder items. Tasks gather the snapshot and
+negative-list events (digests are built from the results). Tasks gather the snapshot and
 apply the plan; nothing here reads a database or the clock.
 """
 
@@ -123,24 +123,12 @@ class CellResult:
 
 
 @dataclass(frozen=True)
-class ReminderItem:
-    """Something a unit should act on after this month's analysis."""
-
-    indicator_id: int
-    level: Level
-    assessment: Assessment
-    deduction_before: Decimal
-    deduction_after: Decimal
-
-
-@dataclass(frozen=True)
 class MonthlyPlan:
     month: Period
     results: tuple[CellResult, ...]
     deductions: tuple[DeductionBooking, ...]
     warnings: tuple[WarningBooking, ...]
     negative_events: tuple[NegativeEvent, ...]
-    reminders: Mapping[int, tuple[ReminderItem, ...]]
     books_ledger: bool
     red_units: frozenset[int]
 
@@ -218,16 +206,23 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
     results: list[CellResult] = []
     deductions: list[DeductionBooking] = []
     warnings: list[WarningBooking] = []
-    reminders: dict[int, list[ReminderItem]] = defaultdict(list)
     red_units: set[int] = set()
     assessed_units: set[int] = set()
+    by_category: dict[str, list[IndicatorSnap]] = {}
+    observations, ledger_sums, previous_warnings = (
+        snapshot.observations,
+        snapshot.ledger_sums,
+        snapshot.warnings,
+    )
 
     for unit in snapshot.units:
-        for indicator in snapshot.indicators:
-            if not applies(indicator, unit):
-                continue
+        applicable = by_category.get(unit.category)
+        if applicable is None:
+            applicable = [i for i in snapshot.indicators if unit.category in i.categories]
+            by_category[unit.category] = applicable
+        for indicator in applicable:
             key = (unit.id, indicator.id)
-            observation = snapshot.observations.get(key, MISSING)
+            observation = observations.get(key, MISSING)
             a = assess(indicator.spec, indicator.weight, month.index, observation, rules)
             results.append(CellResult(unit.id, indicator.id, a))
             if a.level is Level.UNAVAILABLE:
@@ -235,13 +230,12 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
             assessed_units.add(unit.id)
             if a.is_red:
                 red_units.add(unit.id)
-            before = snapshot.ledger_sums.get(key, ZERO)
-            after = a.pre_deduction if books_ledger else before
+            before = ledger_sums.get(key, ZERO)
             if books_ledger and (change := plan_entry(before, a.pre_deduction)) is not None:
                 deductions.append(
                     DeductionBooking(unit.id, indicator.id, change, a.level, a.completion)
                 )
-            previous = snapshot.warnings.get(key)
+            previous = previous_warnings.get(key)
             if a.warning and (previous is None or previous.level != a.level.value):
                 warnings.append(
                     WarningBooking(
@@ -255,8 +249,6 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
             elif not a.warning and previous is not None and previous.level != a.level.value:
                 # A state that was orange/red is no longer: a correcting entry says so.
                 warnings.append(WarningBooking(unit.id, indicator.id, a.level, a, previous.id))
-            if a.reminder or after != before:
-                reminders[unit.id].append(ReminderItem(indicator.id, a.level, a, before, after))
 
     negative_events: list[NegativeEvent] = []
     for unit in snapshot.units:
@@ -277,7 +269,6 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
         deductions=tuple(deductions),
         warnings=tuple(warnings),
         negative_events=tuple(negative_events),
-        reminders={u: tuple(items) for u, items in reminders.items()},
         books_ledger=books_ledger,
         red_units=frozenset(red_units),
     )

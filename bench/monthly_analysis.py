@@ -1,0 +1,237 @@
+"""Benchmark: the end-to-end monthly analysis of a synthetic province, next to its I/O floor.
+
+For each size (unit-indicator records a month) it prints, measured in the same run:
+
+- ``analysis``: the ``monthly_analysis`` flow on a real (local) Prefect server —
+  collection from the simulator, computation, ledgers, digests into the outbox —
+  followed by ``deliver_outbox`` delivering the digests to a loopback HTTP receiver;
+- ``floor``: the same pages fetched and parsed with no processing, plus the same rows
+  bulk-inserted into a scratch table with nothing else;
+- the analysis process's peak memory (the simulator and Prefect server are separate
+  processes).
+
+Run from the project folder (a size per run keeps peak-memory figures apart)::
+
+    .venv/bin/python -m bench.monthly_analysis --records 10000
+    .venv/bin/python -m bench.monthly_analysis --records 100000 --db postgresql
+    .venv/bin/python -m bench.monthly_analysis --records 1000000 --db postgresql
+
+This is a script, never a test: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.province import YEAR, province, simulator
+from models.catalog.schema import Catalog, UnitRow
+from models.database import make_engine, session_scope, upgrade_database
+from tasks.catalog import save_catalog
+from tasks.platform import PlatformClient
+
+TOKEN = "bench-token"
+MONTH = f"{YEAR}-03"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    count = 0
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with _Receiver.lock:
+            _Receiver.count += 1
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def receiver() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+
+
+@contextmanager
+def scratch_database(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'province.db'}"
+        return
+    name = f"assess_province_{os.getpid()}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def _with_channels(catalog: Catalog, port: int) -> Catalog:
+    units = tuple(
+        UnitRow(**{**u.__dict__, "channels": (f"json://127.0.0.1:{port}/u/{u.code}",)})
+        for u in catalog.units
+    )
+    return Catalog(catalog.years, units, catalog.items, catalog.indicators)
+
+
+async def _fetch_pages(url: str) -> list[list[dict[str, Any]]]:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        client = PlatformClient(http, token=TOKEN)
+        return [page.items async for page in client.iter_progress(MONTH)]
+
+
+def floor(url: str, db_url: str) -> tuple[float, float, int]:
+    """Fetch+parse the month, then bulk-insert the same rows into a scratch table."""
+    started = time.perf_counter()
+    pages = asyncio.run(_fetch_pages(url))
+    fetch = time.perf_counter() - started
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_floor"))
+        conn.execute(text("CREATE TABLE bench_floor AS SELECT * FROM progress_record WHERE 1 = 0"))
+        units = dict(conn.execute(text("SELECT code, id FROM unit")).all())
+        indicators = dict(conn.execute(text("SELECT code, id FROM indicator")).all())
+    rows = [
+        {
+            "id": n,
+            "record_id": r.get("record_id"),
+            "period": MONTH,
+            "unit_id": units.get(r.get("unit_code"), 0),
+            "indicator_id": indicators.get(r.get("indicator_code"), 0),
+            "value": r.get("value") if isinstance(r.get("value"), int | float) else None,
+            "status": r.get("status"),
+            "updated_at": r.get("updated_at"),
+            "collected_at": r.get("updated_at"),
+        }
+        for n, r in enumerate((r for page in pages for r in page), start=1)
+    ]
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO bench_floor (id, record_id, period, unit_id, indicator_id, value, "
+                "status, updated_at, collected_at, evidence_count) VALUES (:id, :record_id, "
+                ":period, :unit_id, :indicator_id, :value, :status, :updated_at, "
+                ":collected_at, 0)"
+            ),
+            rows,
+        )
+        conn.execute(text("DROP TABLE bench_floor"))
+    insert = time.perf_counter() - started
+    engine.dispose()
+    return fetch, insert, len(rows)
+
+
+def run(records: int, kind: str, per_unit: int, seed: int) -> dict[str, Any]:
+    units, indicators, catalog = province(records, per_unit, seed)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        receiver() as port,
+        simulator(len(units), len(indicators), seed, TOKEN) as sim_url,
+        scratch_database(kind, Path(tmp)) as db_url,
+    ):
+        os.environ.update(
+            ASSESS_DATABASE_URL=db_url,
+            ASSESS_PLATFORM_URL=sim_url,
+            ASSESS_PLATFORM_TOKEN=TOKEN,
+            PREFECT_HOME=str(Path(tmp) / "prefect"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            DO_NOT_TRACK="1",
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+            PREFECT_LOGGING_LEVEL="WARNING",
+        )
+        started = time.perf_counter()
+        upgrade_database(db_url)
+        engine = make_engine(db_url)
+        with session_scope(engine) as session:
+            save_catalog(session, _with_channels(catalog, port))
+        engine.dispose()
+        load = time.perf_counter() - started
+        # Warm the simulator's month and the Prefect server, untimed.
+        asyncio.run(_fetch_pages(sim_url))
+        from prefect import flow
+
+        from flows.deliver_outbox import deliver_outbox
+        from flows.monthly_analysis import monthly_analysis
+        from tasks.runtime import work_calendar
+
+        @flow(name="bench_warm_up")
+        def warm_up() -> None:
+            return None
+
+        warm_up()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        state = monthly_analysis(period=MONTH, return_state=True)
+        analysis = time.perf_counter() - started
+        assert state.is_completed(), state.message
+        summary: Any = state.result()
+        send_at = work_calendar().message_send_time(datetime.now(UTC))
+        started = time.perf_counter()
+        delivered = deliver_outbox(now=send_at)
+        delivery = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        fetch, insert, rows = floor(sim_url, db_url)
+    return {
+        "records": rows,
+        "units": len(units),
+        "db": kind,
+        "catalog_load_s": round(load, 1),
+        "analysis_s": round(analysis, 2),
+        "delivery_s": round(delivery, 2),
+        "messages_received": _Receiver.count,
+        "delivered": delivered,
+        "floor_fetch_s": round(fetch, 2),
+        "floor_insert_s": round(insert, 2),
+        "ratio_analysis_to_floor": round(analysis / (fetch + insert), 2),
+        "peak_rss_mib": round(peak),
+        "rss_before_mib": round(rss_before),
+        "cells": summary.get("cells"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--indicators-per-unit", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    result = run(args.records, args.db, args.indicators_per_unit, args.seed)
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
