@@ -19,8 +19,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# The main job (deployments/main_job.py): Prefect server, simulator, worker, deployments,
+# failure alerts, then the demo year's cycles due so far; Ctrl-C stops it all.
 demo: setup
-	$(BIN)/assess demo
+	$(BIN)/assess deployments run
+
+.PHONY: demo-stop screenshot
+demo-stop: setup
+	$(BIN)/assess deployments stop
+
+# PNGs of the Prefect UI under data/screenshots/ (needs `make demo` running and Chromium).
+screenshot: setup
+	$(BIN)/python deployments/screenshot.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from deployments.deploy_cli import deploy_app
 from deployments.platform_sim_data import SimDataset
+from deployments.results_cli import add_to
 from models.catalog.files import read_catalog, write_catalog
 from models.catalog.schema import Catalog, CatalogError
 from models.database import make_engine, session_scope, upgrade_database
@@ -24,6 +26,8 @@ catalog_app = typer.Typer(help="Import and export the office's catalog.", no_arg
 db_app = typer.Typer(help="The project's database.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
+add_to(app)
+app.add_typer(deploy_app, name="deployments")
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.xlsx"
 

@@ -1,0 +1,662 @@
+"""The main job (``make demo``): everything on embedded defaults, on loopback, until Ctrl-C.
+
+1. the demo catalog in our SQLite database (``assess demo --no-cycles``);
+2. a Prefect server on SQLite (``PREFECT_HOME=data/prefect``), the platform
+   simulator and a small receiver standing in for the units' and the office's
+   message channels, each process in its own process group;
+3. the schedules rendered into prefect.yaml, the ``assessment-pool`` process work
+   pool, a process worker, ``prefect deploy --all``, and the failure automation
+   notifying the demo operations channel;
+4. the demo year's cycles due so far, as deployment runs of ``backfill_cycles``
+   (monthly analyses in ``missing`` mode, then the quarters and half-years that
+   are complete), so the UI shows real runs, ledgers and artifacts.
+
+Ctrl-C (SIGINT) or SIGTERM stops every process group it started, by pid. The
+pids are recorded in ``data/demo/main-job.json`` so that ``assess deployments
+stop`` (``make demo-stop``) can stop a job started from another shell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import httpx
+
+from models.rules import Cycle, Period
+
+POOL = "assessment-pool"
+DEMO_YEAR = 2026
+BACKFILL_DEPLOYMENT = "backfill_cycles/on-demand"
+STOP_TIMEOUT = 15.0
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM: unwind and stop what was started."""
+
+
+class StartupError(RuntimeError):
+    """A part of the main job did not come up; the message says where to look."""
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    root: Path
+    data_dir: Path
+    prefect_port: int = 4200
+    sim_port: int = 8700
+    receiver_port: int = 8790
+    workers: int = 1
+    backfill: bool = True
+    host: str = "127.0.0.1"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.ui_url}/api"
+
+    @property
+    def sim_url(self) -> str:
+        return f"http://{self.host}:{self.sim_port}"
+
+    @property
+    def ops_channel(self) -> str:
+        return f"json://{self.host}:{self.receiver_port}/ops"
+
+    @property
+    def job_dir(self) -> Path:
+        return self.data_dir / "demo"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.job_dir / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.job_dir / "main-job.json"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+
+# ------------------------------------------------------------------------ process groups
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    reported_exit: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> bool:
+    """Signal the process group led by ``pid``; False when no such group is left."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+@dataclass
+class ProcessGroups:
+    """Children started each in its own session (so Ctrl-C reaches only us), stopped by pid."""
+
+    log_dir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            out.write(f"\n=== {datetime.now(UTC).isoformat()} {' '.join(argv)}\n".encode())
+            out.flush()
+            process = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        child = Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def stop(self, timeout: float = STOP_TIMEOUT, echo: Callable[[str], None] = print) -> None:
+        """SIGTERM every group (last started first), then SIGKILL what is left after ``timeout``."""
+        for child in reversed(self.children):
+            if _signal_group(child.pid, signal.SIGTERM):
+                echo(f"  stopping {child.name} (process group {child.pid})")
+        deadline = time.monotonic() + timeout
+        for child in reversed(self.children):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+        for child in reversed(self.children):
+            if _signal_group(child.pid, signal.SIGKILL):  # the leader or anything it left behind
+                echo(f"  killed what was left of {child.name}")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(5)
+        self.children.clear()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------------------- demo receiver
+
+
+class DemoReceiver:
+    """A loopback HTTP server standing in for every message channel of the demo.
+
+    Apprise's ``json://`` posts land here: ``/units/<code>`` for the units'
+    reminders and warnings, ``/ops`` for the office's operations alerts. Each post
+    is logged (one JSON line) and answered like a robot that accepted it.
+    """
+
+    def __init__(self, host: str, port: int, log: Path, echo: Callable[[str], None]) -> None:
+        self.log = log
+        self.echo = echo
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                receiver.record(self.path, self.rfile.read(length))
+                body = b'{"errcode": 0, "errmsg": "ok"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def record(self, path: str, raw: bytes) -> None:
+        try:
+            payload: Any = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            payload = raw.decode("utf-8", errors="replace")
+        title = payload.get("title", "") if isinstance(payload, dict) else ""
+        line = {"at": datetime.now(UTC).isoformat(), "path": path, "payload": payload}
+        with self._lock:
+            self.counts[path] = self.counts.get(path, 0) + 1
+            with self.log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        if path.startswith("/ops"):
+            self.echo(f"[ops channel] {title or 'alert'}  (full text: {self.log})")
+
+    def __enter__(self) -> DemoReceiver:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _bin(name: str) -> str:
+    """A console script of this virtualenv (``assess``, ``prefect``)."""
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
+def child_env(config: JobConfig) -> dict[str, str]:
+    """The environment of every process of the main job: offline, local, embedded defaults."""
+    env = dict(os.environ)
+    for key in ("PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+        env.pop(key, None)
+    env.update(
+        {
+            "PREFECT_HOME": str(config.prefect_home),
+            "PREFECT_API_URL": config.api_url,
+            "PREFECT_UI_URL": config.ui_url,
+            "PREFECT_SERVER_API_HOST": config.host,
+            "PREFECT_SERVER_API_PORT": str(config.prefect_port),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_WORKER_QUERY_SECONDS": env.get("PREFECT_WORKER_QUERY_SECONDS", "5"),
+            "ASSESS_PLATFORM_URL": config.sim_url,
+        }
+    )
+    env.setdefault("ASSESS_DATA_DIR", str(config.data_dir))
+    env.setdefault("ASSESS_OPS_CHANNELS", json.dumps([config.ops_channel]))
+    return env
+
+
+def _wait_http(url: str, child: Child, timeout: float, ok: Callable[[int], bool]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise StartupError(
+                f"{child.name} exited (code {child.process.returncode}); "
+                f"its log {child.log}:\n{_tail(child.log)}"
+            )
+        try:
+            if ok(httpx.get(url, timeout=2).status_code):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise StartupError(f"{child.name} did not answer {url} within {timeout:.0f}s; see {child.log}")
+
+
+def _run(name: str, argv: list[str], env: dict[str, str], config: JobConfig) -> None:
+    """Run a short step in the foreground (its own session too), logging to its file."""
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    log = config.log_dir / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=config.root,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            code = process.wait()
+        except BaseException:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+    if code != 0:
+        raise StartupError(f"{name} failed (exit {code}); its log {log}:\n{_tail(log)}")
+
+
+def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
+    """The ``backfill_cycles`` parameters for the demo year's cycles due by ``now``.
+
+    Monthly analyses of every month whose analysis time has passed, then the
+    quarters and half-years whose closing run time has passed (``missing`` mode:
+    a second main job runs nothing twice).
+    """
+    import warnings
+
+    from tasks.cycle_tasks import work_calendar
+
+    calendar = work_calendar()
+    out: list[dict[str, Any]] = []
+    months = Period.whole_year(year).months()
+    for cycle in (Cycle.MONTHLY_ANALYSIS, Cycle.QUARTERLY_MONITORING, Cycle.HALF_YEAR_EVALUATION):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # December's runs fall in a year not yet covered
+            due = [
+                m
+                for m in months
+                if m.index in cycle.months and calendar.cycle_run_at(cycle, m) <= now
+            ]
+        if due:
+            out.append(
+                {
+                    "cycle": cycle.value,
+                    "first": months[0].key,
+                    "last": due[-1].key,
+                    "mode": "missing",
+                    "dry_run": False,
+                }
+            )
+    return out
+
+
+# -------------------------------------------------------------------------- the main job
+
+
+@dataclass
+class MainJob:
+    config: JobConfig
+    out: TextIO = sys.stdout
+    groups: ProcessGroups = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.groups = ProcessGroups(self.config.log_dir)
+
+    def echo(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    # The steps ----------------------------------------------------------------------
+
+    def check_ports(self) -> None:
+        c = self.config
+        busy = [
+            f"{what} port {port}"
+            for what, port in (
+                ("Prefect", c.prefect_port),
+                ("simulator", c.sim_port),
+                ("receiver", c.receiver_port),
+            )
+            if not _port_free(c.host, port)
+        ]
+        if busy:
+            raise StartupError(
+                f"{', '.join(busy)} already in use on {c.host}: is another main job running? "
+                "Stop it with `make demo-stop` (or `assess deployments stop`)."
+            )
+
+    def record_pids(self) -> None:
+        self.config.job_dir.mkdir(parents=True, exist_ok=True)
+        data = {
+            "pid": os.getpid(),
+            "groups": {child.name: child.pid for child in self.groups.children},
+        }
+        self.config.pid_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    def start_background(self, env: dict[str, str]) -> tuple[Child, Child]:
+        c = self.config
+        server = self.groups.start(
+            "prefect-server",
+            [_bin("prefect"), "server", "start", "--host", c.host, "--port", str(c.prefect_port)],
+            env,
+            c.root,
+        )
+        sim = self.groups.start(
+            "platform-sim",
+            [_bin("assess"), "platform-sim", "--host", c.host, "--port", str(c.sim_port)],
+            env,
+            c.root,
+        )
+        self.record_pids()
+        return server, sim
+
+    def ensure_work_pool(self) -> None:
+        from prefect import get_client
+        from prefect.client.schemas.actions import WorkPoolCreate
+        from prefect.exceptions import ObjectAlreadyExists
+        from prefect.workers.process import ProcessWorker
+
+        with get_client(sync_client=True) as client:
+            try:
+                client.create_work_pool(
+                    WorkPoolCreate(
+                        name=POOL,
+                        type="process",
+                        base_job_template=ProcessWorker.get_default_base_job_template(),
+                    )
+                )
+                self.echo(f"work pool {POOL!r} created")
+            except ObjectAlreadyExists:
+                self.echo(f"work pool {POOL!r} already there")
+
+    def start_workers(self, env: dict[str, str]) -> None:
+        for n in range(1, self.config.workers + 1):
+            name = f"assessment-worker-{n}"
+            self.groups.start(
+                name,
+                [
+                    _bin("prefect"),
+                    "worker",
+                    "start",
+                    "--pool",
+                    POOL,
+                    "--type",
+                    "process",
+                    "--name",
+                    name,
+                ],
+                env,
+                self.config.root,
+            )
+        self.record_pids()
+
+    def submit_backfills(self) -> None:
+        from prefect import get_client
+        from prefect.client.schemas.objects import FlowRun
+
+        plans = due_backfills(datetime.now(UTC))
+        if not plans:
+            self.echo("no cycle of the demo year is due yet")
+            return
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name(BACKFILL_DEPLOYMENT)
+            for params in plans:
+                run: FlowRun = client.create_flow_run_from_deployment(
+                    deployment.id, parameters=params, tags=["demo"]
+                )
+                label = f"{params['cycle']} {params['first']}..{params['last']} ({params['mode']})"
+                self.echo(f"backfill {label}: {self.config.ui_url}/runs/flow-run/{run.id}")
+                self._wait_for(client, run, label)
+            last = plans[0]["last"]
+            self.echo(f"the {last} monthly analysis report: {self._report_url(client, last)}")
+
+    def _report_url(self, client: Any, month: str) -> str:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+        from prefect.client.schemas.sorting import ArtifactSort
+
+        key = f"monthly-analysis-{month}-report"
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+        if found:
+            return f"{self.config.ui_url}/artifacts/artifact/{found[0].id}"
+        return f"{self.config.ui_url}/artifacts/key/{key}"
+
+    def _wait_for(self, client: Any, run: Any, label: str, timeout: float = 1800) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run.id).state
+            name = state.name if state else "?"
+            if name != last:
+                self.echo(f"  {label}: {name}")
+                last = name
+            if state is not None and state.is_final():
+                if not state.is_completed():
+                    self.echo(f"  {label} ended {name}: {state.message or ''}")
+                return
+            self.check_children()
+            time.sleep(2)
+        self.echo(f"  {label}: still not finished after {timeout:.0f}s; see the UI")
+
+    def check_children(self) -> None:
+        for child in self.groups.children:
+            if not child.alive() and not child.reported_exit:
+                child.reported_exit = True
+                self.echo(
+                    f"warning: {child.name} exited (code {child.process.returncode}); "
+                    f"last lines of {child.log}:\n{_tail(child.log)}"
+                )
+
+    def banner(self, receiver: DemoReceiver) -> None:
+        c = self.config
+        self.echo(
+            "\n".join(
+                [
+                    "",
+                    f"Prefect UI        {c.ui_url}",
+                    f"  deployments     {c.ui_url}/deployments",
+                    f"  runs            {c.ui_url}/runs",
+                    f"  artifacts       {c.ui_url}/artifacts",
+                    f"platform sim      {c.sim_url} (token: ASSESS_PLATFORM_TOKEN, default demo)",
+                    f"ops channel       {c.ops_channel} -> {receiver.log}",
+                    f"logs              {c.log_dir}",
+                    "Ctrl-C stops everything (or `make demo-stop` from another shell).",
+                ]
+            )
+        )
+
+    # The whole job ------------------------------------------------------------------
+
+    def run(self) -> int:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from deployments.deploy_cli import render_prefect_yaml, setup_alerts
+
+        c = self.config
+        t0 = time.monotonic()
+
+        def step(text: str) -> None:
+            self.echo(f"[{time.monotonic() - t0:5.1f}s] {text}")
+
+        self.check_ports()
+        env = child_env(c)
+        c.prefect_home.mkdir(parents=True, exist_ok=True)
+        step(f"starting the Prefect server ({c.ui_url}, PREFECT_HOME={c.prefect_home})")
+        step(f"starting the platform simulator ({c.sim_url})")
+        server, sim = self.start_background(env)
+        step("loading the demo catalog (assess demo --no-cycles)")
+        _run("catalog", [_bin("assess"), "demo", "--no-cycles"], env, c)
+        receiver_log = c.log_dir / "receiver.jsonl"
+        with DemoReceiver(c.host, c.receiver_port, receiver_log, self.echo) as receiver:
+            step(f"message receiver on {c.host}:{c.receiver_port} (units and ops channels)")
+            _wait_http(f"{c.sim_url}/", sim, 60, lambda status: status < 600)
+            step("rendering the schedules into prefect.yaml")
+            rendered = render_prefect_yaml(c.root / "prefect.yaml")
+            years = ", ".join(str(y) for y in rendered.rendered.years)
+            step(f"  {'rewrote' if rendered.changed else 'already up to date'} ({years})")
+            _wait_http(f"{c.api_url}/health", server, 180, lambda status: status == 200)
+            step("Prefect server is up")
+            with temporary_settings({PREFECT_API_URL: c.api_url}):
+                self.ensure_work_pool()
+                self.start_workers(env)
+                step(f"{c.workers} process worker(s) polling {POOL!r}")
+                step("prefect deploy --all")
+                _run("deploy", [_bin("prefect"), "deploy", "--all", "--no-prompt"], env, c)
+                step("deployments created")
+                channels = json.loads(env["ASSESS_OPS_CHANNELS"])
+                alerts = setup_alerts([str(ch) for ch in channels])
+                step(f"failure automation ready ({alerts.automation_id})")
+                self.banner(receiver)
+                if c.backfill:
+                    step("running the demo year's cycles due so far (backfill_cycles deployment)")
+                    self.submit_backfills()
+                    step("backfill done: see the runs, ledgers and artifacts in the UI")
+                    self.banner(receiver)
+            self.echo("running; Ctrl-C to stop")
+            while True:
+                self.check_children()
+                time.sleep(1)
+
+    def stop(self) -> None:
+        self.echo("stopping the main job...")
+        self.groups.stop(echo=self.echo)
+        with contextlib.suppress(OSError):
+            self.config.pid_file.unlink()
+        self.echo("stopped")
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Stopped`; ignore them while stopping."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Stopped(signal.Signals(signum).name)
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def run_main_job(config: JobConfig, out: TextIO = sys.stdout) -> int:
+    """Run the main job until Ctrl-C or SIGTERM; 0 when stopped so, 1 when it failed."""
+    job = MainJob(config, out)
+    code = 0
+    with _stop_on_signals():
+        try:
+            job.run()
+        except Stopped as exc:
+            job.echo(f"\n{exc} received")
+        except StartupError as exc:
+            job.echo(f"error: {exc}")
+            code = 1
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            job.stop()
+    return code
+
+
+# ------------------------------------------------------------------------- stop from afar
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def stop_recorded_job(data_dir: Path, timeout: float = 30) -> tuple[str, int]:
+    """Stop the main job recorded under ``data_dir`` (SIGTERM to it; its groups if it is gone)."""
+    pid_file = data_dir / "demo" / "main-job.json"
+    try:
+        data = json.loads(pid_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no main job recorded (nothing to stop)", 0
+    pid = int(data.get("pid", 0))
+    groups = {str(k): int(v) for k, v in dict(data.get("groups", {})).items()}
+    cmdline = _cmdline(pid) if pid else ""
+    if "deployments" in cmdline or "assess" in cmdline:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _cmdline(pid):
+            time.sleep(0.2)
+    left = [name for name, gid in groups.items() if _signal_group(gid, signal.SIGTERM)]
+    if left:
+        time.sleep(3)
+        for gid in groups.values():
+            _signal_group(gid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+    extra = f"; also stopped {', '.join(left)}" if left else ""
+    return f"main job {pid} stopped{extra}", 0

@@ -1,0 +1,185 @@
+"""Schedules from the working-day calendar, prefect.yaml's rewrite, the alert's definition."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deployments.deploy_cli import (
+    ALERTED_FLOWS,
+    DEFAULT_PREFECT_YAML,
+    PROJECT_ROOT,
+    deploy_app,
+    failure_automation,
+    render_prefect_yaml,
+)
+from deployments.main_job import due_backfills
+from deployments.schedules import (
+    CYCLE_ENTRYPOINTS,
+    OUTBOX_ENTRYPOINT,
+    RenderedSchedules,
+    deployment_schedules,
+    render_schedules,
+    rewrite_schedules,
+    rrule_with_rdates,
+)
+from flows.deliver_outbox import SCHEDULE_CRON
+from models.rules import Cycle, WorkCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+YEARS = [2026, 2027]
+
+
+def _dates(rrule: str) -> list[datetime]:
+    from prefect.server.schemas.schedules import RRuleSchedule
+
+    schedule = RRuleSchedule(rrule=rrule, timezone="Asia/Shanghai")
+    start, end = datetime(2026, 1, 1, tzinfo=SHANGHAI), datetime(2028, 12, 31, tzinfo=SHANGHAI)
+    return list(asyncio.run(schedule.get_dates(start=start, end=end)))
+
+
+@pytest.fixture(scope="module")
+def rendered() -> RenderedSchedules:
+    with pytest.warns(UserWarning):  # 2027 is not in the national calendar yet
+        return render_schedules(YEARS, WorkCalendar(), outbox_cron=SCHEDULE_CRON)
+
+
+def test_each_cycle_schedule_is_its_timetable_as_explicit_rdates(
+    rendered: RenderedSchedules,
+) -> None:
+    by_entrypoint = rendered.by_entrypoint
+    [monthly] = by_entrypoint[CYCLE_ENTRYPOINTS[Cycle.MONTHLY_ANALYSIS]]
+    assert monthly["slug"] == "monthly-analysis-timetable"
+    assert monthly["timezone"] == "Asia/Shanghai"
+    dates = _dates(monthly["rrule"])
+    assert datetime(2026, 10, 9, 9, 0, tzinfo=SHANGHAI) in dates  # September 2026
+    assert datetime(2026, 10, 6, 9, 0, tzinfo=SHANGHAI) not in dates  # not a naive "6th"
+    calendar = WorkCalendar()
+    with pytest.warns(UserWarning):
+        timetable = [e for y in YEARS for e in calendar.year_timetable(y)]
+    expected = [e.run_at for e in timetable if e.cycle is Cycle.MONTHLY_ANALYSIS]
+    assert dates == expected
+    assert len(dates) == 24
+    [annual] = by_entrypoint[CYCLE_ENTRYPOINTS[Cycle.ANNUAL_ASSESSMENT]]
+    assert [d.isoformat() for d in _dates(annual["rrule"])] == [
+        "2027-01-06T12:00:00+08:00",
+        "2028-01-06T12:00:00+08:00",
+    ]
+    [outbox] = by_entrypoint[OUTBOX_ENTRYPOINT]
+    assert outbox == {
+        "slug": "deliver-outbox-office-hours",
+        "cron": SCHEDULE_CRON,
+        "timezone": "Asia/Shanghai",
+        "active": True,
+    }
+
+
+def test_an_rrule_starts_at_its_first_run_and_lists_every_run() -> None:
+    runs = [
+        datetime(2026, 3, 6, 1, 0, tzinfo=ZoneInfo("UTC")),
+        datetime(2026, 2, 6, 9, 0, tzinfo=SHANGHAI),
+    ]
+    assert rrule_with_rdates(runs).splitlines() == [
+        "DTSTART;TZID=Asia/Shanghai:20260206T090000",
+        "RDATE:20260206T090000",
+        "RDATE:20260306T090000",
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        rrule_with_rdates([])
+
+
+def test_rewriting_prefect_yaml_touches_only_the_generated_schedules(
+    rendered: RenderedSchedules,
+) -> None:
+    original = DEFAULT_PREFECT_YAML.read_text(encoding="utf-8")
+    once = rewrite_schedules(original, rendered)
+    assert rewrite_schedules(once, rendered) == once  # stable
+    kept = [line for line in original.splitlines() if not line.startswith("  ")]
+    assert [line for line in once.splitlines() if not line.startswith("  ")] == kept
+    declared = deployment_schedules(once)
+    assert declared[OUTBOX_ENTRYPOINT][0]["cron"] == SCHEDULE_CRON
+    assert declared["flows/backfill_cycles.py:backfill_cycles"] == []
+    for cycle, entrypoint in CYCLE_ENTRYPOINTS.items():
+        [schedule] = declared[entrypoint]
+        assert schedule["slug"] == f"{cycle.value.replace('_', '-')}-timetable"
+    # A file without schedules (or with hand edits elsewhere) gets them appended.
+    lines: list[str] = []
+    skipping = False
+    for line in original.splitlines():
+        if line.startswith("  schedules:"):
+            skipping = True
+        elif not (skipping and line.startswith(("  - ", "  #", "    "))):
+            skipping = False
+            lines.append(line)
+    bare = "\n".join(lines)
+    assert "\n  schedules:" not in bare
+    bare = bare.replace("work_pool: *assessment_pool", "work_pool: *assessment_pool  # the pool")
+    rewritten = rewrite_schedules(bare, rendered)
+    assert (
+        deployment_schedules(rewritten) | {"flows/backfill_cycles.py:backfill_cycles": []}
+        == declared
+    )
+    assert "work_pool: *assessment_pool  # the pool" in rewritten
+
+
+def test_the_committed_prefect_yaml_defines_every_deployment_once() -> None:
+    data = yaml.safe_load(DEFAULT_PREFECT_YAML.read_text(encoding="utf-8"))
+    deployments = data["deployments"]
+    entrypoints = [d["entrypoint"] for d in deployments]
+    assert sorted(entrypoints) == sorted(
+        [*CYCLE_ENTRYPOINTS.values(), OUTBOX_ENTRYPOINT, "flows/backfill_cycles.py:backfill_cycles"]
+    )
+    for d in deployments:
+        assert (PROJECT_ROOT / d["entrypoint"].split(":")[0]).exists()
+        assert d["work_pool"]["name"] == "assessment-pool"
+        for schedule in d.get("schedules") or []:
+            assert schedule["slug"], f"{d['entrypoint']}: every schedule has a slug"
+
+
+def test_assess_deployments_render_rewrites_a_copy_and_checks_it(tmp_path: Path) -> None:
+    target = tmp_path / "prefect.yaml"
+    target.write_text(DEFAULT_PREFECT_YAML.read_text(encoding="utf-8"), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(deploy_app, ["render", "--years", "2027", "2028", "--file", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "years 2027, 2028" in result.output
+    args = ["render", "--years", "2027", "--years", "2028", "--file", str(target), "--check"]
+    check = runner.invoke(deploy_app, args)
+    assert check.exit_code == 0, check.output
+    stale = runner.invoke(
+        deploy_app, ["render", "--years", "2026", "--file", str(target), "--check"]
+    )
+    assert stale.exit_code == 1
+    rendered = render_prefect_yaml(target, [2026], {}, write=False)
+    assert rendered.changed and "RDATE:20261009T090000" in rendered.text
+
+
+def test_the_failure_automation_pages_every_channel_for_the_cycle_flows() -> None:
+    blocks = [uuid4(), uuid4()]
+    automation = failure_automation(blocks)
+    trigger = automation.trigger
+    assert getattr(trigger, "expect") >= {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}  # noqa: B009
+    related = getattr(trigger, "match_related")  # noqa: B009
+    names = related.root["prefect.resource.name"]
+    assert {c.value for c in Cycle} <= set(names) and set(names) == set(ALERTED_FLOWS)
+    assert [getattr(a, "block_document_id") for a in automation.actions] == blocks  # noqa: B009
+
+
+def test_the_demo_backfills_only_what_is_due() -> None:
+    now = datetime(2026, 11, 26, 15, 0, tzinfo=SHANGHAI)
+    assert [(p["cycle"], p["first"], p["last"], p["mode"]) for p in due_backfills(now)] == [
+        ("monthly_analysis", "2026-01", "2026-10", "missing"),
+        ("quarterly_monitoring", "2026-01", "2026-09", "missing"),
+        ("half_year_evaluation", "2026-01", "2026-06", "missing"),
+    ]
+    # On the morning of 9 October 2026 the September analysis (09:00) is due, Q3 (10:00) not.
+    morning = datetime(2026, 10, 9, 9, 30, tzinfo=SHANGHAI)
+    assert [p["last"] for p in due_backfills(morning)] == ["2026-09", "2026-06", "2026-06"]
+    assert due_backfills(datetime(2026, 2, 1, tzinfo=SHANGHAI)) == []
