@@ -1,4 +1,10 @@
-"""年度考核: after December's half-year evaluation, settle and grade the year."""
+"""年度考核: after December's half-year evaluation, settle and grade the year.
+
+Then: each unit's result notice (score, rank in its category, grade; it opens the
+appeal window), the indicators proposed for simplification (completion CV under
+0.05 all year) and the office's experience report (rulebook section 10), both as
+artifacts of the run.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from flows.common import clock, current_flow_run_id, resolve_period, run_name
 from flows.half_year_evaluation import half_year_evaluation
 from flows.quarterly_monitoring import run_cycle_below
 from models.catalog.vocabulary import CATEGORY_LABELS
+from models.plans.annual import proposal_rows, proposals_markdown
+from models.plans.burden import burden_figures, burden_markdown
 from models.plans.results import (
     apply_settlement,
     plan_results,
@@ -22,6 +30,11 @@ from models.plans.results import (
 )
 from models.rules import Cycle, Period, PeriodKind
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
+from tasks.report_tasks import (
+    gather_burden_counts_task,
+    queue_result_notices_task,
+    simplification_proposals_task,
+)
 from tasks.result_tasks import load_result_inputs_task, publish_report_task, save_annual_task
 
 CYCLE = Cycle.ANNUAL_ASSESSMENT
@@ -30,7 +43,10 @@ CYCLE = Cycle.ANNUAL_ASSESSMENT
 @flow(
     name="annual_assessment",
     flow_run_name=lambda: run_name(CYCLE),
-    description="年度考核：按12月完成度将预扣分结算为最终扣分，计算最终得分、排名与等次。",
+    description=(
+        "年度考核：按12月完成度将预扣分结算为最终扣分，计算最终得分、排名与等次，"
+        "向各单位发送结果通知，提出指标简化建议，生成减负增效情况报告。"
+    ),
 )
 def annual_assessment(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
     """Assess one year (``2026``, or its closing month ``2026-12``)."""
@@ -61,6 +77,17 @@ def annual_assessment(period: str | None = None, force: bool = False) -> State[d
         key, result_rows(results, names, CATEGORY_LABELS),
         results_markdown(title, results, names, CATEGORY_LABELS, notes), title,
     )  # fmt: skip
+    notices = queue_result_notices_task(year.year, claim.run_id, now)
+    proposals = simplification_proposals_task(year.year)
+    publish_report_task(
+        f"annual-simplification-{year.key}", proposal_rows(proposals),
+        proposals_markdown(year.year, proposals, inputs.rules), f"{year.key} 指标简化建议",
+    )  # fmt: skip
+    counts = gather_burden_counts_task(year.year)
+    publish_report_task(
+        f"burden-{year.key}", None, burden_markdown(counts, burden_figures(counts)),
+        f"{year.key} 减负增效情况报告",
+    )  # fmt: skip
     grades: dict[str, int] = {}
     for r in results:
         if r.grade is not None:
@@ -71,6 +98,8 @@ def annual_assessment(period: str | None = None, force: bool = False) -> State[d
         "settlements": len(settlements),
         "settlement_change": str(change),
         "grades": grades,
+        "result_notices": notices,
+        "simplification_proposals": [p.indicator_code for p in proposals],
     }
     finish_cycle_task(claim.run_id, "completed", summary, clock())
     return Completed(message=f"{year.key} assessed", data=summary)

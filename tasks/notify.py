@@ -49,7 +49,8 @@ from apprise.plugins import N_MGR, url_to_dict
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Table, and_, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.messages import (
@@ -770,33 +771,68 @@ def send_window(
     return send_at
 
 
+def _message_table() -> Table:
+    """The outbox table (Core statements skip the ORM's per-row bookkeeping)."""
+    table = Message.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+_IN_CHUNK = 500
+"""Ids per ``IN (...)`` list (well under SQLite's and PostgreSQL's parameter limits)."""
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start : start + _IN_CHUNK]
+
+
 def load_existing(
     session: Session, slots: Iterable[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], list[tuple[str, str, int]]]:
-    """Earlier unit messages per (unit_code, kind, period_key), oldest first."""
+    """Earlier unit messages per (unit_code, kind, period_key), oldest first.
+
+    One query, reading only the columns a plan needs (not the bodies).
+    """
     wanted = set(slots)
     if not wanted:
         return {}
     codes = {s[0] for s in wanted}
     kinds = {s[1] for s in wanted}
     periods = {s[2] for s in wanted}
-    rows = session.exec(
-        select(Message, Unit.code)
-        .join(Unit, col(Message.unit_id) == col(Unit.id))
+    table = _message_table()
+    m = table.c
+    rows = session.execute(
+        core_select(col(Unit.code), m.kind, m.period, m.content_hash, m.status, m.id)
+        .join_from(table, Unit, m.unit_id == col(Unit.id))
         .where(
-            Message.audience == "unit",
+            m.audience == "unit",
             col(Unit.code).in_(codes),
-            col(Message.kind).in_(kinds),
-            col(Message.period).in_(periods),
+            m.kind.in_(kinds),
+            m.period.in_(periods),
         )
-        .order_by(col(Message.id))
+        .order_by(m.id)
     ).all()
     out: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
-    for message, code in rows:
-        slot = (code, message.kind, message.period)
-        if slot in wanted and message.id is not None:
-            out.setdefault(slot, []).append((message.content_hash, message.status, message.id))
+    for code, kind, period, digest_hash, status, message_id in rows:
+        slot = (code, kind, period)
+        if slot in wanted and message_id is not None:
+            out.setdefault(slot, []).append((digest_hash, status, message_id))
     return out
+
+
+def _mark_old(session: Session, ids: Sequence[int], status: str, condition: Any) -> None:
+    """Set ``status`` on the messages ``ids`` that meet ``condition``.
+
+    ORM-enabled UPDATEs: messages already loaded in the session see the new status.
+    """
+    for chunk in _chunks(ids):
+        session.execute(
+            update(Message)
+            .where(col(Message.id).in_(chunk), condition)
+            .values(status=status)
+            .execution_options(synchronize_session="fetch")
+        )
 
 
 def save_outbox(
@@ -806,17 +842,23 @@ def save_outbox(
     now: datetime,
     *,
     cycle_run_id: int | None = None,
-) -> list[Message]:
-    """Apply plans: insert new messages, supersede or withdraw waiting ones. Flushes."""
-    created: list[Message] = []
+) -> int:
+    """Apply plans: insert new messages, supersede or withdraw waiting ones.
+
+    Every plan is checked before anything is written. Superseded and withdrawn
+    messages are updated in bulk; new messages are inserted, in plan order, in one
+    executemany (Core: no ORM objects, nothing read back). Returns how many were
+    inserted.
+    """
+    withdraw: list[int] = []
+    supersede: list[int] = []
+    rows: list[dict[str, Any]] = []
     for plan in plans:
         if plan.action is PlanAction.SKIP:
             continue
         if plan.action is PlanAction.WITHDRAW:
-            old = session.get(Message, plan.supersedes_id)
-            if old is not None and old.status in ("pending", "failed"):
-                old.status = "withdrawn"
-                session.add(old)
+            if plan.supersedes_id is not None:
+                withdraw.append(plan.supersedes_id)
             continue
         rendered = plan.rendered
         if rendered is None or plan.due_at is None:
@@ -829,31 +871,36 @@ def save_outbox(
         if unit is None or unit.id is None:
             raise ValueError(f"unknown unit {plan.unit_code!r}")
         if plan.supersedes_id is not None:
-            old = session.get(Message, plan.supersedes_id)
-            if old is not None and old.status not in ("delivered", "withdrawn", "superseded"):
-                old.status = "superseded"
-                session.add(old)
-        message = Message(
-            key=plan.key,
-            unit_id=unit.id,
-            audience="unit",
-            kind=plan.kind,
-            period=plan.period_key,
-            content_hash=plan.content_hash,
-            subject=rendered.subject,
-            body_markdown=rendered.markdown,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            supersedes_id=plan.supersedes_id,
-            status="pending",
-            due_at=plan.due_at,
-            created_at=now,
-            cycle_run_id=cycle_run_id,
+            supersede.append(plan.supersedes_id)
+        rows.append(
+            {
+                "key": plan.key,
+                "unit_id": unit.id,
+                "audience": "unit",
+                "kind": plan.kind,
+                "period": plan.period_key,
+                "content_hash": plan.content_hash,
+                "subject": rendered.subject,
+                "body_markdown": rendered.markdown,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "supersedes_id": plan.supersedes_id,
+                "status": "pending",
+                "due_at": plan.due_at,
+                "created_at": now,
+                "delivered_at": None,
+                "cycle_run_id": cycle_run_id,
+            }
         )
-        session.add(message)
-        created.append(message)
     session.flush()
-    return created
+    status = col(Message.status)
+    _mark_old(session, withdraw, "withdrawn", status.in_(("pending", "failed")))
+    _mark_old(
+        session, supersede, "superseded", status.not_in(("delivered", "withdrawn", "superseded"))
+    )
+    if rows:
+        session.execute(insert(_message_table()), rows)
+    return len(rows)
 
 
 def queue_digests(

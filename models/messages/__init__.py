@@ -1,7 +1,7 @@
 """Messages to units and to the office, as pure functions over plain data.
 
 - `digest`: the items a unit is told about (`MissingUpload`, `LevelItem`,
-  `DeductionChange`, `Rectification`, `AppealDecision`), `UnitDigest`, the
+  `DeductionChange`, `Rectification`, `AppealDecision`, `ResultItem`), `UnitDigest`, the
   content hash, `message_key` and `plan_outbox` (new / skip / correction /
   replace / withdraw).
 - `render`: `build_unit_message`, THE one place a message to a unit is built
@@ -27,6 +27,7 @@ from .digest import (
     MissingUpload,
     PlanAction,
     Rectification,
+    ResultItem,
     UnitDigest,
     canonical_digest,
     content_hash,
@@ -61,6 +62,7 @@ __all__ = [
     "PlanAction",
     "Rectification",
     "RenderedMessage",
+    "ResultItem",
     "UnitDigest",
     "build_office_alert",
     "build_unit_message",

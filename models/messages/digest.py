@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ __all__ = [
     "MissingUpload",
     "PlanAction",
     "Rectification",
+    "ResultItem",
     "UnitDigest",
     "canonical_digest",
     "content_hash",
@@ -166,13 +168,44 @@ _APPEAL_OUTCOMES = ("rejected", "corrected", "waived", "reduced", "refused")
 
 
 @dataclass(frozen=True)
+class ResultItem:
+    """A unit's annual result (年度考核结果): score, rank inside its category, grade.
+
+    ``grade``: excellent | good | fair | poor; ``category_label`` the category's
+    Chinese name; ``rank`` the competition rank among ``category_size`` units.
+    """
+
+    category_label: str
+    score: Decimal
+    rank: int
+    category_size: int
+    grade: str
+
+    def __post_init__(self) -> None:
+        if self.grade not in RESULT_GRADES:
+            raise ValueError(
+                f"a result's grade must be one of {', '.join(RESULT_GRADES)}, got {self.grade!r}"
+            )
+        if not 1 <= self.rank <= self.category_size:
+            raise ValueError(
+                f"a rank must be between 1 and the category size {self.category_size}, "
+                f"got {self.rank}"
+            )
+
+
+RESULT_GRADES = ("excellent", "good", "fair", "poor")
+
+
+@dataclass(frozen=True)
 class AppealWindow:
     """The last day (inclusive) on which the unit may appeal this message's results."""
 
     ends_on: date
 
 
-DigestItem = MissingUpload | LevelItem | DeductionChange | Rectification | AppealDecision
+DigestItem = (
+    MissingUpload | LevelItem | DeductionChange | Rectification | AppealDecision | ResultItem
+)
 
 ALLOWED_ITEM_TYPES: tuple[type, ...] = (
     MissingUpload,
@@ -180,6 +213,7 @@ ALLOWED_ITEM_TYPES: tuple[type, ...] = (
     DeductionChange,
     Rectification,
     AppealDecision,
+    ResultItem,
 )
 """The only things a message to a unit may contain (exact types, no subclasses)."""
 
@@ -243,12 +277,30 @@ def check_item_types(digest: object) -> UnitDigest:
     return digest
 
 
-def _item_sort_key(item: DigestItem) -> tuple[Any, ...]:
-    if isinstance(item, LevelItem):
-        return (_ITEM_ORDER[LevelItem], _LEVEL_ORDER[item.level], item.indicator_code)
-    if isinstance(item, Rectification):
-        return (_ITEM_ORDER[Rectification], item.rectify_by.isoformat(), item.problem_id)
+def _level_item_key(item: Any) -> tuple[Any, ...]:
+    return (_ITEM_ORDER[LevelItem], _LEVEL_ORDER[item.level], item.indicator_code)
+
+
+def _rectification_key(item: Any) -> tuple[Any, ...]:
+    return (_ITEM_ORDER[Rectification], item.rectify_by.isoformat(), item.problem_id)
+
+
+def _result_item_key(item: Any) -> tuple[Any, ...]:
+    return (_ITEM_ORDER[ResultItem], item.category_label, item.rank)
+
+
+def _by_indicator_key(item: Any) -> tuple[Any, ...]:
     return (_ITEM_ORDER[type(item)], item.indicator_code)
+
+
+_SORT_KEYS: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    t: _by_indicator_key for t in ALLOWED_ITEM_TYPES
+} | {LevelItem: _level_item_key, Rectification: _rectification_key, ResultItem: _result_item_key}
+"""Sort key of each allowed item type (items are checked to be of exactly these types)."""
+
+
+def _item_sort_key(item: DigestItem) -> tuple[Any, ...]:
+    return _SORT_KEYS[type(item)](item)
 
 
 def ordered_items(digest: UnitDigest) -> tuple[DigestItem, ...]:
@@ -259,13 +311,42 @@ def ordered_items(digest: UnitDigest) -> tuple[DigestItem, ...]:
 # --------------------------------------------------------------------------- hashing
 
 
-def _canonical_value(value: object) -> object:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"a digest number must be finite, got {value!r}")
-        normal = value.normalize()
+def _canonical_decimal(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"a digest number must be finite, got {value!r}")
+    normal = value.normalize()
+    text = str(normal)  # the same as format(normal, "f") unless it has an exponent
+    if "E" in text or "e" in text:
         text = format(normal, "f")
-        return "0" if text in ("-0", "0") else text
+    return "0" if text in ("-0", "0") else text
+
+
+def _canonical_iso(value: date) -> str:
+    return value.isoformat()
+
+
+def _canonical_same(value: object) -> object:
+    return value
+
+
+_CANONICAL_BY_TYPE: dict[type, Callable[[Any], object]] = {
+    Decimal: _canonical_decimal,
+    date: _canonical_iso,
+    datetime: _canonical_iso,
+    str: _canonical_same,
+    int: _canonical_same,
+    bool: _canonical_same,
+    type(None): _canonical_same,
+}
+"""Fast path of `_canonical_value` for the exact types items hold (no subclasses)."""
+
+
+def _canonical_value(value: object) -> object:
+    convert = _CANONICAL_BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
+    if isinstance(value, Decimal):
+        return _canonical_decimal(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
     if value is None or isinstance(value, str | int | bool):
@@ -273,14 +354,25 @@ def _canonical_value(value: object) -> object:
     raise TypeError(f"cannot put {type(value).__name__} into a message digest")
 
 
+_ITEM_FIELDS: dict[type, tuple[str, ...]] = {
+    t: tuple(f.name for f in fields(t)) for t in ALLOWED_ITEM_TYPES
+}
+"""Field names of each allowed item type, in declaration order (computed once)."""
+
+
+def _canonical_item(item: DigestItem) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": type(item).__name__}
+    by_type = _CANONICAL_BY_TYPE
+    for name in _ITEM_FIELDS[type(item)]:
+        value = getattr(item, name)
+        convert = by_type.get(type(value))
+        entry[name] = convert(value) if convert is not None else _canonical_value(value)
+    return entry
+
+
 def canonical_digest(digest: UnitDigest) -> dict[str, Any]:
     """A JSON-ready mapping of what the unit is told (the unit's display name excluded)."""
-    items = []
-    for item in ordered_items(digest):
-        entry: dict[str, Any] = {"type": type(item).__name__}
-        for f in fields(item):
-            entry[f.name] = _canonical_value(getattr(item, f.name))
-        items.append(entry)
+    items = [_canonical_item(item) for item in ordered_items(digest)]
     window = digest.appeal_window
     return {
         "unit_code": digest.unit_code,
@@ -292,12 +384,121 @@ def canonical_digest(digest: UnitDigest) -> dict[str, Any]:
     }
 
 
+# The canonical JSON is ``json.dumps(canonical_digest(digest), ensure_ascii=False,
+# sort_keys=True, separators=(",", ":"))``. `canonical_form` writes exactly that text
+# directly (per-type templates with the keys already sorted), without building the
+# mapping: at province scale the mapping and the generic encoder dominated queueing.
+
+_encode_canonical = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":")
+).encode
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring  # what the encoder uses
+
+
+def _json_decimal(value: Decimal) -> str:
+    return f'"{_canonical_decimal(value)}"'  # digits, "-" and "." only: nothing to escape
+
+
+def _json_iso(value: date) -> str:
+    return f'"{value.isoformat()}"'  # digits, "-", ":", "T", "+" and ".": nothing to escape
+
+
+def _json_none(value: None) -> str:
+    return "null"
+
+
+def _json_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+_JSON_BY_TYPE: dict[type, Callable[[Any], str]] = {
+    Decimal: _json_decimal,
+    date: _json_iso,
+    datetime: _json_iso,
+    str: _encode_str,
+    int: int.__repr__,
+    bool: _json_bool,
+    type(None): _json_none,
+}
+"""Canonical JSON of a field value of an exact type, as the encoder writes it."""
+
+
+def _json_other(value: object) -> str:
+    """Canonical JSON of a field value of any other type (e.g. a `StrEnum` member)."""
+    return _encode_canonical(_canonical_value(value))
+
+
+def _json_raw(value: object) -> str:
+    """JSON of a value put in the mapping as it is (unit code, kind, period key)."""
+    return _encode_str(value) if type(value) is str else _encode_canonical(value)
+
+
+def _item_json_writer(item_type: type) -> Callable[[Any], str]:
+    names = _ITEM_FIELDS[item_type]
+    keys = sorted((*names, "type"))
+    template = (
+        "{{"
+        + ",".join(
+            f"{_encode_str(key)}:{_encode_str(item_type.__name__)}"
+            if key == "type"
+            else f"{_encode_str(key)}:{{{names.index(key)}}}"
+            for key in keys
+        )
+        + "}}"
+    )
+    fill = template.format
+    getters = tuple(attrgetter(name) for name in names)
+    by_type = _JSON_BY_TYPE
+
+    def write(item: Any) -> str:
+        tokens = []
+        for get in getters:  # declaration order, as canonical_digest converts them
+            value = get(item)
+            to_json = by_type.get(type(value))
+            tokens.append(to_json(value) if to_json is not None else _json_other(value))
+        return fill(*tokens)
+
+    return write
+
+
+_ITEM_JSON: dict[type, Callable[[Any], str]] = {t: _item_json_writer(t) for t in ALLOWED_ITEM_TYPES}
+
+
+def _canonical_json(digest: UnitDigest, items: Sequence[DigestItem]) -> str:
+    """The canonical JSON of a checked digest whose items are in `ordered_items` order."""
+    item_json = ",".join([_ITEM_JSON[type(item)](item) for item in items])
+    deadline = _canonical_value(digest.deadline)
+    window = digest.appeal_window
+    ends_on = None if window is None else window.ends_on.isoformat()
+    return (
+        f'{{"appeal_window_ends_on":{_json_raw(ends_on)},"deadline":{_json_raw(deadline)},'
+        f'"items":[{item_json}],"kind":{_json_raw(digest.kind)},'
+        f'"period_key":{_json_raw(digest.period_key)},"unit_code":{_json_raw(digest.unit_code)}}}'
+    )
+
+
+class Canonical(NamedTuple):
+    """A checked digest's ordered items, canonical JSON and content hash, computed once.
+
+    Internal to this package: `plan_outbox` hands it to the renderer so nothing
+    is sorted, serialised or hashed twice.
+    """
+
+    items: tuple[DigestItem, ...]
+    payload: str
+    content_hash: str
+
+
+def canonical_form(digest: UnitDigest) -> Canonical:
+    """Check `digest` and compute its ordered items, canonical JSON and content hash."""
+    items = ordered_items(digest)
+    payload = _canonical_json(digest, items)
+    return Canonical(items, payload, hashlib.sha256(payload.encode("utf-8")).hexdigest())
+
+
 def content_hash(digest: UnitDigest) -> str:
     """sha256 of the canonical JSON of the digest: same content, same hash, whenever built."""
-    payload = json.dumps(
-        canonical_digest(digest), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return canonical_form(digest).content_hash
 
 
 def message_key(unit_code: str, kind: str, period_key: str, content_hash: str) -> str:
@@ -376,7 +577,7 @@ def plan_outbox(
     Messages are due at ``send_at_fn(now)`` (the next send window). Raises
     `ConfidentialContentError` for content that may not reach a unit.
     """
-    from .render import build_unit_message  # the one place messages to units are built
+    from .render import build_checked_unit_message  # the one place unit messages are built
 
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -409,7 +610,8 @@ def plan_outbox(
                     )
                 )
             continue
-        digest_hash = content_hash(digest)
+        canonical = canonical_form(digest)
+        digest_hash = canonical.content_hash
         key = message_key(digest.unit_code, digest.kind, digest.period_key, digest_hash)
         if current is not None and current.content_hash == digest_hash:
             plans.append(
@@ -433,7 +635,9 @@ def plan_outbox(
             action = PlanAction.REPLACE
         else:
             action = PlanAction.NEW
-        rendered = build_unit_message(digest, correction=action is PlanAction.CORRECTION)
+        rendered = build_checked_unit_message(
+            digest, canonical, correction=action is PlanAction.CORRECTION
+        )
         plans.append(
             MessagePlan(
                 action=action,

@@ -31,31 +31,35 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
 
 from models.rules.levels import Level
 from models.rules.periods import PeriodKind, parse_period
+from models.rules.scores import Grade
 
 from .digest import (
     KIND_LABELS,
     AppealDecision,
+    Canonical,
     ConfidentialContentError,
     DeductionChange,
+    DigestItem,
     LevelItem,
     MessageKind,
     MissingUpload,
     Rectification,
+    ResultItem,
     UnitDigest,
-    canonical_digest,
+    canonical_form,
     check_item_types,
-    content_hash,
-    ordered_items,
 )
 
 __all__ = [
@@ -104,14 +108,29 @@ ON_SITE_CHECK_MARKERS: tuple[str, ...] = (
 Matched after lowercasing and removing all whitespace (so "onsite check" and
 "四 不 两 直" match too)."""
 
-_WS = re.compile(r"\s+")
-_NORMALISED_MARKERS = tuple(_WS.sub("", m.lower()) for m in ON_SITE_CHECK_MARKERS)
+_NORMALISED_MARKERS = tuple(
+    (marker, "".join(marker.lower().split())) for marker in ON_SITE_CHECK_MARKERS
+)
+_ANY_MARKER = re.compile(
+    "|".join(r"\s*".join(map(re.escape, normalised)) for _, normalised in _NORMALISED_MARKERS)
+)
+r"""Any marker, whitespace allowed between its characters: one pass over lowercased text.
+
+It matches exactly when some normalised marker is a substring of the text with all
+whitespace removed (``\s`` and `str.split` agree on whitespace)."""
+
+
+def _lowered(text: str) -> str:
+    return html.unescape(text).lower()
 
 
 def find_confidential_marker(text: str) -> str | None:
     """The first on-site check marker found in `text` (HTML entities decoded), or None."""
-    flat = _WS.sub("", html.unescape(text).lower())
-    for marker, normalised in zip(ON_SITE_CHECK_MARKERS, _NORMALISED_MARKERS, strict=True):
+    lowered = _lowered(text)
+    if _ANY_MARKER.search(lowered) is None:
+        return None
+    flat = "".join(lowered.split())
+    for marker, normalised in _NORMALISED_MARKERS:
         if normalised in flat:
             return marker
     return None
@@ -168,18 +187,21 @@ def date_label(day: date) -> str:
 
 def number_label(value: Decimal) -> str:
     """A value as the unit reads it: at most two decimals (half up), no trailing zeros."""
-    text = format(value.quantize(_CENT, rounding=ROUND_HALF_UP).normalize(), "f")
+    # Quantized to hundredths, str() never uses an exponent (and is faster than format).
+    text = str(value.quantize(_CENT, ROUND_HALF_UP))
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 
 
 def points_label(value: Decimal) -> str:
     """Points with two decimals: 1.2 → 1.20."""
-    return format(value.quantize(_CENT, rounding=ROUND_HALF_UP), "f")
+    return str(value.quantize(_CENT, ROUND_HALF_UP))
 
 
 def percent_label(completion: Decimal) -> str:
     """A completion ratio as a percentage with one decimal: 0.6667 → 66.7%."""
-    return f"{format((completion * 100).quantize(_TENTH, rounding=ROUND_HALF_UP), 'f')}%"
+    return f"{(completion * 100).quantize(_TENTH, ROUND_HALF_UP)}%"
 
 
 # --------------------------------------------------------------------------- templates
@@ -193,17 +215,21 @@ def _environment(*, autoescape: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates ship with the code: compiled once, no stat per render
     )
 
 
 _TEXT_ENV = _environment(autoescape=False)
 _HTML_ENV = _environment(autoescape=True)
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def _render(name: str, view: dict[str, Any]) -> str:
+def _render(name: str, view: Mapping[str, Any]) -> str:
     env = _HTML_ENV if name.endswith(".html.j2") else _TEXT_ENV
-    text = env.get_template(name).render(v=view)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    # Attribute access on a namespace is direct; on a dict Jinja first tries (and
+    # fails) getattr for each ``v.x`` before indexing. Rows are namespaces too.
+    text = env.get_template(name).render(v=SimpleNamespace(**view))
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
 
 
 # ------------------------------------------------------------------------ unit messages
@@ -239,6 +265,10 @@ def _intro(digest: UnitDigest, period: str, kind_label: str, deadline: str | Non
     if kind == MessageKind.PRE_DEADLINE_REMINDER:
         when = f"将于{deadline}截止上传" if deadline else "即将截止上传"
         return f"{period}考核数据{when}，贵单位以下指标尚未上传数值，请及时在考核平台填报。"
+    if kind == MessageKind.ANNUAL_ASSESSMENT and any(
+        type(item) is ResultItem for item in digest.items
+    ):
+        return f"{period}综合考核结果已经确定，现将贵单位的考核结果通知如下。"
     if kind in (
         MessageKind.MONTHLY_ANALYSIS,
         MessageKind.QUARTERLY_MONITORING,
@@ -255,36 +285,106 @@ def _intro(digest: UnitDigest, period: str, kind_label: str, deadline: str | Non
     return "请按期完成以下问题的整改，整改完成后在考核平台更新即可。"
 
 
-def _view(digest: UnitDigest, correction: bool) -> dict[str, Any]:
+_LEVEL_MARK_LABELS = {level: (mark, Level(level).label) for level, mark in _LEVEL_MARKS.items()}
+
+
+def _view(digest: UnitDigest, items: tuple[DigestItem, ...], correction: bool) -> dict[str, Any]:
+    """What the templates show; ``items`` are the digest's items in `ordered_items` order.
+
+    Rows are namespaces (the templates read ``row.field``).
+    """
     kind_label = KIND_LABELS[digest.kind]
     period = period_label(digest.period_key)
-    items = ordered_items(digest)
-    missing = [i for i in items if type(i) is MissingUpload]
+    missing: list[SimpleNamespace] = []
+    levels: list[SimpleNamespace] = []
+    deductions: list[SimpleNamespace] = []
+    appeals: list[SimpleNamespace] = []
+    rectifications: list[SimpleNamespace] = []
+    results: list[SimpleNamespace] = []
+    first_missing_deadline: date | None = None
+    for item in items:  # exactly of the allowed types (checked): isinstance is type(...) is
+        if isinstance(item, LevelItem):
+            mark, label = _LEVEL_MARK_LABELS[item.level]
+            unit_of_measure = item.unit_of_measure
+            levels.append(
+                SimpleNamespace(
+                    mark=mark,
+                    label=label,
+                    name=item.indicator_name,
+                    code=item.indicator_code,
+                    expected=(
+                        "—"
+                        if item.expected is None
+                        else _value_with_unit(item.expected, unit_of_measure)
+                    ),
+                    actual=_value_with_unit(item.actual, unit_of_measure),
+                    completion=(
+                        None if item.completion is None else percent_label(item.completion)
+                    ),
+                )
+            )
+        elif isinstance(item, DeductionChange):
+            deductions.append(
+                SimpleNamespace(
+                    name=item.indicator_name,
+                    code=item.indicator_code,
+                    before=points_label(item.before),
+                    after=points_label(item.after),
+                    label=_deduction_change_label(item),
+                )
+            )
+        elif isinstance(item, MissingUpload):
+            if first_missing_deadline is None or item.deadline < first_missing_deadline:
+                first_missing_deadline = item.deadline
+            missing.append(
+                SimpleNamespace(
+                    name=item.indicator_name,
+                    code=item.indicator_code,
+                    deadline=date_label(item.deadline),
+                )
+            )
+        elif isinstance(item, AppealDecision):
+            appeals.append(
+                SimpleNamespace(
+                    name=item.indicator_name,
+                    code=item.indicator_code,
+                    outcome=_OUTCOME_LABELS[item.outcome],
+                    reason=item.reason,
+                    before=(
+                        None
+                        if item.deduction_before is None
+                        else points_label(item.deduction_before)
+                    ),
+                    after=(
+                        None if item.deduction_after is None else points_label(item.deduction_after)
+                    ),
+                )
+            )
+        elif isinstance(item, Rectification):
+            rectifications.append(
+                SimpleNamespace(
+                    id=item.problem_id,
+                    description=item.description,
+                    by=date_label(item.rectify_by),
+                )
+            )
+        elif isinstance(item, ResultItem):
+            results.append(
+                SimpleNamespace(
+                    category=item.category_label,
+                    score=points_label(item.score),
+                    rank=item.rank,
+                    size=item.category_size,
+                    grade=Grade(item.grade).label,
+                )
+            )
     deadline_day = digest.deadline
-    if deadline_day is None and missing:
-        deadline_day = min(i.deadline for i in missing)
+    if deadline_day is None:
+        deadline_day = first_missing_deadline
     deadline = None if deadline_day is None else date_label(deadline_day)
-    levels = []
-    for item in items:
-        if type(item) is not LevelItem:
-            continue
-        levels.append(
-            {
-                "mark": _LEVEL_MARKS[item.level],
-                "label": Level(item.level).label,
-                "name": item.indicator_name,
-                "code": item.indicator_code,
-                "expected": (
-                    "—"
-                    if item.expected is None
-                    else _value_with_unit(item.expected, item.unit_of_measure)
-                ),
-                "actual": _value_with_unit(item.actual, item.unit_of_measure),
-                "completion": None if item.completion is None else percent_label(item.completion),
-            }
-        )
     title_prefix = f"【{SENDER}·更正】" if correction else f"【{SENDER}】"
-    subject = f"{title_prefix}{period}{kind_label} · {digest.unit_name}"
+    heading = f"{period}{kind_label}".replace("年度年度", "年度")  # 2026年度考核, not 年度年度
+    subject = f"{title_prefix}{heading} · {digest.unit_name}"
     return {
         "subject": subject[:SUBJECT_MAX],
         "unit_name": digest.unit_name,
@@ -295,43 +395,12 @@ def _view(digest: UnitDigest, correction: bool) -> dict[str, Any]:
         "correction": correction,
         "intro": _intro(digest, period, kind_label, deadline),
         "deadline": deadline,
-        "missing": [
-            {
-                "name": i.indicator_name,
-                "code": i.indicator_code,
-                "deadline": date_label(i.deadline),
-            }
-            for i in missing
-        ],
+        "missing": missing,
         "levels": levels,
-        "deductions": [
-            {
-                "name": i.indicator_name,
-                "code": i.indicator_code,
-                "before": points_label(i.before),
-                "after": points_label(i.after),
-                "label": _deduction_change_label(i),
-            }
-            for i in items
-            if type(i) is DeductionChange
-        ],
-        "appeals": [
-            {
-                "name": i.indicator_name,
-                "code": i.indicator_code,
-                "outcome": _OUTCOME_LABELS[i.outcome],
-                "reason": i.reason,
-                "before": None if i.deduction_before is None else points_label(i.deduction_before),
-                "after": None if i.deduction_after is None else points_label(i.deduction_after),
-            }
-            for i in items
-            if type(i) is AppealDecision
-        ],
-        "rectifications": [
-            {"id": i.problem_id, "description": i.description, "by": date_label(i.rectify_by)}
-            for i in items
-            if type(i) is Rectification
-        ],
+        "deductions": deductions,
+        "appeals": appeals,
+        "rectifications": rectifications,
+        "results": results,
         "appeal_ends": (
             None if digest.appeal_window is None else date_label(digest.appeal_window.ends_on)
         ),
@@ -354,9 +423,25 @@ def build_unit_message(digest: UnitDigest, *, correction: bool = False) -> Rende
     or that mentions an on-site check plan (see the module docstring), and
     ValueError for an unknown kind, a bad period or an empty digest.
     """
+    return build_checked_unit_message(digest, canonical_form(digest), correction=correction)
+
+
+def build_checked_unit_message(
+    digest: UnitDigest, canonical: Canonical, *, correction: bool = False
+) -> RenderedMessage:
+    """`build_unit_message` for a digest whose `canonical_form` was just computed.
+
+    ``canonical`` must be ``canonical_form(digest)``: `models.messages.plan_outbox`
+    computes it once for the content hash and hands it here, so the digest is not
+    sorted, serialised or hashed again. Not exported: use `build_unit_message`.
+    """
     check_item_types(digest)
-    raw = json.dumps(canonical_digest(digest), ensure_ascii=False) + digest.unit_name
-    _refuse_markers("digest", raw)
+    if sorted(map(id, canonical.items)) != sorted(map(id, digest.items)):
+        raise ValueError("the canonical form given is not the digest's")
+    # The canonical JSON has every field of the digest but the display name: with the
+    # name appended it is what the unit could be told. Its key order and separators do
+    # not matter: markers are matched without whitespace and never span a quote.
+    _refuse_markers("digest", canonical.payload + digest.unit_name)
     if digest.kind not in KIND_LABELS:
         raise ValueError(
             f"unknown message kind {digest.kind!r}; expected one of {', '.join(KIND_LABELS)}"
@@ -366,22 +451,27 @@ def build_unit_message(digest: UnitDigest, *, correction: bool = False) -> Rende
             f"nothing to act on for {digest.unit_code} ({digest.kind} {digest.period_key}): "
             "no message is built"
         )
-    view = _view(digest, correction)
+    view = _view(digest, canonical.items, correction)
     rendered = RenderedMessage(
         subject=view["subject"],
         markdown=_render("unit_digest.md.j2", view),
         text=_render("unit_digest.txt.j2", view),
         html=_render("unit_digest.html.j2", view),
-        content_hash=content_hash(digest),
+        content_hash=canonical.content_hash,
         _seal=_UNIT_SEAL,
     )
-    for where, text in (
+    parts = (
         ("subject", rendered.subject),
         ("markdown body", rendered.markdown),
         ("text body", rendered.text),
         ("HTML body", rendered.html),
-    ):
-        _refuse_markers(where, text)
+    )
+    # One pass over all four, joined by '"': it is in no marker and in no HTML entity
+    # name, so the joined text has a marker exactly when some part has one. Only then
+    # is each part scanned, in order, to name the first one with a marker.
+    if _ANY_MARKER.search(_lowered('"'.join(text for _, text in parts))) is not None:
+        for where, text in parts:
+            _refuse_markers(where, text)
     return rendered
 
 

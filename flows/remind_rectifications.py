@@ -1,0 +1,53 @@
+"""整改到期提醒: remind units of open problems a few working days before their deadline.
+
+Runs every working day (or as a step after the monthly cycle). A problem is reminded
+once: when it is open and ``rectify_by − working_days working days ≤ day ≤
+rectify_by``, and no reminder listed it yet. The day is the ``day`` parameter or the
+run's scheduled time (Asia/Shanghai), never the wall clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows.common import clock
+from models.database import session_scope
+from models.plans.onsite import DEFAULT_REMINDER_WORKING_DAYS
+from models.rules import to_shanghai
+from tasks.cycle_tasks import database, work_calendar
+from tasks.onsite_tasks import queue_reminders
+
+
+def reminder_day_of(day: date | None) -> date:
+    """``day`` if given, else the run's scheduled day in Asia/Shanghai."""
+    if day is not None:
+        return day
+    scheduled = flow_run.scheduled_start_time
+    if not isinstance(scheduled, datetime):
+        raise ValueError("remind_rectifications: give a day or run it on a schedule")
+    return to_shanghai(scheduled).date()
+
+
+@task(name="queue-rectification-reminders", cache_policy=NO_CACHE)
+def queue_reminders_task(day: date, working_days: int) -> int:
+    with session_scope(database()) as session:
+        plans = queue_reminders(session, day, clock(), work_calendar(), working_days)
+    return sum(1 for p in plans if p.creates_message)
+
+
+@flow(
+    name="remind_rectifications",
+    description="整改到期提醒：在整改期限前若干个工作日提醒尚未销号的问题，每个问题只提醒一次。",
+)
+def remind_rectifications(
+    day: date | None = None, working_days: int = DEFAULT_REMINDER_WORKING_DAYS
+) -> dict[str, Any]:
+    """Queue the reminders due on ``day``; returns how many messages were queued."""
+    the_day = reminder_day_of(day)
+    queued = queue_reminders_task(the_day, working_days)
+    return {"day": the_day.isoformat(), "reminders_queued": queued}

@@ -1,0 +1,243 @@
+"""The office's experience report (减负增效经验材料): rulebook section 10's figures, pure.
+
+``tasks.report_tasks.gather_burden_counts`` reads plain counts from the records
+(``BurdenCounts``); ``burden_figures`` turns them into the report's figures and
+``burden_markdown`` writes the report in Chinese. Nothing here reads a database
+or the clock.
+
+The figures, for a year Y:
+
+- ``key_items`` and ``key_items_change``: key items (重点考核事项, approved or filed) in
+  Y and the difference from Y − 1;
+- ``items``, ``items_added``, ``items_dropped``, ``items_change_percent``: counting
+  items in Y, items new in Y (by code), items of Y − 1 gone in Y, the change in the
+  number of items in percent (one decimal, ``None`` only when Y − 1 had none);
+- ``indicators_merged`` / ``indicators_adapted`` / ``indicators_simplified``: Y's
+  indicators by lifecycle, and ``simplification_proposals`` (measured low
+  discrimination, CV < 0.05 all year);
+- ``counties_on_platform`` / ``departments_on_platform`` of ``counties`` / ``departments``;
+- ``onsite_problems_solved`` of ``onsite_problems``: problems found by on-site checks
+  of Y (their period is in Y) that are closed;
+- ``promotion_units``: units whose Y result fed a promotion recommendation
+  (a ``ResultUse`` of use ``appointment``);
+- ``messages_per_unit_month``: messages delivered to units about Y's periods (status
+  ``delivered``, period in Y, wherever they were sent) ÷ (units × 12), two decimals;
+  ``messages_delivered`` the total and ``messages_max_unit_month`` the most of them
+  one unit received in one calendar month (Asia/Shanghai);
+- ``onsite_checks``: on-site checks made (distinct unit and day with a recorded
+  finding) and ``onsite_sampled``: units drawn for checks by Y's quarterly plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+_CENT = Decimal("0.01")
+_TENTH = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class BurdenCounts:
+    """Plain counts taken from the records for one year (and the year before)."""
+
+    year: int
+    key_items: int
+    key_items_last_year: int
+    item_codes: frozenset[str]
+    item_codes_last_year: frozenset[str]
+    merged: tuple[str, ...]
+    adapted: tuple[str, ...]
+    simplified: tuple[str, ...]
+    proposals: tuple[str, ...]
+    counties: int
+    counties_on_platform: int
+    departments: int
+    departments_on_platform: int
+    onsite_problems: int
+    onsite_problems_closed: int
+    promotion_units: tuple[str, ...]
+    messages_delivered: int
+    units: int
+    messages_max_unit_month: int
+    onsite_plans: int
+    onsite_sampled: int
+    onsite_checks: int
+    months: int = 12
+    item_names: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the report: a key, its Chinese label, its value and how it reads."""
+
+    key: str
+    label: str
+    value: int | Decimal | None
+    text: str
+
+
+def _signed(n: int | Decimal) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+def _percent_change(now: int, before: int) -> Decimal | None:
+    if before == 0:
+        return None
+    return (Decimal(now - before) * 100 / Decimal(before)).quantize(_TENTH, ROUND_HALF_UP)
+
+
+def burden_figures(c: BurdenCounts) -> list[Figure]:
+    """Every figure of rulebook section 10, in the rulebook's order."""
+    items = len(c.item_codes)
+    items_before = len(c.item_codes_last_year)
+    added = sorted(c.item_codes - c.item_codes_last_year)
+    dropped = sorted(c.item_codes_last_year - c.item_codes)
+    change = _percent_change(items, items_before)
+    key_change = c.key_items - c.key_items_last_year
+    slots = c.units * c.months
+    per_unit_month = (
+        (Decimal(c.messages_delivered) / Decimal(slots)).quantize(_CENT, ROUND_HALF_UP)
+        if slots
+        else Decimal(0)
+    )
+    last = c.year - 1
+    return [
+        Figure("key_items", "重点考核事项（项）", c.key_items, f"{c.key_items} 项"),
+        Figure(
+            "key_items_change",
+            f"重点考核事项较{last}年增减（项）",
+            key_change,
+            f"{_signed(key_change)} 项（{last}年 {c.key_items_last_year} 项）",
+        ),
+        Figure("items", "考核事项总数（项）", items, f"{items} 项（{last}年 {items_before} 项）"),
+        Figure("items_added", "新增考核事项（项）", len(added), f"{len(added)} 项"),
+        Figure("items_dropped", "取消考核事项（项）", len(dropped), f"{len(dropped)} 项"),
+        Figure(
+            "items_change_percent",
+            f"考核事项数量较{last}年变化（%）",
+            change,
+            "—（上年无考核事项）" if change is None else f"{_signed(change)}%",
+        ),
+        Figure("indicators_merged", "整合指标（个）", len(c.merged), f"{len(c.merged)} 个"),
+        Figure("indicators_adapted", "变通指标（个）", len(c.adapted), f"{len(c.adapted)} 个"),
+        Figure(
+            "indicators_simplified",
+            "简化指标（个）",
+            len(c.simplified),
+            f"{len(c.simplified)} 个",
+        ),
+        Figure(
+            "simplification_proposals",
+            "区分度不大、建议简化的指标（个）",
+            len(c.proposals),
+            f"{len(c.proposals)} 个",
+        ),
+        Figure(
+            "counties_on_platform",
+            "纳入平台管理的区县（个）",
+            c.counties_on_platform,
+            f"{c.counties_on_platform} 个（共 {c.counties} 个）",
+        ),
+        Figure(
+            "departments_on_platform",
+            "纳入平台管理的市直部门（个）",
+            c.departments_on_platform,
+            f"{c.departments_on_platform} 个（共 {c.departments} 个）",
+        ),
+        Figure(
+            "onsite_problems_solved",
+            "通过实地核查发现并整改销号的问题（个）",
+            c.onsite_problems_closed,
+            f"{c.onsite_problems_closed} 个（共发现 {c.onsite_problems} 个）",
+        ),
+        Figure(
+            "promotion_units",
+            "考核结果运用于提拔任用推荐的单位（个）",
+            len(c.promotion_units),
+            f"{len(c.promotion_units)} 个",
+        ),
+        Figure(
+            "messages_per_unit_month",
+            "每个单位每月收到的提醒消息（条）",
+            per_unit_month,
+            f"{per_unit_month} 条（全年送达 {c.messages_delivered} 条，{c.units} 个单位 × "
+            f"{c.months} 个月；单个单位单月最多 {c.messages_max_unit_month} 条）",
+        ),
+        Figure(
+            "onsite_checks",
+            "开展实地核查（家次）",
+            c.onsite_checks,
+            f"{c.onsite_checks} 家次（{c.onsite_plans} 次季度抽样共抽取 {c.onsite_sampled} 家次）",
+        ),
+    ]
+
+
+def figure_values(figures: Sequence[Figure]) -> dict[str, int | Decimal | None]:
+    return {f.key: f.value for f in figures}
+
+
+def burden_markdown(c: BurdenCounts, figures: Sequence[Figure] | None = None) -> str:
+    """The report in Chinese: a summary paragraph per theme, then the table of figures."""
+    figs = {f.key: f for f in (figures if figures is not None else burden_figures(c))}
+    added = [c.item_names.get(code, code) for code in sorted(c.item_codes - c.item_codes_last_year)]
+    dropped = [
+        c.item_names.get(code, code) for code in sorted(c.item_codes_last_year - c.item_codes)
+    ]
+
+    def t(key: str) -> str:
+        return figs[key].text
+
+    lines = [
+        f"# {c.year}年度考核工作减负增效情况报告",
+        "",
+        "> 本报告全部数据由考核平台与考核办台账记录自动统计生成。",
+        "",
+        "## 一、严把考核入口，精简考核事项",
+        "",
+        f"{c.year}年度经审批或报备的考核事项共 {t('items')}，较上年变化 "
+        f"{t('items_change_percent')}；其中重点考核事项 {t('key_items')}，较上年 "
+        f"{t('key_items_change')}。新增事项 {t('items_added')}"
+        + (f"（{'、'.join(added)}）" if added else "")
+        + f"，取消事项 {t('items_dropped')}"
+        + (f"（{'、'.join(dropped)}）" if dropped else "")
+        + "。",
+        "",
+        "## 二、优化考核指标",
+        "",
+        f"整合指标 {t('indicators_merged')}"
+        + (f"（{'、'.join(c.merged)}）" if c.merged else "")
+        + f"，变通指标 {t('indicators_adapted')}"
+        + (f"（{'、'.join(c.adapted)}）" if c.adapted else "")
+        + f"，简化指标 {t('indicators_simplified')}"
+        + (f"（{'、'.join(c.simplified)}）" if c.simplified else "")
+        + f"。经测算，全年各月完成度变异系数均低于0.05、建议下一年度简化的指标 "
+        f"{t('simplification_proposals')}"
+        + (f"（{'、'.join(c.proposals)}）" if c.proposals else "")
+        + "。",
+        "",
+        "## 三、平台化管理",
+        "",
+        f"纳入考核平台管理的区县 {t('counties_on_platform')}，市直部门 "
+        f"{t('departments_on_platform')}。各单位以平台数据代替汇报材料，"
+        f"每个单位每月收到的提醒消息平均 {t('messages_per_unit_month')}。",
+        "",
+        "## 四、实地核查",
+        "",
+        f"全年开展实地核查 {t('onsite_checks')}，通过实地核查发现并整改销号问题 "
+        f"{t('onsite_problems_solved')}。",
+        "",
+        "## 五、考核结果运用",
+        "",
+        f"考核结果运用于干部提拔任用推荐的单位 {t('promotion_units')}。",
+        "",
+        "## 附：数据一览",
+        "",
+        "| 指标 | 数值 |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {f.label} | {f.text} |" for f in figs.values()]
+    lines += [f"- {n}" for n in c.notes]
+    return "\n".join(lines) + "\n"

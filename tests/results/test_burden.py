@@ -1,0 +1,98 @@
+"""The experience report's figures from plain counts, and the simplification proposals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from models.plans.annual import IndicatorRef, proposals_markdown, simplification_proposals
+from models.plans.burden import BurdenCounts, burden_figures, burden_markdown, figure_values
+
+COUNTS = BurdenCounts(
+    year=2026,
+    key_items=4,
+    key_items_last_year=6,
+    item_codes=frozenset({"K01", "K02", "A12", "A13"}),
+    item_codes_last_year=frozenset({"K01", "K02", "K11", "K17", "I18"}),
+    merged=("基层党组织建设", "党风廉政建设"),
+    adapted=("生态修复治理面积",),
+    simplified=("文明城市创建测评", "政务信息报送量", "会议材料报送及时率"),
+    proposals=("安全生产责任落实",),
+    counties=12,
+    counties_on_platform=12,
+    departments=30,
+    departments_on_platform=27,
+    onsite_problems=5,
+    onsite_problems_closed=3,
+    promotion_units=("C01", "D08"),
+    messages_delivered=1000,
+    units=42,
+    messages_max_unit_month=3,
+    onsite_plans=4,
+    onsite_sampled=12,
+    onsite_checks=9,
+    item_names={"A12": "防范化解债务风险", "A13": "锰污染治理", "K11": "重点工作督查"},
+)
+
+
+def test_every_figure_of_section_ten_is_computed_from_the_counts() -> None:
+    values = figure_values(burden_figures(COUNTS))
+    assert values == {
+        "key_items": 4,
+        "key_items_change": -2,
+        "items": 4,
+        "items_added": 2,
+        "items_dropped": 3,
+        "items_change_percent": Decimal("-20.0"),
+        "indicators_merged": 2,
+        "indicators_adapted": 1,
+        "indicators_simplified": 3,
+        "simplification_proposals": 1,
+        "counties_on_platform": 12,
+        "departments_on_platform": 27,
+        "onsite_problems_solved": 3,
+        "promotion_units": 2,
+        "messages_per_unit_month": Decimal("1.98"),  # 1000 ÷ (42 × 12)
+        "onsite_checks": 9,
+    }
+
+
+def test_the_change_in_percent_is_left_open_only_when_last_year_had_no_items() -> None:
+    first_year = replace(COUNTS, item_codes_last_year=frozenset(), key_items_last_year=0)
+    figures = {f.key: f for f in burden_figures(first_year)}
+    assert figures["items_change_percent"].value is None
+    assert figures["items_change_percent"].text == "—（上年无考核事项）"
+    assert figures["key_items_change"].text == "+4 项（2025年 0 项）"
+
+
+def test_the_report_is_written_in_chinese_with_names_and_every_figure() -> None:
+    text = burden_markdown(COUNTS)
+    assert text.startswith("# 2026年度考核工作减负增效情况报告")
+    assert "新增事项 2 项（防范化解债务风险、锰污染治理）" in text
+    assert "取消事项 3 项（I18、重点工作督查、K17）" in text
+    assert "纳入考核平台管理的区县 12 个（共 12 个），市直部门 27 个（共 30 个）" in text
+    assert "通过实地核查发现并整改销号问题 3 个（共发现 5 个）" in text
+    assert "每个单位每月收到的提醒消息平均 1.98 条" in text
+    for figure in burden_figures(COUNTS):
+        assert f"| {figure.label} | {figure.text} |" in text
+
+
+def _months(values: dict[int, str]) -> dict[str, dict[int, Decimal]]:
+    return {f"2026-{m:02d}": {u: Decimal(v) for u, v in values.items()} for m in range(1, 13)}
+
+
+def test_an_indicator_that_hardly_varies_all_year_is_proposed_for_simplification() -> None:
+    flat = IndicatorRef(1, "flat", "平稳指标")
+    spread = IndicatorRef(2, "spread", "分化指标")
+    partial = IndicatorRef(3, "partial", "半年指标")
+    completions = {
+        1: _months({1: "1.00", 2: "0.98", 3: "1.02"}),
+        2: _months({1: "1.00", 2: "0.60", 3: "1.10"}),
+        3: {k: v for k, v in _months({1: "1", 2: "1"}).items() if k <= "2026-06"},
+    }
+    (proposal,) = simplification_proposals([spread, flat, partial], completions)
+    assert (proposal.indicator_code, proposal.months, proposal.units) == ("flat", 12, 3)
+    assert proposal.max_cv == Decimal("0.0163")
+    text = proposals_markdown(2026, [proposal])
+    assert "| flat | 平稳指标 | 3 | 12 | 0.0163 | 区分度不大，建议简化 |" in text
+    assert "（本年度无符合条件的指标）" in proposals_markdown(2026, [])
