@@ -139,6 +139,36 @@ def outbox(
     typer.echo(outbox_command(date.fromisoformat(day) if day else None, as_json))
 
 
+@app.command("explain")
+def explain(
+    unit: Annotated[str, typer.Argument(help="unit code, e.g. C01")],
+    indicator: Annotated[str, typer.Argument(help="indicator code")],
+    period: Annotated[str, typer.Argument(help="month, e.g. 2026-03")],
+) -> None:
+    """Trace one unit's indicator in one month: value, level, ledger, rulings, score."""
+    from deployments.explain_cli import ExplainError, explain_command
+
+    try:
+        typer.echo(explain_command(unit, indicator, period))
+    except ExplainError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from None
+
+
+@app.command("publish")
+def publish(
+    year: Annotated[int, typer.Option(help="the year whose results are published")],
+) -> None:
+    """Publish a year's annual results: from then on its ledgers take only ruling entries."""
+    from tasks.appeal_tasks import publish_year
+
+    engine = make_engine(_database_url())
+    with session_scope(engine) as session:
+        publish_year(session, year, datetime.now(UTC))
+    engine.dispose()
+    typer.echo(f"{year}年度考核结果已公布：此后该年度台账只接受申诉裁定产生的更正分录。")
+
+
 @app.command("demo")
 def demo(
     cycles: Annotated[bool, typer.Option(help="also run the 2026 monthly analyses so far")] = True,

@@ -21,10 +21,11 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from models.database import session_scope
-from models.plans.monthly import plan_monthly_analysis
+from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.plans.reports import MonthReport, month_report
 from models.rules import Period
 from models.settings import get_settings
+from tasks.appeal_tasks import load_standing_rulings
 from tasks.collect import CollectOutcome, collect_progress
 from tasks.cycles import Claim, claim_cycle, finish_cycle
 from tasks.digest_tasks import queue_monthly_digests
@@ -102,7 +103,10 @@ def analyse_batch_task(
     month = Period.parse(period)
     with session_scope(database()) as session:
         snapshot = load_month_snapshot(session, month, work_calendar(), batch)
-        plan = plan_monthly_analysis(snapshot)
+        # A forced rerun keeps the rulings already made on this month.
+        plan = plan_monthly_analysis_with_rulings(
+            snapshot, load_standing_rulings(session, month, batch)
+        )
         save_month_plan(session, plan, run_id, now, batch)
         report = month_report(plan, snapshot)
         report.messages.update(queue_monthly_digests(session, plan, snapshot, run_id, now))

@@ -1,0 +1,307 @@
+"""Appeal intake (申诉受理) as a pure plan: register, refuse with a reason, or set aside.
+
+``plan_intake`` checks each raw appeal from the platform against plain data
+(``IntakeContext``: our units and indicators, when each month's result reached
+each unit, the working-day calendar and each year's rules) and decides:
+
+- *set aside* (``BadRecord``, kept in ``quarantined_record`` with source
+  ``appeals``): records we cannot attribute to one of our units, indicators
+  and months (not an object, a required field missing or of the wrong type, an
+  unknown unit or indicator, a period that is not a month, an unreadable
+  ``filed_at``). Nobody can be told about these but the office.
+- *refuse* (an ``Appeal`` with status ``refused`` and the reason in Chinese, and
+  the unit is told): attributable appeals that cannot be accepted: outside the
+  appeal window, about an indicator that does not apply to the unit, of an
+  unknown kind, a data-error appeal without a usable value, no reason given.
+- *register* (status ``registered``): everything else, waiting for a ruling.
+
+The appeal window (rulebook section 7): 5 working days after the month's result
+was *sent* to the unit. The result of month m is sent at the monthly analysis
+of m: we take the latest ``delivered_at`` of the unit's ``monthly_analysis``
+message for m when there is one (a correction the unit received restarts the
+window, since it received changed results), else the monthly analysis run time
+``WorkCalendar.monthly_analysis_at(m)``, which is when the results were published
+on the platform. An appeal filed before the analysis ran has no result to
+appeal; one filed after the analysis but before the message was delivered is in
+time (the unit could already see its results).
+
+Nothing here reads a database, the network or the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from models.plans.records import BadRecord
+from models.rules import DEFAULT_RULES, Period, WorkCalendar, YearRules, is_appeal_in_time
+from models.rules.periods import to_shanghai
+
+__all__ = [
+    "APPEAL_KINDS",
+    "APPEAL_REQUIRED",
+    "COMMITTEE_KINDS",
+    "KIND_LABELS",
+    "QUARANTINE_LABELS",
+    "IndicatorRef",
+    "IntakeContext",
+    "IntakePlan",
+    "NewAppeal",
+    "UnitRef",
+    "check_appeal",
+    "needs_committee",
+    "plan_intake",
+    "window_check",
+]
+
+APPEAL_REQUIRED = ("appeal_id", "unit_code", "indicator_code", "period", "reason", "filed_at")
+APPEAL_KINDS = ("data_error", "force_majeure", "innovation", "other")
+COMMITTEE_KINDS = frozenset({"force_majeure", "innovation"})
+"""Kinds whose ruling needs the expert panel's recommendation and the committee's approval."""
+
+KIND_LABELS: dict[str, str] = {
+    "data_error": "数据有误",
+    "force_majeure": "不可抗力（规划政策调整、自然灾害）",
+    "innovation": "改革创新探索",
+    "other": "其他",
+}
+
+QUARANTINE_LABELS: dict[str, str] = {
+    "not_an_object": "记录格式无效",
+    "missing_fields": "缺少必填字段",
+    "bad_type": "字段类型无效",
+    "unknown_unit": "单位编码不存在",
+    "unknown_indicator": "指标编码不存在",
+    "bad_period": "申诉期次不是月份",
+    "bad_time": "提交时间格式无效",
+}
+"""Chinese labels of the reasons a raw appeal is set aside (for the office's artifact)."""
+
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_REASON_MAX = 2000
+_REFUSAL_MAX = 500
+_KIND_MAX = 20
+
+
+def needs_committee(kind: str) -> bool:
+    """Force majeure and reform/innovation appeals need the expert panel and the committee."""
+    return kind in COMMITTEE_KINDS
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    category: str
+
+
+@dataclass(frozen=True)
+class IndicatorRef:
+    id: int
+    categories: frozenset[str]
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What checking appeals needs, as plain data.
+
+    ``indicators`` maps (year, code) to the year's assessed indicator;
+    ``delivered_at`` maps (unit id, month key) to the latest delivery of the unit's
+    monthly-analysis message for that month; ``rules`` maps a year to its rules
+    (a year absent uses the defaults).
+    """
+
+    units: Mapping[str, UnitRef]
+    indicators: Mapping[tuple[int, str], IndicatorRef]
+    calendar: WorkCalendar
+    delivered_at: Mapping[tuple[int, str], datetime] = field(default_factory=dict)
+    rules: Mapping[int, YearRules] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewAppeal:
+    """An appeal to store: ``status`` registered or refused (with ``refusal_reason``)."""
+
+    platform_id: str
+    unit_id: int
+    indicator_id: int
+    period: str
+    kind: str
+    claimed_value: Decimal | None
+    reason: str
+    filed_at: datetime
+    status: str
+    refusal_reason: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return self.status == "refused"
+
+
+@dataclass(frozen=True)
+class IntakePlan:
+    appeals: tuple[NewAppeal, ...]
+    bad: tuple[BadRecord, ...]
+    high_water: datetime | None
+    """The latest readable ``filed_at`` seen (the watermark to read from next time)."""
+
+    @property
+    def registered(self) -> tuple[NewAppeal, ...]:
+        return tuple(a for a in self.appeals if not a.refused)
+
+    @property
+    def refused(self) -> tuple[NewAppeal, ...]:
+        return tuple(a for a in self.appeals if a.refused)
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _zh_time(when: datetime) -> str:
+    local = to_shanghai(when)
+    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+def window_check(
+    filed_at: datetime,
+    analysis_at: datetime,
+    delivered_at: datetime | None,
+    calendar: WorkCalendar,
+    rules: YearRules = DEFAULT_RULES,
+) -> tuple[bool, str]:
+    """Whether an appeal filed at ``filed_at`` is inside its window, with the reason in Chinese.
+
+    ``analysis_at``: when the month's analysis ran (its results published);
+    ``delivered_at``: when the unit's monthly-analysis message was last delivered, if it
+    was. See the module docstring.
+    """
+    if filed_at < analysis_at:
+        return False, (
+            f"申诉提交时间（{_zh_time(filed_at)}）早于该月考核结果发布时间"
+            f"（{_zh_time(analysis_at)}），无对应结果可申诉。"
+        )
+    sent_at = (
+        delivered_at if delivered_at is not None and delivered_at > analysis_at else analysis_at
+    )
+    if filed_at < sent_at:
+        return True, "在申诉期内：结果已发布，通知送达前提出的申诉同样受理。"
+    return is_appeal_in_time(sent_at, filed_at, calendar, rules)
+
+
+def _bad(reason: str, detail: str, record_id: str | None, raw: Mapping[str, Any]) -> BadRecord:
+    return BadRecord(reason, detail[:500], record_id, raw)
+
+
+def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
+    """Check one raw appeal: a ``NewAppeal`` (registered or refused) or a ``BadRecord``."""
+    if not isinstance(raw, Mapping):
+        return _bad("not_an_object", f"expected an object, got {type(raw).__name__}", None, {})
+    appeal_id = raw.get("appeal_id") if isinstance(raw.get("appeal_id"), str) else None
+    missing = [f for f in APPEAL_REQUIRED if raw.get(f) is None or raw.get(f) == ""]
+    if missing:
+        return _bad("missing_fields", "missing: " + ", ".join(missing), appeal_id, raw)
+    wrong = [f for f in APPEAL_REQUIRED if not isinstance(raw[f], str)]
+    if wrong:
+        return _bad("bad_type", "not a string: " + ", ".join(wrong), appeal_id, raw)
+    assert appeal_id is not None
+    if len(appeal_id) > 120:
+        return _bad("bad_type", "appeal_id longer than 120 characters", appeal_id, raw)
+    unit = ctx.units.get(raw["unit_code"])
+    if unit is None:
+        return _bad("unknown_unit", f"unit_code {raw['unit_code']!r}", appeal_id, raw)
+    period = raw["period"]
+    if not _MONTH.match(period):
+        return _bad("bad_period", f"period {period!r} is not a month", appeal_id, raw)
+    month = Period.parse(period)
+    indicator = ctx.indicators.get((month.year, raw["indicator_code"]))
+    if indicator is None:
+        detail = f"indicator_code {raw['indicator_code']!r} in {month.year}"
+        return _bad("unknown_indicator", detail, appeal_id, raw)
+    filed_at = _time(raw["filed_at"])
+    if filed_at is None:
+        return _bad("bad_time", f"filed_at {raw['filed_at']!r}", appeal_id, raw)
+
+    kind_raw = raw.get("kind")
+    kind = kind_raw if isinstance(kind_raw, str) and kind_raw else "other"
+    claimed_raw = raw.get("claimed_value")
+    claimed: Decimal | None = None
+    claimed_ok = True
+    if claimed_raw is not None:
+        if isinstance(claimed_raw, bool) or not isinstance(claimed_raw, int | float):
+            claimed_ok = False
+        else:
+            try:
+                claimed = Decimal(str(claimed_raw))
+            except InvalidOperation:  # pragma: no cover - ints and floats always convert
+                claimed_ok = False
+            if claimed is not None and not claimed.is_finite():
+                claimed, claimed_ok = None, False
+    rules = ctx.rules.get(month.year, DEFAULT_RULES)
+
+    refusal = ""
+    if unit.category not in indicator.categories:
+        refusal = "该指标不适用于贵单位所属类别，无对应考核结果可申诉。"
+    if not refusal:
+        in_time, why = window_check(
+            filed_at,
+            ctx.calendar.monthly_analysis_at(month, rules),
+            ctx.delivered_at.get((unit.id, month.key)),
+            ctx.calendar,
+            rules,
+        )
+        refusal = "" if in_time else why
+    if not refusal and kind not in APPEAL_KINDS:
+        refusal = (
+            f"申诉类型“{kind[:40]}”无法识别，应为数据有误、不可抗力（规划政策调整、自然灾害）、"
+            "改革创新探索或其他。"
+        )
+    if not refusal and not claimed_ok:
+        refusal = f"申诉所附正确数值“{str(claimed_raw)[:40]}”不是数字，请更正后重新提交。"
+    if not refusal and kind == "data_error" and claimed is None:
+        refusal = "以数据有误为由申诉，须同时提供正确数值，请补充后重新提交。"
+    if not refusal and not raw["reason"].strip():
+        refusal = "未填写申诉理由。"
+    return NewAppeal(
+        platform_id=appeal_id,
+        unit_id=unit.id,
+        indicator_id=indicator.id,
+        period=month.key,
+        kind=kind[:_KIND_MAX],
+        claimed_value=claimed,
+        reason=raw["reason"][:_REASON_MAX],
+        filed_at=filed_at,
+        status="refused" if refusal else "registered",
+        refusal_reason=refusal[:_REFUSAL_MAX],
+    )
+
+
+def plan_intake(items: Iterable[Any], ctx: IntakeContext) -> IntakePlan:
+    """Check a batch of raw appeals; the same ``appeal_id`` twice keeps the first."""
+    appeals: list[NewAppeal] = []
+    bad: list[BadRecord] = []
+    seen: set[str] = set()
+    high_water: datetime | None = None
+    for raw in items:
+        if isinstance(raw, Mapping):
+            filed = _time(raw.get("filed_at"))
+            if filed is not None and (high_water is None or filed > high_water):
+                high_water = filed
+        checked = check_appeal(raw, ctx)
+        if isinstance(checked, BadRecord):
+            bad.append(checked)
+            continue
+        if checked.platform_id in seen:
+            continue
+        seen.add(checked.platform_id)
+        appeals.append(checked)
+    return IntakePlan(tuple(appeals), tuple(bad), high_water)
