@@ -32,6 +32,12 @@ demo-stop: setup
 screenshot: setup
 	$(BIN)/python deployments/screenshot.py
 
+# Benchmarks (scripts, never tests): see bench/README.md for the figures and options.
+bench: setup
+	$(BIN)/python -m bench.collect_month
+	$(BIN)/python -m bench.monthly_analysis --records 10000
+	$(BIN)/python -m bench.monthly_analysis --records 100000
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

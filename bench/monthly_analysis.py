@@ -118,15 +118,19 @@ def floor(url: str, db_url: str) -> tuple[float, float, int]:
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bench_floor"))
         conn.execute(text("CREATE TABLE bench_floor AS SELECT * FROM progress_record WHERE 1 = 0"))
-        units = dict(conn.execute(text("SELECT code, id FROM unit")).all())
-        indicators = dict(conn.execute(text("SELECT code, id FROM indicator")).all())
+        units: dict[str, int] = {
+            code: uid for code, uid in conn.execute(text("SELECT code, id FROM unit"))
+        }
+        indicators: dict[str, int] = {
+            code: iid for code, iid in conn.execute(text("SELECT code, id FROM indicator"))
+        }
     rows = [
         {
             "id": n,
             "record_id": r.get("record_id"),
             "period": MONTH,
-            "unit_id": units.get(r.get("unit_code"), 0),
-            "indicator_id": indicators.get(r.get("indicator_code"), 0),
+            "unit_id": units.get(str(r.get("unit_code")), 0),
+            "indicator_id": indicators.get(str(r.get("indicator_code")), 0),
             "value": r.get("value") if isinstance(r.get("value"), int | float) else None,
             "status": r.get("status"),
             "updated_at": r.get("updated_at"),
