@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Numeric, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
@@ -547,3 +547,15 @@ LEDGER_TABLES: tuple[str, ...] = (
     "delivery_attempt",
 )
 """Tables whose rows are never updated or deleted: the database refuses it."""
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The model's table: Core statements on it skip the ORM's per-row bookkeeping."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def columns_of(model: type[SQLModel]) -> Any:
+    """The table's columns, typed loosely enough for SQLAlchemy Core statements."""
+    return table_of(model).c

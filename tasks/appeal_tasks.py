@@ -36,7 +36,7 @@ import httpx
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, Table, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -112,6 +112,8 @@ from models.tables import (
     ResultEntry,
     Unit,
     WarningEntry,
+    columns_of,
+    table_of,
 )
 from models.tables import Ruling as RulingRow
 from tasks.monthly import (
@@ -152,30 +154,18 @@ WATERMARK_PERIOD = "all"
 INTAKE_LOCK = "appeal-intake"
 
 
-def _c(model: type[SQLModel]) -> Any:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table.c
-
-
-def _t(model: type[SQLModel]) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
-APPEAL = _c(Appeal)
-RULING = _c(RulingRow)
-UNIT = _c(Unit)
-IND = _c(Indicator)
-MA = _c(MonthlyAssessment)
-DED = _c(DeductionEntry)
-WARN = _c(WarningEntry)
-NEG = _c(NegativeListEntry)
-RES = _c(ResultEntry)
-MSG = _c(Message)
-PROG = _c(ProgressRecord)
-RUN = _c(CycleRun)
+APPEAL = columns_of(Appeal)
+RULING = columns_of(RulingRow)
+UNIT = columns_of(Unit)
+IND = columns_of(Indicator)
+MA = columns_of(MonthlyAssessment)
+DED = columns_of(DeductionEntry)
+WARN = columns_of(WarningEntry)
+NEG = columns_of(NegativeListEntry)
+RES = columns_of(ResultEntry)
+MSG = columns_of(Message)
+PROG = columns_of(ProgressRecord)
+RUN = columns_of(CycleRun)
 
 
 class AppealStateError(ValueError):
@@ -231,7 +221,7 @@ def _insert_new(
     """INSERT ... ON CONFLICT DO NOTHING; the new rows' ``returning`` columns."""
     if not rows:
         return []
-    table = _t(model)
+    table = table_of(model)
     dialect = session.connection().dialect.name
     base = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     statement = base.on_conflict_do_nothing().returning(*(table.c[name] for name in returning))
@@ -644,7 +634,7 @@ def record_ruling(
         decided = (
             open_row is not None
             and session.execute(
-                select(func.count()).where(_c(CommitteeDecision).ruling_id == open_row.id)
+                select(func.count()).where(columns_of(CommitteeDecision).ruling_id == open_row.id)
             ).scalar_one()
             > 0
         )
@@ -1006,7 +996,7 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
     year = int(plan.months[0][:4]) if plan.months else None
     for c in plan.cells:
         session.execute(
-            update(_t(MonthlyAssessment))
+            update(table_of(MonthlyAssessment))
             .where(
                 MA.unit_id == plan.unit_id, MA.indicator_id == c.indicator_id, MA.period == c.month
             )
@@ -1350,14 +1340,16 @@ def load_explain(
             select(RulingRow).where(RULING.appeal_id == a.id).order_by(RULING.id)
         ).scalars():
             rec = session.execute(
-                select(ExpertRecommendation).where(_c(ExpertRecommendation).ruling_id == r.id)
+                select(ExpertRecommendation).where(
+                    columns_of(ExpertRecommendation).ruling_id == r.id
+                )
             ).scalar_one_or_none()
             committee = tuple(
                 CommitteeFact(c.approved, c.document_ref, c.note, _aware(c.decided_at))
                 for c in session.execute(
                     select(CommitteeDecision)
-                    .where(_c(CommitteeDecision).ruling_id == r.id)
-                    .order_by(_c(CommitteeDecision).id)
+                    .where(columns_of(CommitteeDecision).ruling_id == r.id)
+                    .order_by(columns_of(CommitteeDecision).id)
                 ).scalars()
             )
             rulings.append(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
@@ -38,6 +38,7 @@ from models.tables import (
     QuarantinedRecord,
     UnavailableValue,
     Unit,
+    table_of,
 )
 from models.types import utc
 from tasks.platform import PlatformClient, PlatformError, PlatformUnavailable
@@ -74,18 +75,12 @@ class CollectOutcome:
         }
 
 
-def _table(model: Any) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 def insert_ignoring_duplicates(engine: Engine, model: Any) -> Any:
     """An INSERT that skips rows violating a unique constraint, returning the new ids.
 
     Counting returned ids works on both backends (a bulk rowcount does not on PostgreSQL).
     """
-    table = _table(model)
+    table = table_of(model)
     statement: Insert
     if engine.dialect.name == "postgresql":
         statement = postgresql.insert(table).on_conflict_do_nothing()
@@ -96,7 +91,7 @@ def insert_ignoring_duplicates(engine: Engine, model: Any) -> Any:
 
 def _lookup(engine: Engine, year: int) -> tuple[dict[str, int], dict[str, int], int]:
     """Unit ids by code, the year's assessed indicator ids by code, expected record count."""
-    unit_t, ind_t = _table(Unit), _table(Indicator)
+    unit_t, ind_t = table_of(Unit), table_of(Indicator)
     with engine.connect() as conn:
         units = {code: uid for uid, code in conn.execute(select(unit_t.c.id, unit_t.c.code))}
         on_platform = [
@@ -172,7 +167,7 @@ def _insert_progress_sqlite(conn: Connection, rows: Sequence[ProgressRow], now: 
         )
     marks = ", ".join("?" * len(_PROGRESS_COLUMNS))
     result = conn.exec_driver_sql(
-        f"INSERT INTO {_table(ProgressRecord).name} ({_COLUMN_LIST}) VALUES ({marks}) "
+        f"INSERT INTO {table_of(ProgressRecord).name} ({_COLUMN_LIST}) VALUES ({marks}) "
         "ON CONFLICT DO NOTHING",
         params,
     )
@@ -187,7 +182,7 @@ def _insert_progress_postgresql(
     Half the server's work of an INSERT per row, a fifth of the client's; the rows
     go in in their order (``n``); the temporary table is emptied at every commit.
     """
-    table = _table(ProgressRecord).name
+    table = table_of(ProgressRecord).name
     collected_at = utc(now)
     cursor: Any = conn.connection.cursor()  # psycopg's
     try:
@@ -417,7 +412,7 @@ def _advance_watermark(
         row.last_run_at = now
         row.records_seen += outcome.records
         session.add(row)
-        unav = _table(UnavailableValue)
+        unav = table_of(UnavailableValue)
         session.execute(
             update(unav)
             .where(unav.c.period == period, unav.c.resolved_at.is_(None))

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from models.database import session_scope
@@ -17,16 +16,16 @@ from models.messages import Rectification, UnitDigest
 from models.plans.digests import missing_upload_digests, monthly_digests
 from models.plans.monthly import MonthlyPlan, MonthSnapshot
 from models.rules import Period, appeal_deadline
-from models.tables import MonthlyAssessment, ProblemClosure, ProblemEntry, ProgressRecord
+from models.tables import (
+    MonthlyAssessment,
+    ProblemClosure,
+    ProblemEntry,
+    ProgressRecord,
+    columns_of,
+)
 from tasks.monthly import load_indicators, load_units, load_year_rules
 from tasks.notify import queue_digests, send_window
 from tasks.runtime import database, work_calendar
-
-
-def _c(model: Any) -> Any:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table.c
 
 
 def load_previous_pre_deductions(
@@ -35,7 +34,7 @@ def load_previous_pre_deductions(
     """Last month's pre-deduction per (unit, indicator); January starts the year at zero."""
     if month.index == 1:
         return {}
-    ma = _c(MonthlyAssessment)
+    ma = columns_of(MonthlyAssessment)
     query = select(ma.unit_id, ma.indicator_id, ma.pre_deduction).where(
         ma.period == month.previous().key
     )
@@ -47,7 +46,7 @@ def load_previous_pre_deductions(
 
 def load_open_rectifications(session: Session) -> dict[int, list[Rectification]]:
     """Open problems (no closure yet) per unit."""
-    pe, pc = _c(ProblemEntry), _c(ProblemClosure)
+    pe, pc = columns_of(ProblemEntry), columns_of(ProblemClosure)
     closed = select(pc.problem_id)
     rows = session.execute(
         select(pe.id, pe.unit_id, pe.description, pe.rectify_by).where(pe.id.not_in(closed))
@@ -60,7 +59,7 @@ def load_open_rectifications(session: Session) -> dict[int, list[Rectification]]
 
 def load_submitted(session: Session, month: Period) -> frozenset[tuple[int, int]]:
     """(unit, indicator) pairs whose latest non-draft version is a submitted value."""
-    pr = _c(ProgressRecord)
+    pr = columns_of(ProgressRecord)
     rows = session.execute(
         select(pr.unit_id, pr.indicator_id, pr.status, pr.updated_at, pr.record_id, pr.value)
         .where(pr.period == month.key, pr.status != "draft")

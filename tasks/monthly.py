@@ -7,8 +7,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, case, delete, func, select, true
-from sqlmodel import Session, SQLModel
+from sqlalchemy import case, delete, func, select, true
+from sqlmodel import Session
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
 from models.plans.monthly import (
@@ -39,32 +39,19 @@ from models.tables import (
     UnavailableValue,
     Unit,
     WarningEntry,
+    columns_of,
+    table_of,
 )
 from tasks.bulk import bulk_insert, parse_decimal, parse_time
 
-
-def _table(model: type[SQLModel]) -> Table:
-    """The model's table: Core statements on it skip the ORM's per-row bookkeeping."""
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
-def _c(model: type[SQLModel]) -> Any:
-    """The table's columns, typed loosely enough for SQLAlchemy Core statements."""
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table.c
-
-
-UNIT = _c(Unit)
-IND = _c(Indicator)
-PROG = _c(ProgressRecord)
-UNAV = _c(UnavailableValue)
-DED = _c(DeductionEntry)
-WARN = _c(WarningEntry)
-MA = _c(MonthlyAssessment)
-NEG = _c(NegativeListEntry)
+UNIT = columns_of(Unit)
+IND = columns_of(Indicator)
+PROG = columns_of(ProgressRecord)
+UNAV = columns_of(UnavailableValue)
+DED = columns_of(DeductionEntry)
+WARN = columns_of(WarningEntry)
+MA = columns_of(MonthlyAssessment)
+NEG = columns_of(NegativeListEntry)
 
 
 def load_year_rules(session: Session, year: int) -> YearRules:
@@ -146,7 +133,7 @@ def load_versions(session: Session, month: Period, units: UnitRange = None) -> l
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (
         "SELECT unit_id, indicator_id, record_id, value, status, updated_at, reported_at "
-        f"FROM {_table(ProgressRecord).name} WHERE period = {mark}"
+        f"FROM {table_of(ProgressRecord).name} WHERE period = {mark}"
     )
     params: tuple[Any, ...] = (month.key,)
     if units is not None:
@@ -280,7 +267,7 @@ def save_month_plan(
     conn = session.connection()
     bulk_insert(
         conn,
-        _table(DeductionEntry),
+        table_of(DeductionEntry),
         (
             "year",
             "period",
@@ -315,7 +302,7 @@ def save_month_plan(
     )
     bulk_insert(
         conn,
-        _table(WarningEntry),
+        table_of(WarningEntry),
         (
             "period",
             "unit_id",
@@ -346,7 +333,7 @@ def save_month_plan(
     )
     bulk_insert(
         conn,
-        _table(NegativeListEntry),
+        table_of(NegativeListEntry),
         ("period", "unit_id", "event", "cycle_run_id", "created_at"),
         ((month.key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
     )
@@ -355,7 +342,7 @@ def save_month_plan(
     )
     bulk_insert(
         conn,
-        _table(MonthlyAssessment),
+        table_of(MonthlyAssessment),
         (
             "year",
             "period",

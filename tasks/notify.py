@@ -49,7 +49,7 @@ from apprise.plugins import N_MGR, url_to_dict
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
-from sqlalchemy import Table, and_, func, insert, or_, update
+from sqlalchemy import and_, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -65,7 +65,7 @@ from models.messages import (
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.rules.yearrules import DEFAULT_RULES, YearRules
-from models.tables import DeliveryAttempt, Message, Unit
+from models.tables import DeliveryAttempt, Message, Unit, table_of
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -771,13 +771,6 @@ def send_window(
     return send_at
 
 
-def _message_table() -> Table:
-    """The outbox table (Core statements skip the ORM's per-row bookkeeping)."""
-    table = Message.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
 _IN_CHUNK = 500
 """Ids per ``IN (...)`` list (well under SQLite's and PostgreSQL's parameter limits)."""
 
@@ -800,7 +793,7 @@ def load_existing(
     codes = {s[0] for s in wanted}
     kinds = {s[1] for s in wanted}
     periods = {s[2] for s in wanted}
-    table = _message_table()
+    table = table_of(Message)
     m = table.c
     rows = session.execute(
         core_select(col(Unit.code), m.kind, m.period, m.content_hash, m.status, m.id)
@@ -899,7 +892,7 @@ def save_outbox(
         session, supersede, "superseded", status.not_in(("delivered", "withdrawn", "superseded"))
     )
     if rows:
-        session.execute(insert(_message_table()), rows)
+        session.execute(insert(table_of(Message)), rows)
     return len(rows)
 
 

@@ -58,18 +58,19 @@ from models.tables import (
     ProblemClosure,
     ProblemEntry,
     Unit,
+    columns_of,
 )
 from tasks.cycle_tasks import database
-from tasks.monthly import _c, load_year_rules
+from tasks.monthly import load_year_rules
 from tasks.notify import queue_digests, send_window
 
-MA = _c(MonthlyAssessment)
-UNIT = _c(Unit)
-PLAN = _c(OnsiteCheckPlan)
-FIND = _c(OnsiteCheckFinding)
-PROB = _c(ProblemEntry)
-CLOSE = _c(ProblemClosure)
-MSG = _c(Message)
+MA = columns_of(MonthlyAssessment)
+UNIT = columns_of(Unit)
+PLAN = columns_of(OnsiteCheckPlan)
+FIND = columns_of(OnsiteCheckFinding)
+PROB = columns_of(ProblemEntry)
+CLOSE = columns_of(ProblemClosure)
+MSG = columns_of(Message)
 
 ONSITE_SOURCE = "onsite_check"
 

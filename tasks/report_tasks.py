@@ -47,23 +47,24 @@ from models.tables import (
     ResultEntry,
     ResultUse,
     Unit,
+    columns_of,
 )
 from tasks.cycle_tasks import database, work_calendar
-from tasks.monthly import _c, load_indicators
+from tasks.monthly import load_indicators
 from tasks.notify import queue_digests, send_window
 from tasks.onsite_tasks import ONSITE_SOURCE, rules_for
 
-RES = _c(ResultEntry)
-USE = _c(ResultUse)
-UNIT = _c(Unit)
-ITEM = _c(Item)
-IND = _c(Indicator)
-MA = _c(MonthlyAssessment)
-MSG = _c(Message)
-PROB = _c(ProblemEntry)
-CLOSE = _c(ProblemClosure)
-PLAN = _c(OnsiteCheckPlan)
-FIND = _c(OnsiteCheckFinding)
+RES = columns_of(ResultEntry)
+USE = columns_of(ResultUse)
+UNIT = columns_of(Unit)
+ITEM = columns_of(Item)
+IND = columns_of(Indicator)
+MA = columns_of(MonthlyAssessment)
+MSG = columns_of(Message)
+PROB = columns_of(ProblemEntry)
+CLOSE = columns_of(ProblemClosure)
+PLAN = columns_of(OnsiteCheckPlan)
+FIND = columns_of(OnsiteCheckFinding)
 
 ANNUAL = Cycle.ANNUAL_ASSESSMENT.value
 

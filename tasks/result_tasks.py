@@ -21,10 +21,9 @@ from models.database import session_scope
 from models.plans.monthly import IndicatorSnap, UnitSnap
 from models.plans.results import DecemberCell, Settlement, UnitResult
 from models.rules import YearRules
-from models.tables import CycleRun, DeductionEntry, MonthlyAssessment, ResultEntry
+from models.tables import CycleRun, DeductionEntry, MonthlyAssessment, ResultEntry, columns_of
 from tasks.cycle_tasks import database
 from tasks.monthly import (
-    _c,
     load_indicators,
     load_ledger_sums,
     load_negative_list,
@@ -32,8 +31,8 @@ from tasks.monthly import (
     load_year_rules,
 )
 
-MA = _c(MonthlyAssessment)
-RUN = _c(CycleRun)
+MA = columns_of(MonthlyAssessment)
+RUN = columns_of(CycleRun)
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,16 @@ from models.tables import (
     ProblemEntry,
     ShareRecord,
     Unit,
+    columns_of,
 )
-from tasks.monthly import _c
 
-UNIT = _c(Unit)
-NEG = _c(NegativeListEntry)
-MA = _c(MonthlyAssessment)
-IND = _c(Indicator)
-PROB = _c(ProblemEntry)
-CLOSE = _c(ProblemClosure)
-SHARE = _c(ShareRecord)
+UNIT = columns_of(Unit)
+NEG = columns_of(NegativeListEntry)
+MA = columns_of(MonthlyAssessment)
+IND = columns_of(Indicator)
+PROB = columns_of(ProblemEntry)
+CLOSE = columns_of(ProblemClosure)
+SHARE = columns_of(ShareRecord)
 
 
 def load_negative_events(session: Session) -> list[NegativeEvent]:
