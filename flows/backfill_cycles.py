@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_client, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 
 from flows.common import clock
 from models.rules import Cycle, Period, PeriodKind, period_range
+from tasks.cycle_tasks import queue_cycles_task
+from tasks.cycles import STALE_AFTER
 from tasks.result_tasks import CycleRow, load_cycle_rows_task, publish_report_task
 
 CycleName = Literal[
@@ -22,7 +28,9 @@ CycleName = Literal[
     "annual_assessment",
 ]
 Mode = Literal["missing", "failed", "all"]
-STALE_AFTER = timedelta(hours=6)
+DEPLOYMENT = "calendar"
+"""Each cycle's deployment in prefect.yaml: ``<cycle>/calendar``."""
+POLL_SECONDS = 3.0
 _MODE_LABELS = {"missing": "未运行", "failed": "失败、部分完成或卡住", "all": "全部（强制重跑）"}
 
 
@@ -56,7 +64,7 @@ def pick(
         elif row is not None:
             if row.status in ("failed", "partial"):
                 out.append((p, False))
-            elif row.status == "running" and now - row.claimed_at > STALE_AFTER:
+            elif row.status in ("running", "queued") and now - row.claimed_at > STALE_AFTER:
                 out.append((p, True))
     return out
 
@@ -95,8 +103,14 @@ def backfill_cycles(
     last: str = "2026-06",
     mode: Mode = "missing",
     dry_run: bool = False,
+    parallel: bool = False,
 ) -> list[str]:
-    """Run ``cycle`` for the chosen periods of [first, last] in order; return their keys."""
+    """Run ``cycle`` for the chosen periods of [first, last] in order; return their keys.
+
+    ``parallel``: queue the periods, then start each as a run of the cycle's deployment
+    (``<cycle>/calendar``) so that every worker of the pool can take one; the runs
+    still compute the periods in order (each waits for the earlier queued ones).
+    """
     logger = get_run_logger()
     the_cycle = Cycle(cycle)
     run = cycle_flow(the_cycle)
@@ -106,6 +120,16 @@ def backfill_cycles(
     logger.info("%s %s..%s mode=%s: %s", cycle, first, last, mode, ", ".join(keys) or "nothing")
     outcomes: list[dict[str, Any]] = []
     failed: list[str] = []
+    if parallel and not dry_run and chosen:
+        queue_cycles_task(the_cycle.value, keys, clock())
+        ended = run_deployments_in_parallel(the_cycle, chosen)
+        for (p, force), (state_name, message, ok) in zip(chosen, ended, strict=True):
+            if not ok:
+                failed.append(p.key)
+            outcomes.append(
+                {"期次": p.key, "强制": "是" if force else "否", "结果": f"{state_name}：{message}"}
+            )
+        chosen = []
     for p, force in chosen:
         if dry_run:
             outcomes.append(
@@ -125,7 +149,8 @@ def backfill_cycles(
     lines = [
         f"# 补跑 {cycle}：{first} 至 {last}",
         "",
-        f"- 方式：{_MODE_LABELS[mode]}{'（演练，不实际运行）' if dry_run else ''}",
+        f"- 方式：{_MODE_LABELS[mode]}{'（演练，不实际运行）' if dry_run else ''}"
+        f"{'，并行交给工作进程（按期次顺序计算）' if parallel else ''}",
         f"- 区间内期次 {len(periods)} 个，选中 {len(keys)} 个：{'、'.join(keys) or '无'}",
         "",
     ]
@@ -137,3 +162,43 @@ def backfill_cycles(
     if failed:
         raise RuntimeError(f"{cycle}: {', '.join(failed)} did not complete")
     return keys
+
+
+def run_deployments_in_parallel(
+    cycle: Cycle, chosen: list[tuple[Period, bool]]
+) -> list[tuple[str, str, bool]]:
+    """Start a deployment run per period (children of this run), wait for all of them;
+    return each one's final state name, message and whether it completed."""
+    logger = get_run_logger()
+    name = f"{cycle.value}/{DEPLOYMENT}"
+    ids: list[UUID] = []
+    # Scheduled a millisecond apart, in period order: workers take the earliest first,
+    # so with a pool concurrency limit the runs holding slots are never all waiting.
+    base = clock()
+    for n, (p, force) in enumerate(chosen):
+        started = run_deployment(
+            name,
+            parameters={"period": p.key, "force": force},
+            scheduled_time=base + timedelta(milliseconds=n),
+            timeout=0,
+            as_subflow=True,
+        )
+        assert isinstance(started, FlowRun)
+        ids.append(started.id)
+    logger.info("started %d runs of %s", len(ids), name)
+    final: dict[UUID, FlowRun] = {}
+    with get_client(sync_client=True) as client:
+        while len(final) < len(ids):
+            for run_id in ids:
+                if run_id not in final:
+                    run = client.read_flow_run(run_id)
+                    if run.state is not None and run.state.is_final():
+                        final[run_id] = run
+            if len(final) < len(ids):
+                time.sleep(POLL_SECONDS)
+    out = []
+    for run_id in ids:
+        state = final[run_id].state
+        assert state is not None
+        out.append((state.name or str(state.type.value), state.message or "", state.is_completed()))
+    return out

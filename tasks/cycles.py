@@ -1,9 +1,17 @@
-"""Claiming a (cycle, period) and recording how the run ended."""
+"""Claiming a (cycle, period) and recording how the run ended.
+
+Runs of one cycle for one year are put in order by period. A backfill that hands
+several periods to several workers first *queues* them (``queue_cycles``: a claim
+row with status ``queued``, in one transaction); a run then waits while an earlier
+period of its cycle and year is queued or running (``blocking_period``), so the
+periods are computed in the same order, and book the same ledgers, as one by one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +20,10 @@ from sqlmodel import Session, select
 from models.tables import AssessmentYear, CycleRun
 
 DONE = "completed"
+QUEUED = "queued"
+RUNNING = "running"
+STALE_AFTER = timedelta(hours=6)
+"""A queued or running claim older than this no longer holds later periods back."""
 
 
 @dataclass(frozen=True)
@@ -38,16 +50,16 @@ def claim_cycle(
 ) -> Claim:
     """Claim ``(cycle, period)``; a completed one is a no-op unless ``force``.
 
-    A failed or partial earlier run is claimed again. A run already ``running``
-    (another worker) is reported ``busy`` unless ``force``. The claim also freezes
-    the year's rules on its first cycle.
+    A queued, failed or partial earlier run is claimed again. A run already
+    ``running`` (another worker) is reported ``busy`` unless ``force``. The claim
+    also freezes the year's rules on its first cycle.
     """
     existing = session.exec(
         select(CycleRun).where(CycleRun.cycle == cycle, CycleRun.period == period)
     ).first()
     if existing is None:
         run = CycleRun(
-            cycle=cycle, period=period, status="running", flow_run_id=flow_run_id, claimed_at=now
+            cycle=cycle, period=period, status=RUNNING, flow_run_id=flow_run_id, claimed_at=now
         )
         session.add(run)
         try:
@@ -59,16 +71,78 @@ def claim_cycle(
         assert run.id is not None
         return Claim(run.id, "claimed", run.status)
     assert existing.id is not None
-    if (existing.status == DONE or existing.status == "running") and not force:
+    if (existing.status == DONE or existing.status == RUNNING) and not force:
         return Claim(existing.id, "done" if existing.status == DONE else "busy", existing.status)
-    existing.status = "running"
+    first = existing.status == QUEUED and existing.attempts == 0
+    existing.status = RUNNING
     existing.flow_run_id = flow_run_id
     existing.claimed_at = now
     existing.finished_at = None
     existing.attempts += 1
     session.add(existing)
     session.flush()
-    return Claim(existing.id, "reclaimed", existing.status)
+    if first:
+        _freeze_year(session, int(period[:4]), now)
+    return Claim(existing.id, "claimed" if first else "reclaimed", existing.status)
+
+
+def queue_cycles(session: Session, cycle: str, periods: Sequence[str], now: datetime) -> list[str]:
+    """Mark ``periods`` of ``cycle`` as queued before their runs start; return those queued.
+
+    A period without a claim gets a ``queued`` one; a failed or partial one, or a
+    completed one (a forced rerun), becomes ``queued`` again. One already running
+    is left to its run.
+    """
+    existing = {
+        row.period: row
+        for row in session.exec(
+            select(CycleRun).where(CycleRun.cycle == cycle, CycleRun.period.in_(periods))  # type: ignore[attr-defined]
+        )
+    }
+    queued: list[str] = []
+    for period in periods:
+        row = existing.get(period)
+        if row is None:
+            row = CycleRun(cycle=cycle, period=period, status=QUEUED, claimed_at=now, attempts=0)
+        elif row.status == RUNNING:
+            continue
+        else:
+            row.status = QUEUED
+            row.claimed_at = now
+            row.finished_at = None
+        session.add(row)
+        queued.append(period)
+    session.flush()
+    return queued
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """An earlier period a run waits for."""
+
+    period: str
+    status: str
+    claimed_at: datetime
+    flow_run_id: str | None
+
+
+def blocking_period(session: Session, cycle: str, period: str, now: datetime) -> Blocker | None:
+    """The earliest period of ``cycle`` in ``period``'s year, before it, that is queued or
+    running (and not stale): the run of ``period`` waits for it."""
+    rows = session.exec(
+        select(CycleRun)
+        .where(
+            CycleRun.cycle == cycle,
+            CycleRun.period.startswith(period[:4]),
+            CycleRun.period < period,
+            CycleRun.status.in_((QUEUED, RUNNING)),  # type: ignore[attr-defined]
+        )
+        .order_by(CycleRun.period)
+    )
+    for row in rows:
+        if now - row.claimed_at <= STALE_AFTER:
+            return Blocker(row.period, row.status, row.claimed_at, row.flow_run_id)
+    return None
 
 
 def _freeze_year(session: Session, year: int, now: datetime) -> None:

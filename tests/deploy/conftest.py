@@ -69,20 +69,22 @@ def run_in_group(
     return subprocess.CompletedProcess(argv, process.returncode, out, None)
 
 
-@pytest.fixture(scope="session")
-def deployed(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+def deploy_to(target: Deployed) -> Deployed:
+    """Render prefect.yaml for 2026 and 2027 into ``target.prefect_file``, create the work
+    pool on ``target``'s server and run the real ``prefect deploy --all`` against it."""
     from prefect import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
 
-    api_url = PREFECT_API_URL.value()
-    assert api_url, "prefect_test_harness sets the API URL"
-    folder = tmp_path_factory.mktemp("deploy")
-    prefect_file = folder / "prefect.yaml"
-    prefect_file.write_text(DEFAULT_PREFECT_YAML.read_text(encoding="utf-8"), encoding="utf-8")
-    render_prefect_yaml(prefect_file, [2026, 2027], {2026: YearRules(), 2027: YearRules()})
-    with get_client(sync_client=True) as client:
+    target.prefect_file.write_text(
+        DEFAULT_PREFECT_YAML.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    render_prefect_yaml(target.prefect_file, [2026, 2027], {2026: YearRules(), 2027: YearRules()})
+    with (
+        temporary_settings({PREFECT_API_URL: target.api_url}),
+        get_client(sync_client=True) as client,
+    ):
         client.create_work_pool(
             WorkPoolCreate(
                 name=POOL,
@@ -91,11 +93,20 @@ def deployed(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> 
             ),
             overwrite=True,
         )
-    result = Deployed(api_url, prefect_file, folder / "prefect-home")
     done = run_in_group(
-        [PREFECT, "deploy", "--all", "--no-prompt", "--prefect-file", str(prefect_file)],
-        result.env(),
+        [PREFECT, "deploy", "--all", "--no-prompt", "--prefect-file", str(target.prefect_file)],
+        target.env(),
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    yield result
+    return target
+
+
+@pytest.fixture(scope="session")
+def deployed(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    assert api_url, "prefect_test_harness sets the API URL"
+    folder = tmp_path_factory.mktemp("deploy")
+    yield deploy_to(Deployed(api_url, folder / "prefect.yaml", folder / "prefect-home"))
