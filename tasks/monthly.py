@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
 from models.plans.monthly import (
+    ChosenVersion,
     IndicatorSnap,
     MonthlyPlan,
     MonthSnapshot,
     RecordVersion,
     UnitSnap,
     WarningState,
-    effective_observations,
+    cell_observations,
 )
 from models.rules import (
     SHANGHAI,
@@ -146,6 +147,39 @@ def load_versions(session: Session, month: Period, units: UnitRange = None) -> l
     ]
 
 
+def load_chosen_versions(
+    session: Session, month: Period, cutoff: datetime, units: UnitRange = None
+) -> dict[tuple[int, int], ChosenVersion]:
+    """``choose_versions`` done by the database: one row per (unit, indicator) instead of
+    every stored version, and no timestamps to read back."""
+    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
+    on_time = f"updated_at <= {mark}"
+    sql = (
+        "SELECT unit_id, indicator_id, status, value FROM ("
+        " SELECT unit_id, indicator_id, status, value, ROW_NUMBER() OVER ("
+        "  PARTITION BY unit_id, indicator_id"
+        f"  ORDER BY CASE WHEN {on_time} THEN 0 ELSE 1 END, updated_at DESC,"
+        f"  CASE WHEN {on_time} THEN record_id END DESC, id) AS pick"
+        f" FROM {table_of(ProgressRecord).name}"
+        f" WHERE period = {mark} AND status <> 'draft'"
+        f" AND ({on_time} OR reported_at <= {mark})"
+    )
+    bound = _bound_time(session, cutoff)
+    params: tuple[Any, ...] = (bound, bound, month.key, bound, bound)
+    if units is not None:
+        sql += f" AND unit_id BETWEEN {mark} AND {mark}"
+        params += units
+    sql += ") chosen WHERE pick = 1"
+    rows = session.connection().exec_driver_sql(sql, params).all()
+    return {(u, i): (status, parse_decimal(v)) for u, i, status, v in rows}
+
+
+def _bound_time(session: Session, value: datetime) -> Any:
+    """``value`` as a ``UTCDateTime`` column binds it on this backend."""
+    dialect = session.connection().dialect
+    return table_of(ProgressRecord).c.updated_at.type.bind_processor(dialect)(value)  # type: ignore[misc]
+
+
 def load_unavailable(session: Session, month: Period) -> tuple[bool, frozenset[int]]:
     """Whether the platform was down for the whole month, and units it failed for."""
     rows = session.execute(
@@ -236,11 +270,10 @@ def load_month_snapshot(
     units = load_units(session, batch)
     indicators = load_indicators(session, month.year)
     down, unavailable = load_unavailable(session, month)
-    observations = effective_observations(
+    observations = cell_observations(
         units,
         indicators,
-        load_versions(session, month, batch),
-        deadline_cutoff(month, calendar, rules),
+        load_chosen_versions(session, month, deadline_cutoff(month, calendar, rules), batch),
         unavailable,
         platform_down=down,
     )
@@ -264,6 +297,7 @@ def save_month_plan(
 ) -> None:
     """Append the plan's ledger entries and store the month's assessments (one batch each)."""
     month = plan.month
+    year, key = month.year, month.key  # hoisted: Period.key is computed on each access
     conn = session.connection()
     bulk_insert(
         conn,
@@ -284,8 +318,8 @@ def save_month_plan(
         ),
         (
             (
-                month.year,
-                month.key,
+                year,
+                key,
                 d.unit_id,
                 d.indicator_id,
                 d.change.kind.value,
@@ -317,7 +351,7 @@ def save_month_plan(
         ),
         (
             (
-                month.key,
+                key,
                 w.unit_id,
                 w.indicator_id,
                 w.level.value,
@@ -335,7 +369,7 @@ def save_month_plan(
         conn,
         table_of(NegativeListEntry),
         ("period", "unit_id", "event", "cycle_run_id", "created_at"),
-        ((month.key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
+        ((key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
     )
     session.execute(
         delete(MonthlyAssessment).where(MA.period == month.key, _in_range(MA.unit_id, batch))
@@ -358,8 +392,8 @@ def save_month_plan(
         ),
         (
             (
-                month.year,
-                month.key,
+                year,
+                key,
                 r.unit_id,
                 r.indicator_id,
                 r.assessment.level.value,

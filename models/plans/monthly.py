@@ -25,7 +25,7 @@ from models.rules import (
     Observation,
     Period,
     YearRules,
-    assess,
+    assessor,
     negative_list_history,
     plan_entry,
 )
@@ -163,7 +163,18 @@ def effective_observations(
       but only seen in a later version keeps that version's value (the platform keeps
       no history). No on-time value: ``MISSING``.
     """
-    unavailable = unavailable_units or frozenset()
+    return cell_observations(
+        units, indicators, choose_versions(versions, cutoff), unavailable_units, platform_down
+    )
+
+
+def choose_versions(
+    versions: Iterable[RecordVersion], cutoff: datetime
+) -> dict[tuple[int, int], ChosenVersion]:
+    """Per (unit, indicator), the status and value of the version that decides it: the
+    latest non-draft version updated by ``cutoff`` (by updated time, then record id),
+    else the latest one updated after it of a record reported by it (the first of
+    equal times)."""
     best: dict[tuple[int, int], RecordVersion] = {}
     late: dict[tuple[int, int], RecordVersion] = {}
     for v in versions:
@@ -181,21 +192,42 @@ def effective_observations(
             current = late.get(key)
             if current is None or v.updated_at > current.updated_at:
                 late[key] = v
+    chosen = {key: (v.status, v.value) for key, v in late.items()}
+    chosen.update((key, (v.status, v.value)) for key, v in best.items())
+    return chosen
+
+
+ChosenVersion = tuple[str, Decimal | None]
+"""The status and value of the version that decides a cell (see ``effective_observations``)."""
+
+
+def cell_observations(
+    units: Sequence[UnitSnap],
+    indicators: Sequence[IndicatorSnap],
+    chosen: Mapping[tuple[int, int], ChosenVersion],
+    unavailable_units: frozenset[int] | None = None,
+    platform_down: bool = False,
+) -> dict[tuple[int, int], Observation]:
+    """Each applicable cell's observation from the version chosen for it, if any (the
+    second half of ``effective_observations``, for a loader that chose in the database)."""
+    unavailable = unavailable_units or frozenset()
     out: dict[tuple[int, int], Observation] = {}
+    by_category: dict[str, list[int]] = {}
     for unit in units:
-        for indicator in indicators:
-            if not applies(indicator, unit):
-                continue
-            key = (unit.id, indicator.id)
-            if platform_down or not unit.on_platform or unit.id in unavailable:
-                out[key] = UNAVAILABLE
-                continue
-            chosen = best.get(key) or late.get(key)
-            if chosen is None or chosen.status != "submitted" or chosen.value is None:
-                out[key] = MISSING
-            else:
-                out[key] = chosen.value
+        ids = by_category.get(unit.category)
+        if ids is None:
+            ids = by_category[unit.category] = [i.id for i in indicators if applies(i, unit)]
+        if platform_down or not unit.on_platform or unit.id in unavailable:
+            out.update(((unit.id, i), UNAVAILABLE) for i in ids)
+            continue
+        for indicator_id in ids:
+            key = (unit.id, indicator_id)
+            status, value = chosen.get(key, _NOTHING)
+            out[key] = value if status == "submitted" and value is not None else MISSING
     return out
+
+
+_NOTHING: ChosenVersion = ("", None)
 
 
 def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
@@ -209,6 +241,7 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
     red_units: set[int] = set()
     assessed_units: set[int] = set()
     by_category: dict[str, list[IndicatorSnap]] = {}
+    assessors = {i.id: assessor(i.spec, i.weight, month.index, rules) for i in snapshot.indicators}
     observations, ledger_sums, previous_warnings = (
         snapshot.observations,
         snapshot.ledger_sums,
@@ -223,7 +256,7 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
         for indicator in applicable:
             key = (unit.id, indicator.id)
             observation = observations.get(key, MISSING)
-            a = assess(indicator.spec, indicator.weight, month.index, observation, rules)
+            a = assessors[indicator.id](observation)
             results.append(CellResult(unit.id, indicator.id, a))
             if a.level is Level.UNAVAILABLE:
                 continue  # never the unit's failing: the ledger keeps its sum

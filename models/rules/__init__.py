@@ -42,6 +42,7 @@ from .levels import (
     Level,
     Observation,
     assess,
+    assessor,
     level_for_completion,
 )
 from .negative_list import (
@@ -144,6 +145,7 @@ __all__ = [
     "as_period",
     "assess",
     "assessed_period",
+    "assessor",
     "coefficient_of_variation",
     "completion",
     "cycle_month_for_run",

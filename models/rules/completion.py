@@ -200,8 +200,11 @@ def completion(spec: IndicatorSpec, month_index: int, actual: Number) -> Decimal
     increase / milestone: c = actual / E (1 when E = 0).
     decrease: 1 when actual ≤ E, else max(0, (B − actual) / (B − E)) (0 when B = E).
     """
-    m = _month(month_index)
-    value = to_decimal(actual, name="actual")
+    return completion_of(spec, _month(month_index), to_decimal(actual, name="actual"))
+
+
+def completion_of(spec: IndicatorSpec, m: int, value: Decimal) -> Decimal:
+    """``completion`` for a checked month (1–12) and a finite Decimal value."""
     if spec.direction is Direction.INCREASE:
         assert spec.target is not None
         if spec.plan is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum, StrEnum
 
-from .completion import IndicatorSpec, completion, display_completion, expected
+from .completion import IndicatorSpec, completion_of, display_completion, expected
 from .yearrules import DEFAULT_RULES, Number, YearRules, round_points, to_decimal
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Level",
     "Observation",
     "assess",
+    "assessor",
     "level_for_completion",
 ]
 
@@ -41,7 +43,7 @@ class Level(StrEnum):
     @property
     def is_red(self) -> bool:
         """Red for the rulebook's purposes: a red completion or a missing upload."""
-        return self in (Level.RED, Level.MISSING)
+        return self is Level.RED or self is Level.MISSING
 
 
 _LABELS = {
@@ -128,24 +130,39 @@ def assess(
       deduction to book. The caller keeps the ledger's previous sum for that
       indicator and plans nothing (pass None to `plan_entries`).
     """
+    return assessor(spec, weight, month_index, rules)(observation)
+
+
+def assessor(
+    spec: IndicatorSpec, weight: Number, month_index: int, rules: YearRules = DEFAULT_RULES
+) -> Callable[[Observation], Assessment]:
+    """`assess` for one indicator and month, with what does not depend on the observation
+    (weight, E, the missing and unavailable outcomes) worked out once: a month assesses
+    every unit's cell of an indicator with it."""
     w = _weight(weight)
-    e = expected(spec, month_index)
-    if observation is Absent.UNAVAILABLE:
-        return Assessment(Level.UNAVAILABLE, e, None, None, None, _NO_POINTS, False, False)
-    if observation is Absent.MISSING:
-        amount = round_points(w * rules.missing_share)
-        return Assessment(Level.MISSING, e, None, None, None, amount, True, True)
-    actual = to_decimal(observation, name="observation")
-    c = completion(spec, month_index, actual)
-    level = level_for_completion(c, rules)
-    amount = round_points(w * (_ONE - c)) if level is Level.RED else _NO_POINTS
-    return Assessment(
-        level=level,
-        expected=e,
-        actual=actual,
-        completion=c,
-        display_completion=display_completion(c, rules),
-        pre_deduction=amount,
-        reminder=level is not Level.GREEN,
-        warning=level in (Level.ORANGE, Level.RED),
+    e = expected(spec, month_index)  # checks the month
+    unavailable = Assessment(Level.UNAVAILABLE, e, None, None, None, _NO_POINTS, False, False)
+    missing = Assessment(
+        Level.MISSING, e, None, None, None, round_points(w * rules.missing_share), True, True
     )
+
+    def assess_one(observation: Observation) -> Assessment:
+        if observation is Absent.UNAVAILABLE:
+            return unavailable
+        if observation is Absent.MISSING:
+            return missing
+        actual = to_decimal(observation, name="observation")
+        c = completion_of(spec, month_index, actual)
+        level = level_for_completion(c, rules)
+        return Assessment(
+            level=level,
+            expected=e,
+            actual=actual,
+            completion=c,
+            display_completion=display_completion(c, rules),
+            pre_deduction=round_points(w * (_ONE - c)) if level is Level.RED else _NO_POINTS,
+            reminder=level is not Level.GREEN,
+            warning=level is Level.ORANGE or level is Level.RED,
+        )
+
+    return assess_one
