@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Numeric, Table
+from sqlalchemy.exc import DBAPIError
 
 from models.types import UTCDateTime
 
@@ -91,11 +92,14 @@ def bulk_insert(
         marks = ", ".join(["?"] * len(columns))
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
         return len(params)
+    sql = f"COPY {table.name} ({names}) FROM STDIN"
     cursor: Any = conn.connection.cursor()  # psycopg's
     try:
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with cursor.copy(sql) as copy:
             for row in params:
                 copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy reports driver errors
+        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
     return len(params)

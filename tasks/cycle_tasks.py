@@ -32,10 +32,11 @@ from tasks.cycles import Blocker, Claim, blocking_period, claim_cycle, finish_cy
 from tasks.digest_tasks import queue_monthly_digests
 from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
-from tasks.runtime import database, work_calendar
+from tasks.runtime import batch_concurrency, database, work_calendar
 
 __all__ = [
     "analyse_batch_task",
+    "batch_concurrency",
     "claim_cycle_task",
     "collect_progress_task",
     "database",

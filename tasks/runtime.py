@@ -24,3 +24,9 @@ def database() -> Engine:
 
 def work_calendar() -> WorkCalendar:
     return load_work_calendar(get_settings().calendar_overrides)
+
+
+def batch_concurrency() -> int:
+    """How many batches of one cycle may be worked on at once: 2 on PostgreSQL (one
+    batch's database work overlaps another's Python), 1 on SQLite (one writer)."""
+    return 1 if database().dialect.name == "sqlite" else 2

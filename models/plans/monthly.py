@@ -242,6 +242,7 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
     assessed_units: set[int] = set()
     by_category: dict[str, list[IndicatorSnap]] = {}
     assessors = {i.id: assessor(i.spec, i.weight, month.index, rules) for i in snapshot.indicators}
+    unavailable = Level.UNAVAILABLE
     observations, ledger_sums, previous_warnings = (
         snapshot.observations,
         snapshot.ledger_sums,
@@ -258,7 +259,7 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
             observation = observations.get(key, MISSING)
             a = assessors[indicator.id](observation)
             results.append(CellResult(unit.id, indicator.id, a))
-            if a.level is Level.UNAVAILABLE:
+            if a.level is unavailable:
                 continue  # never the unit's failing: the ledger keeps its sum
             assessed_units.add(unit.id)
             if a.is_red:
