@@ -29,7 +29,7 @@ CYCLE = Cycle.MONTHLY_ANALYSIS
     name="monthly_analysis",
     flow_run_name=lambda: run_name(CYCLE),
     description="月分析：采集当月平台数据，计算完成度与等级，记预扣分、预警和负面清单。",
-    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]  # invariant in 3.9
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]  # invariant in 3.9
 )
 def monthly_analysis(
     period: str | None = None, force: bool = False, batch_size: int = 1000
@@ -37,7 +37,7 @@ def monthly_analysis(
     """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``.
 
     Units are analysed in batches of ``batch_size`` (one task each, one transaction each),
-    two at a time on PostgreSQL, one after the other on SQLite.
+    ``ASSESS_BATCH_CONCURRENCY`` at a time (default 2 on PostgreSQL, 1 on SQLite).
     """
     month = resolve_period(CYCLE, period)
     now = clock()
@@ -46,14 +46,12 @@ def monthly_analysis(
         return Completed(message=f"{month.key} already {claim.status}", data={"outcome": "done"})
     collected = collect_progress_task(month.key, now).as_dict()
     report = MonthReport(month.key)
-    batches = unit_batches_task(batch_size)
-    if batch_concurrency() > 1:  # the flow's task runner runs two at a time
-        futures = [analyse_batch_task.submit(month.key, b, claim.run_id, now) for b in batches]
-        parts = [future.result() for future in futures]
-    else:
-        parts = [analyse_batch_task(month.key, b, claim.run_id, now) for b in batches]
-    for part in parts:
-        report.merge(part)
+    batches, width = unit_batches_task(batch_size), batch_concurrency()
+    for k in range(0, len(batches), width):  # ``width`` batches at a time
+        futures = [analyse_batch_task.submit(month.key, b, claim.run_id, now)
+                   for b in batches[k : k + width]]  # fmt: skip
+        for future in futures:
+            report.merge(future.result())
     summary = monthly_summary(report, collected)
     key = f"monthly-analysis-{month.key}".lower()
     publish_artifacts_task(

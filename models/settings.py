@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     calendar_overrides: Path | None = Field(
         default=None, description="YAML file with the office's extra holidays and working days."
     )
+    batch_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=8,
+        description="Batches of a cycle worked on at once (default: 1 on SQLite, 2 otherwise).",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -255,11 +255,19 @@ def load_negative_list(session: Session, units: UnitRange = None) -> frozenset[i
 
 
 def load_latest_analysed_month(session: Session, year: int, month: Period) -> Period | None:
-    """The latest month of ``year`` other than ``month`` already analysed."""
-    latest = session.execute(
-        select(func.max(MA.period)).where(MA.year == year, MA.period != month.key)
-    ).scalar_one_or_none()
-    return Period.parse(latest) if latest else None
+    """The latest month of ``year`` other than ``month`` already analysed.
+
+    Two range maxima on the (period, ...) index, one each side of ``month``: an index
+    lookup each, where ``period != month`` made the database step over the month's own
+    rows (a million in a province) for every batch.
+    """
+    first, last = Period.month(year, 1).key, Period.month(year, 12).key
+    sides = (
+        select(func.max(MA.period)).where(MA.period >= first, MA.period < month.key),
+        select(func.max(MA.period)).where(MA.period > month.key, MA.period <= last),
+    )
+    found = [p for side in sides if (p := session.execute(side).scalar_one_or_none())]
+    return Period.parse(max(found)) if found else None
 
 
 def load_month_snapshot(

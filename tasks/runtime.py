@@ -27,6 +27,10 @@ def work_calendar() -> WorkCalendar:
 
 
 def batch_concurrency() -> int:
-    """How many batches of one cycle may be worked on at once: 2 on PostgreSQL (one
-    batch's database work overlaps another's Python), 1 on SQLite (one writer)."""
+    """How many batches of one cycle are worked on at once: ``ASSESS_BATCH_CONCURRENCY``,
+    else 1 on SQLite (one writer) and 2 on PostgreSQL (one batch's database work
+    overlaps another's Python)."""
+    configured = get_settings().batch_concurrency
+    if configured is not None:
+        return configured
     return 1 if database().dialect.name == "sqlite" else 2
