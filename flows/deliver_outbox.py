@@ -8,7 +8,10 @@ the window it sends nothing: due messages wait for the next window.
 
 Each run publishes a markdown artifact ``outbox-YYYY-MM-DD`` (Chinese) with
 the counts per kind before and after sending and the failures, with channels
-redacted and no message bodies. `outbox_report` renders the same view for
+redacted and no message bodies. Each of its lists (waiting, failed, delivered)
+shows at most `ARTIFACT_ROWS` messages and says how many more there are: at
+province scale a full list would make the artifact (and the event Prefect
+publishes for it) megabytes long. `outbox_report` renders the full view for
 ``assess outbox`` (see `deployments.outbox_cli`).
 """
 
@@ -36,6 +39,7 @@ from tasks.calendar import load_work_calendar
 from tasks.notify import OutboxRow, OutboxSnapshot, deliver_due, outbox_snapshot
 
 __all__ = [
+    "ARTIFACT_ROWS",
     "SCHEDULE_CRON",
     "SCHEDULE_TIMEZONE",
     "artifact_key",
@@ -59,6 +63,8 @@ STATUS_LABELS = {
     "withdrawn": "已撤回",
 }
 GROUP_LABELS = (("pending", "待发送"), ("delivered", "已送达"), ("failed", "失败"))
+ARTIFACT_ROWS = 50
+"""Messages listed per section of the artifact (the counts cover them all)."""
 
 
 def artifact_key(day: date) -> str:
@@ -108,23 +114,40 @@ def _counts_table(snapshot: OutboxSnapshot) -> list[str]:
     return lines
 
 
-def render_outbox(snapshot: OutboxSnapshot, *, heading: str = "##") -> str:
-    """The office's view of one day's outbox (markdown, Chinese; no message bodies)."""
+def _not_listed(shown: int, total: int, day: date) -> list[str]:
+    if total <= shown:
+        return []
+    return [
+        "",
+        f"另有 {total - shown} 条未列出；完整清单请运行 `assess outbox --day {day.isoformat()}`。",
+    ]
+
+
+def render_outbox(
+    snapshot: OutboxSnapshot, *, heading: str = "##", limit: int | None = None
+) -> str:
+    """The office's view of one day's outbox (markdown, Chinese; no message bodies).
+
+    With ``limit``, each list shows at most that many messages (the first ones by id)
+    and says how many more there are; the counts table always covers every message.
+    """
     lines = [f"{heading} 统计（按类型）", "", *_counts_table(snapshot), ""]
     waiting = [r for r in snapshot.rows if r.group == "pending"]
     failed = [r for r in snapshot.rows if r.group == "failed"]
     delivered = [r for r in snapshot.rows if r.group == "delivered"]
+    shown = len(snapshot.rows) if limit is None else max(0, limit)
     lines += [f"{heading} 今日待发送（{len(waiting)}）", ""]
     if waiting:
         lines += [
             "| 对象 | 类型 | 期间 | 计划发送 | 更正 | 渠道 |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
-        for r in waiting:
+        for r in waiting[:shown]:
             lines.append(
                 f"| {_cell(_who(r))} | {_kind_label(r.kind)} | {r.period} | {_local(r.due_at)} | "
                 f"{'是' if r.correction else ''} | {_cell('；'.join(r.channels))} |"
             )
+        lines += _not_listed(shown, len(waiting), snapshot.day)
     else:
         lines.append("无。")
     lines += ["", f"{heading} 发送失败（{len(failed)}）", ""]
@@ -133,12 +156,13 @@ def render_outbox(snapshot: OutboxSnapshot, *, heading: str = "##") -> str:
             "| 对象 | 类型 | 期间 | 状态 | 尝试次数 | 渠道 | 最近错误 |",
             "| --- | --- | --- | --- | ---: | --- | --- |",
         ]
-        for r in failed:
+        for r in failed[:shown]:
             lines.append(
                 f"| {_cell(_who(r))} | {_kind_label(r.kind)} | {r.period} | "
                 f"{STATUS_LABELS.get(r.status, r.status)} | {r.attempts} | "
                 f"{_cell('；'.join(r.channels))} | {_cell(r.last_error[:600])} |"
             )
+        lines += _not_listed(shown, len(failed), snapshot.day)
     else:
         lines.append("无。")
     lines += ["", f"{heading} 今日已送达（{len(delivered)}）", ""]
@@ -147,11 +171,12 @@ def render_outbox(snapshot: OutboxSnapshot, *, heading: str = "##") -> str:
             "| 对象 | 类型 | 期间 | 送达时间 | 尝试次数 |",
             "| --- | --- | --- | --- | ---: |",
         ]
-        for r in delivered:
+        for r in delivered[:shown]:
             when = _local(r.delivered_at) if r.delivered_at else "—"
             lines.append(
                 f"| {_cell(_who(r))} | {_kind_label(r.kind)} | {r.period} | {when} | {r.attempts} |"
             )
+        lines += _not_listed(shown, len(delivered), snapshot.day)
     else:
         lines.append("无。")
     return "\n".join(lines) + "\n"
@@ -260,10 +285,10 @@ def publish_outbox_artifact(
             "",
             "## 发送前",
             "",
-            render_outbox(before, heading="###"),
+            render_outbox(before, heading="###", limit=ARTIFACT_ROWS),
             "## 发送后",
             "",
-            render_outbox(after, heading="###"),
+            render_outbox(after, heading="###", limit=ARTIFACT_ROWS),
             "渠道地址已脱敏；本页不含消息正文。",
         ]
     )

@@ -8,6 +8,10 @@
   `send_message` per message: every channel of the unit, each try recorded as
   a `DeliveryAttempt` (channel redacted, error scrubbed of secrets), retried
   with backoff inside the round and again in a later round (`DeliveryPolicy`).
+  Up to `DEFAULT_CONCURRENCY` messages are sent at once on a thread pool
+  (messages sharing a rate-limited robot one after another); due messages are
+  read `_LOAD_BATCH` at a time, and attempts and statuses written and committed
+  every `DELIVERY_BATCH` sent messages, from the calling thread only.
   A unit none of whose channels accepted a message for
   `unreachable_after_rounds` rounds gets its message marked ``undeliverable``
   and exactly one office alert (audience ``office``, kind ``unit_unreachable``)
@@ -31,16 +35,20 @@ before it was delivered), withdrawn (nothing left to act on).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from functools import cached_property, lru_cache
+from typing import Any, ClassVar, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
@@ -49,7 +57,7 @@ from apprise.plugins import N_MGR, url_to_dict
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
-from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -65,11 +73,13 @@ from models.messages import (
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.rules.yearrules import DEFAULT_RULES, YearRules
-from models.tables import DeliveryAttempt, Message, Unit, table_of
+from models.tables import DeliveryAttempt, Message, Unit, columns_of, table_of
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_POLICY",
     "DEFAULT_RATE_LIMITS",
+    "DELIVERY_BATCH",
     "ChannelResult",
     "CheckedDingTalk",
     "CheckedFeishu",
@@ -80,9 +90,11 @@ __all__ = [
     "NotifierFactory",
     "OutboxRow",
     "OutboxSnapshot",
+    "OutgoingMessage",
     "RateLimit",
     "RateLimiter",
     "SendResult",
+    "Sendable",
     "body_format_for",
     "channel_schema",
     "channel_secrets",
@@ -146,6 +158,7 @@ def _netloc_host(netloc: str) -> str:
     return host.split(":", 1)[0]
 
 
+@lru_cache(maxsize=8192)
 def redact_channel(url: str) -> str:
     """A channel as it may be shown, stored and logged: schema, server host, a fingerprint.
 
@@ -179,11 +192,16 @@ def channel_secrets(url: str) -> list[str]:
     host (its token), and path segments and query values that look like
     tokens (8+ characters, or 5+ with a digit).
     """
+    return list(_channel_secrets(url))
+
+
+@lru_cache(maxsize=8192)
+def _channel_secrets(url: str) -> tuple[str, ...]:
     found: set[str] = {url, unquote(url)}
     try:
         parts = urlsplit(url)
     except ValueError:
-        return sorted(found, key=len, reverse=True)
+        return tuple(sorted(found, key=len, reverse=True))
     netloc = parts.netloc
     if "@" in netloc:
         userinfo = netloc.rsplit("@", 1)[0]
@@ -202,7 +220,7 @@ def channel_secrets(url: str) -> list[str]:
     for name, value in parse_qsl(parts.query, keep_blank_values=False):
         if name.lower() not in _HARMLESS_QUERY_KEYS and _looks_secret(value, minimum=6):
             found.add(value)
-    return sorted((s for s in found if s), key=len, reverse=True)
+    return tuple(sorted((s for s in found if s), key=len, reverse=True))
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -213,16 +231,12 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
 
 
-class _Collect(logging.Handler):
+class _Collect:
     """Apprise's warnings during one try, and the details it logs only at debug level."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
         self.messages: list[str] = []
         self.details: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
     def reason(self) -> str:
         found = dict.fromkeys(m for m in [*self.messages, *self.details] if m)
@@ -232,23 +246,40 @@ class _Collect(logging.Handler):
 _DETAIL_PREFIXES = ("Socket Exception", "Response Details")
 
 
-class _ScrubFilter(logging.Filter):
-    """Rewrites a log record's message (and traceback) with secrets masked.
+_APPRISE_LEVEL: list[int] = []
+"""While any `_LogGuard` is installed: Apprise's own level and effective level before
+the first one, then one entry per installed guard (guards may overlap, e.g. two runs)."""
+_APPRISE_LEVEL_LOCK = threading.Lock()
 
-    On Apprise's logger it also keeps failure details (``Socket Exception``...)
-    for the attempt's error and drops records below ``quiet_below``, the level
-    the application itself asked for (Apprise is set to DEBUG while sending).
+
+class _LogGuard:
+    """While sending: scrubs the records of Apprise and the HTTP libraries, and collects
+    Apprise's reasons for a failure, for every try in flight.
+
+    Installed once for a whole delivery run (installing it per try cost more than many
+    a send). Each try registers its channel's secrets and a collector for the thread
+    that makes it (Apprise, the robots and the HTTP libraries log in the calling
+    thread); a record from any other thread is scrubbed of the secrets of every try in
+    flight. Apprise is set to DEBUG while installed, so that failure details
+    (``Socket Exception``...) can be kept; its records below ``quiet_below``, the level
+    the application itself asked for, are then dropped.
     """
 
-    def __init__(
-        self, secrets: Sequence[str], collector: _Collect | None = None, quiet_below: int = 0
-    ) -> None:
-        super().__init__()
-        self.secrets = secrets
-        self.collector = collector
-        self.quiet_below = quiet_below
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tries: dict[int, tuple[Sequence[str], _Collect]] = {}
+        self._quiet_below = 0
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def _current(self) -> tuple[Sequence[str], _Collect | None]:
+        found = self._tries.get(threading.get_ident())
+        if found is not None:
+            return found
+        with self._lock:
+            everything = {s for secrets, _ in self._tries.values() for s in secrets}
+        return sorted(everything, key=len, reverse=True), None
+
+    def _scrubbed(self, record: logging.LogRecord) -> tuple[str, _Collect | None]:
+        secrets, collector = self._current()
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: drop its arguments rather than leak
@@ -257,12 +288,75 @@ class _ScrubFilter(logging.Filter):
             message += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
             record.exc_text = None
-        message = scrub(message, self.secrets)
+        message = scrub(message, secrets)
         record.msg = message
         record.args = None
-        if self.collector is not None and message.startswith(_DETAIL_PREFIXES):
-            self.collector.details.append(" ".join(message.split())[:300])
-        return record.levelno >= self.quiet_below
+        return message, collector
+
+    def install(self) -> None:
+        apprise_logger = logging.getLogger("apprise")
+        with _APPRISE_LEVEL_LOCK:
+            if not _APPRISE_LEVEL:  # the first guard: remember what the application set
+                _APPRISE_LEVEL.extend([apprise_logger.level, apprise_logger.getEffectiveLevel()])
+            _APPRISE_LEVEL.append(0)  # one entry per installed guard after the two levels
+            self._quiet_below = _APPRISE_LEVEL[1]
+            apprise_logger.setLevel(logging.DEBUG)
+        for name in _SCRUBBED_LOGGERS:
+            logging.getLogger(name).addFilter(self._scrub)
+        apprise_logger.addFilter(self._apprise)
+        apprise_logger.addHandler(self._handler)
+
+    def uninstall(self) -> None:
+        apprise_logger = logging.getLogger("apprise")
+        apprise_logger.removeHandler(self._handler)
+        apprise_logger.removeFilter(self._apprise)
+        for name in _SCRUBBED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._scrub)
+        with _APPRISE_LEVEL_LOCK:
+            _APPRISE_LEVEL.pop()
+            if len(_APPRISE_LEVEL) == 2:  # the last guard: restore the application's level
+                apprise_logger.setLevel(_APPRISE_LEVEL[0])
+                _APPRISE_LEVEL.clear()
+
+    def _scrub(self, record: logging.LogRecord) -> bool:
+        """Filter of the HTTP libraries' loggers: rewrite the record with secrets masked."""
+        self._scrubbed(record)
+        return True
+
+    def _apprise(self, record: logging.LogRecord) -> bool:
+        """Filter of Apprise's logger: keep failure details, drop what is below the
+        application's level (unread: a dropped record is never shown), mask the rest."""
+        if record.levelno < self._quiet_below and not str(record.msg).startswith(_DETAIL_PREFIXES):
+            return False
+        message, collector = self._scrubbed(record)
+        if collector is not None and message.startswith(_DETAIL_PREFIXES):
+            collector.details.append(" ".join(message.split())[:300])
+        return record.levelno >= self._quiet_below
+
+    @cached_property
+    def _handler(self) -> logging.Handler:
+        guard = self
+
+        class _Warnings(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                _, collector = guard._current()
+                if collector is not None:
+                    collector.messages.append(record.getMessage())
+
+        return _Warnings(level=logging.WARNING)
+
+    @contextmanager
+    def trying(self, secrets: Sequence[str]) -> Iterator[_Collect]:
+        """One try on one channel, in this thread."""
+        collector = _Collect()
+        ident = threading.get_ident()
+        with self._lock:
+            self._tries[ident] = (secrets, collector)
+        try:
+            yield collector
+        finally:
+            with self._lock:
+                del self._tries[ident]
 
 
 _SCRUBBED_LOGGERS = (
@@ -275,28 +369,14 @@ _SCRUBBED_LOGGERS = (
 
 
 @contextmanager
-def _guarded_logs(secrets: Sequence[str]) -> Iterator[_Collect]:
-    """While sending: scrub the records of Apprise and the HTTP libraries, collect
-    Apprise's reasons for a failure."""
-    scrubber = _ScrubFilter(secrets)
-    loggers = [logging.getLogger(name) for name in _SCRUBBED_LOGGERS]
-    for logger in loggers:
-        logger.addFilter(scrubber)
-    apprise_logger = logging.getLogger("apprise")
-    collector = _Collect()
-    apprise_filter = _ScrubFilter(secrets, collector, apprise_logger.getEffectiveLevel())
-    apprise_logger.addFilter(apprise_filter)
-    apprise_logger.addHandler(collector)
-    restore = apprise_logger.level
-    apprise_logger.setLevel(logging.DEBUG)
+def _guarded_logs() -> Iterator[_LogGuard]:
+    """A `_LogGuard` installed for the duration of the block."""
+    guard = _LogGuard()
+    guard.install()
     try:
-        yield collector
+        yield guard
     finally:
-        apprise_logger.setLevel(restore)
-        apprise_logger.removeHandler(collector)
-        apprise_logger.removeFilter(apprise_filter)
-        for logger in loggers:
-            logger.removeFilter(scrubber)
+        guard.uninstall()
 
 
 # -------------------------------------------------------------------------- robots
@@ -498,9 +578,10 @@ def make_notifier(url: str, *, robot_endpoints: Mapping[str, str] | None = None)
     e.g. a proxy, or a loopback receiver in tests.
     """
     schema = channel_schema(url)
-    results = _url_to_dict(url, secure_logging=True)
-    if not results or schema not in N_MGR:
+    parsed = _parsed_url(url)
+    if not parsed or schema not in N_MGR:
         raise ChannelError(f"not a usable Apprise URL for schema {schema!r}")
+    results: dict[str, Any] = copy.deepcopy(parsed)
     results["tag"] = set()
     results["asset"] = apprise.AppriseAsset()
     plugin_cls: Any = CHECKED_ROBOTS.get(schema) or N_MGR[schema]
@@ -511,6 +592,13 @@ def make_notifier(url: str, *, robot_endpoints: Mapping[str, str] | None = None)
     if robot_endpoints and schema in robot_endpoints and schema in CHECKED_ROBOTS:
         plugin.endpoint = robot_endpoints[schema]
     return plugin  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=4096)
+def _parsed_url(url: str) -> dict[str, Any] | None:
+    """Apprise's parse of a channel URL, once per URL (copied before each use)."""
+    parsed: dict[str, Any] | None = _url_to_dict(url, secure_logging=True)
+    return parsed
 
 
 # ----------------------------------------------------------------------- rate limits
@@ -547,6 +635,9 @@ class RateLimiter:
     length (a DingTalk robot that gets a 21st message within a minute is
     muted for ten minutes, so a plain refilling bucket's double burst won't do).
     ``monotonic`` and ``sleep`` are injectable so tests need not wait.
+
+    Thread-safe: sends to one channel take its tokens one at a time (a thread waiting
+    for a channel's token holds that channel only).
     """
 
     def __init__(
@@ -560,13 +651,28 @@ class RateLimiter:
         self.monotonic = monotonic
         self.sleep = sleep
         self._spent: dict[str, deque[float]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def limited_key(self, url: str) -> str | None:
+        """The key `url`'s sends are counted under, or None when it has no limit."""
+        if channel_schema(url) not in self.limits:
+            return None
+        return _rate_key(url)
 
     def acquire(self, url: str) -> float:
         """Wait (through ``sleep``) until `url` may be sent to; returns the seconds waited."""
         limit = self.limits.get(channel_schema(url))
         if limit is None:
             return 0.0
-        spent = self._spent.setdefault(_rate_key(url), deque())
+        key = _rate_key(url)
+        with self._lock:
+            spent = self._spent.setdefault(key, deque())
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self._take(spent, limit)
+
+    def _take(self, spent: deque[float], limit: RateLimit) -> float:
         waited = 0.0
         while True:
             now = self.monotonic()
@@ -652,7 +758,22 @@ class SendResult:
         return min(times) if times else None
 
 
-def _body_for(message: Message, body_format: str) -> str:
+class Sendable(Protocol):
+    """What `send_message` reads of a message: a saved `Message`, or its `OutgoingMessage`."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def body_markdown(self) -> str: ...
+    @property
+    def body_text(self) -> str: ...
+    @property
+    def body_html(self) -> str: ...
+
+
+def _body_for(message: Sendable, body_format: str) -> str:
     if body_format == "markdown":
         return message.body_markdown
     if body_format == "html":
@@ -661,11 +782,15 @@ def _body_for(message: Message, body_format: str) -> str:
 
 
 def _try_channel(
-    message: Message, url: str, notifier_factory: NotifierFactory, secrets: Sequence[str]
+    message: Sendable,
+    url: str,
+    notifier_factory: NotifierFactory,
+    secrets: Sequence[str],
+    guard: _LogGuard,
 ) -> str | None:
     """One try on one channel: None when accepted, else the (scrubbed) reason."""
     body_format = body_format_for(url)
-    with _guarded_logs(secrets) as collected:
+    with guard.trying(secrets) as collected:
         try:
             notifier = notifier_factory(url)
             accepted = notifier.notify(
@@ -681,7 +806,7 @@ def _try_channel(
 
 
 def send_message(
-    message: Message,
+    message: Sendable,
     channels: Sequence[str],
     *,
     now: datetime,
@@ -701,7 +826,39 @@ def send_message(
     outcome, scrubbed error). Attempt times are ``now`` plus the time elapsed on
     ``monotonic`` since ``clock_origin`` (default: the start of this call; a
     delivery run passes its own start). Nothing is written to the database here.
+    Thread-safe (with a thread-safe ``notifier_factory``, ``sleep`` and ``monotonic``).
     """
+    with _guarded_logs() as guard:
+        return _send(
+            message,
+            channels,
+            now=now,
+            notifier_factory=notifier_factory,
+            sleep=sleep,
+            monotonic=monotonic,
+            rate_limiter=rate_limiter,
+            policy=policy,
+            skip_channels=skip_channels,
+            clock_origin=clock_origin,
+            guard=guard,
+        )
+
+
+def _send(
+    message: Sendable,
+    channels: Sequence[str],
+    *,
+    now: datetime,
+    notifier_factory: NotifierFactory,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+    rate_limiter: RateLimiter | None,
+    policy: DeliveryPolicy,
+    skip_channels: Collection[str],
+    clock_origin: float | None,
+    guard: _LogGuard,
+) -> SendResult:
+    """`send_message` with its logs guarded by ``guard`` (installed by the caller)."""
     if message.id is None:
         raise ValueError("save the message before sending it")
     if now.tzinfo is None:
@@ -711,8 +868,9 @@ def send_message(
     def at() -> datetime:
         return now + timedelta(seconds=max(0.0, monotonic() - start))
 
+    skip = set(skip_channels)
     targets = [(url, redact_channel(url)) for url in channels]
-    targets = [(url, shown) for url, shown in targets if shown not in set(skip_channels)]
+    targets = [(url, shown) for url, shown in targets if shown not in skip]
     secrets = sorted({s for url, _ in targets for s in channel_secrets(url)}, key=len, reverse=True)
     attempts: list[DeliveryAttempt] = []
     results: dict[str, ChannelResult] = {}
@@ -727,7 +885,7 @@ def send_message(
             if rate_limiter is not None:
                 rate_limiter.acquire(url)
             attempted_at = at()
-            error = _try_channel(message, url, notifier_factory, secrets)
+            error = _try_channel(message, url, notifier_factory, secrets, guard)
             attempts.append(
                 DeliveryAttempt(
                     message_id=message.id,
@@ -775,9 +933,9 @@ _IN_CHUNK = 500
 """Ids per ``IN (...)`` list (well under SQLite's and PostgreSQL's parameter limits)."""
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    for start in range(0, len(ids), _IN_CHUNK):
-        yield ids[start : start + _IN_CHUNK]
+def _chunks(ids: Sequence[int], size: int = _IN_CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def load_existing(
@@ -919,20 +1077,80 @@ def queue_digests(
     return plans
 
 
+class _AttemptLike(Protocol):
+    """What settling a message and the office's view read of an attempt."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def attempted_at(self) -> datetime: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def error(self) -> str: ...
+
+
+class _PastAttempt(NamedTuple):
+    """A recorded `DeliveryAttempt`, as read back (Core, no ORM object)."""
+
+    channel: str
+    attempted_at: datetime
+    outcome: str
+    error: str
+
+
 def _attempts_by_message(
-    session: Session, message_ids: Collection[int]
-) -> dict[int, list[DeliveryAttempt]]:
-    if not message_ids:
-        return {}
-    rows = session.exec(
-        select(DeliveryAttempt)
-        .where(col(DeliveryAttempt.message_id).in_(list(message_ids)))
-        .order_by(col(DeliveryAttempt.id))
-    ).all()
-    out: dict[int, list[DeliveryAttempt]] = {}
-    for row in rows:
-        out.setdefault(row.message_id, []).append(row)
+    session: Session, message_ids: Sequence[int]
+) -> dict[int, list[_PastAttempt]]:
+    """Each message's recorded attempts, oldest first (``IN`` lists in chunks)."""
+    da = columns_of(DeliveryAttempt)
+    out: dict[int, list[_PastAttempt]] = {}
+    for chunk in _chunks(message_ids):
+        rows = session.execute(
+            core_select(da.message_id, da.channel, da.attempted_at, da.outcome, da.error)
+            .where(da.message_id.in_(chunk))
+            .order_by(da.id)
+        )
+        for message_id, channel, attempted_at, outcome, error in rows:
+            out.setdefault(message_id, []).append(
+                _PastAttempt(channel, _aware(attempted_at), outcome, error)
+            )
     return out
+
+
+class _Due(NamedTuple):
+    id: int
+    audience: str
+    due_at: datetime
+
+
+def _due(session: Session, now: datetime, policy: DeliveryPolicy) -> list[_Due]:
+    """`load_due_messages` as ids (bodies are read later, a batch at a time)."""
+    m = columns_of(Message)
+    candidates = session.execute(
+        core_select(m.id, m.status, m.audience, m.due_at)
+        .where(m.status.in_(WAITING_STATUSES), m.due_at <= now)
+        .order_by(m.due_at, m.id)
+    ).all()
+    retrying = [message_id for message_id, status, _, _ in candidates if status != "pending"]
+    da = columns_of(DeliveryAttempt)
+    last: dict[int, datetime] = {}
+    for chunk in _chunks(retrying):
+        for message_id, latest in session.execute(
+            core_select(da.message_id, func.max(da.attempted_at))
+            .where(da.message_id.in_(chunk))
+            .group_by(da.message_id)
+        ):
+            if latest is not None:
+                last[message_id] = _aware(latest)
+    due = [
+        _Due(message_id, audience, _aware(due_at))
+        for message_id, status, audience, due_at in candidates
+        if status == "pending"
+        or message_id not in last
+        or last[message_id] + policy.retry_after <= now
+    ]
+    return sorted(due, key=lambda d: (d.audience == OFFICE, d.due_at, d.id))
 
 
 def load_due_messages(
@@ -940,27 +1158,13 @@ def load_due_messages(
 ) -> list[Message]:
     """Messages to send at `now`: pending ones due by now, and failed or partly delivered
     ones whose last attempt is at least ``policy.retry_after`` old. Unit messages first."""
-    candidates = session.exec(
-        select(Message)
-        .where(col(Message.status).in_(WAITING_STATUSES), col(Message.due_at) <= now)
-        .order_by(col(Message.due_at), col(Message.id))
-    ).all()
-    retrying = [m.id for m in candidates if m.status != "pending" and m.id is not None]
-    last: dict[int, datetime] = {}
-    if retrying:
-        for message_id, latest in session.exec(
-            select(DeliveryAttempt.message_id, func.max(DeliveryAttempt.attempted_at))
-            .where(col(DeliveryAttempt.message_id).in_(retrying))
-            .group_by(col(DeliveryAttempt.message_id))
-        ).all():
-            if latest is not None:
-                last[message_id] = _aware(latest)
-    due = [
-        m
-        for m in candidates
-        if m.status == "pending" or m.id not in last or last[m.id] + policy.retry_after <= now
-    ]
-    return sorted(due, key=lambda m: (m.audience == OFFICE, m.due_at, m.id or 0))
+    due = _due(session, now, policy)
+    loaded: dict[int, Message] = {}
+    for chunk in _chunks([d.id for d in due]):
+        for message in session.exec(select(Message).where(col(Message.id).in_(chunk))).all():
+            if message.id is not None:
+                loaded[message.id] = message
+    return [loaded[d.id] for d in due if d.id in loaded]
 
 
 def _local(value: datetime) -> datetime:
@@ -1000,11 +1204,86 @@ class DeliveryRun:
         }
 
 
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A due message as `deliver_due` sends it: plain data, handed to worker threads
+    (an ORM object must not cross threads)."""
+
+    id: int
+    key: str
+    unit_id: int | None
+    audience: str
+    kind: str
+    period: str
+    subject: str
+    body_markdown: str
+    body_text: str
+    body_html: str
+    due_at: datetime
+    delivered_at: datetime | None
+
+
+class _UnitInfo(NamedTuple):
+    code: str
+    name: str
+    channels: tuple[str, ...]
+
+
+def _load_outgoing(session: Session, ids: Sequence[int]) -> list[OutgoingMessage]:
+    """The messages `ids`, in that order (one query)."""
+    m = columns_of(Message)
+    rows = session.execute(
+        core_select(
+            m.id,
+            m.key,
+            m.unit_id,
+            m.audience,
+            m.kind,
+            m.period,
+            m.subject,
+            m.body_markdown,
+            m.body_text,
+            m.body_html,
+            m.due_at,
+            m.delivered_at,
+        ).where(m.id.in_(ids))
+    ).all()
+    by_id = {
+        row.id: OutgoingMessage(
+            id=row.id,
+            key=row.key,
+            unit_id=row.unit_id,
+            audience=row.audience,
+            kind=row.kind,
+            period=row.period,
+            subject=row.subject,
+            body_markdown=row.body_markdown,
+            body_text=row.body_text,
+            body_html=row.body_html,
+            due_at=_aware(row.due_at),
+            delivered_at=None if row.delivered_at is None else _aware(row.delivered_at),
+        )
+        for row in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _load_units(session: Session, unit_ids: Collection[int]) -> dict[int, _UnitInfo]:
+    u = columns_of(Unit)
+    out: dict[int, _UnitInfo] = {}
+    for chunk in _chunks(sorted(unit_ids)):
+        for unit_id, code, name, channels in session.execute(
+            core_select(u.id, u.code, u.name, u.channels).where(u.id.in_(chunk))
+        ):
+            out[unit_id] = _UnitInfo(code, name, tuple(channels or ()))
+    return out
+
+
 def _raise_alert(
     session: Session,
-    message: Message,
-    unit: Unit | None,
-    history: Sequence[DeliveryAttempt],
+    message: OutgoingMessage,
+    unit: _UnitInfo | None,
+    history: Sequence[_AttemptLike],
     channels: Sequence[str],
     now: datetime,
 ) -> Message | None:
@@ -1054,6 +1333,179 @@ def _raise_alert(
     return alert
 
 
+DEFAULT_CONCURRENCY = 8
+"""Messages `deliver_due` sends at once (each message's channels one after another)."""
+DELIVERY_BATCH = 100
+"""Sent messages whose attempts and statuses `deliver_due` writes and commits together."""
+_LOAD_BATCH = _IN_CHUNK
+"""Due messages (bodies included) read at a time."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One message to send in a delivery run."""
+
+    seq: int
+    message: OutgoingMessage
+    channels: tuple[str, ...]
+    history: tuple[_PastAttempt, ...]
+    unit: _UnitInfo | None
+
+
+_Sent = tuple[_Job, SendResult]
+
+
+class _Delivery:
+    """One `deliver_due` run: loads due messages in batches, sends them on a thread
+    pool, and records what happened in the database (from the calling thread only)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        now: datetime,
+        ops_channels: Sequence[str],
+        send: Callable[[_Job], SendResult],
+        limiter: RateLimiter,
+        policy: DeliveryPolicy,
+        pool: ThreadPoolExecutor,
+        concurrency: int,
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.ops_channels = tuple(ops_channels)
+        self.send = send
+        self.limiter = limiter
+        self.policy = policy
+        self.pool = pool
+        self.concurrency = concurrency
+        self.run = DeliveryRun()
+        self._seq = 0
+
+    def deliver(self, ids: Sequence[int], audience: str) -> None:
+        """Send the messages ``ids`` (all of ``audience``), at most ``concurrency`` lanes
+        at a time; record every `DELIVERY_BATCH` sent messages. A failure (a bug: sending
+        never raises for a channel's refusal) stops new sends; what was sent is recorded
+        before it is raised."""
+        batches = iter(_chunks(ids, _LOAD_BATCH))
+        lanes: deque[list[_Job]] = deque()
+        in_flight: dict[Future[tuple[list[_Sent], BaseException | None]], list[_Job]] = {}
+        sent: list[_Sent] = []
+        error: BaseException | None = None
+        while True:
+            while error is None and len(lanes) < self.concurrency:
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                lanes.extend(self._lanes(self._jobs(batch, audience)))
+            while error is None and lanes and len(in_flight) < self.concurrency:
+                in_flight[self.pool.submit(self._send_lane, lanes.popleft())] = []
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                del in_flight[future]
+                results, failure = future.result()
+                sent.extend(results)
+                error = error or failure
+            if len(sent) >= DELIVERY_BATCH:
+                self._record(sent)
+                sent = []
+        self._record(sent)
+        if error is not None:
+            raise error
+
+    def _jobs(self, ids: Sequence[int], audience: str) -> list[_Job]:
+        messages = _load_outgoing(self.session, ids)
+        units = _load_units(self.session, {m.unit_id for m in messages if m.unit_id is not None})
+        histories = _attempts_by_message(self.session, [m.id for m in messages])
+        jobs = []
+        for message in messages:
+            unit = units.get(message.unit_id) if message.unit_id is not None else None
+            if audience == OFFICE:
+                channels = self.ops_channels
+                if not channels:
+                    log.error("office message %s waits: no operations channel set", message.id)
+                    self.run.waiting_for_channels.append(message.id)
+                    continue
+            else:
+                channels = unit.channels if unit is not None else ()
+            self._seq += 1
+            jobs.append(
+                _Job(self._seq, message, channels, tuple(histories.get(message.id, ())), unit)
+            )
+        return jobs
+
+    def _lanes(self, jobs: Sequence[_Job]) -> list[list[_Job]]:
+        """Jobs sent one after another: those sharing a rate-limited channel (so a robot's
+        wait holds one worker, not all), each of the others alone."""
+        lanes: dict[object, list[_Job]] = {}
+        for job in jobs:
+            key: object = next(
+                (k for k in map(self.limiter.limited_key, job.channels) if k is not None),
+                job.seq,
+            )
+            lanes.setdefault(key, []).append(job)
+        return list(lanes.values())
+
+    def _send_lane(self, lane: Sequence[_Job]) -> tuple[list[_Sent], BaseException | None]:
+        """Runs in a worker thread: no database here."""
+        results: list[_Sent] = []
+        for job in lane:
+            try:
+                results.append((job, self.send(job)))
+            except BaseException as exc:  # recorded by the caller, then raised
+                return results, exc
+        return results, None
+
+    def _record(self, sent: list[_Sent]) -> None:
+        """Write the attempts and statuses of sent messages (in the order they were
+        due), raise the office alerts, commit."""
+        if not sent:
+            return
+        attempts: list[dict[str, Any]] = []
+        statuses: list[dict[str, Any]] = []
+        for job, result in sorted(sent, key=lambda s: s[0].seq):
+            message = job.message
+            attempts.extend(
+                {
+                    "message_id": message.id,
+                    "channel": a.channel,
+                    "attempted_at": a.attempted_at,
+                    "outcome": a.outcome,
+                    "error": a.error,
+                }
+                for a in result.attempts
+            )
+            self.run.attempts += len(result.attempts)
+            history: list[_AttemptLike] = [*job.history, *result.attempts]
+            status, delivered_at = _settle(
+                message, job.channels, history, result, self.policy, self.run
+            )
+            statuses.append({"b_id": message.id, "b_status": status, "b_at": delivered_at})
+            if status == "undeliverable" and message.audience != OFFICE:
+                alert = _raise_alert(
+                    self.session, message, job.unit, history, job.channels, self.now
+                )
+                if alert is not None and alert.id is not None:
+                    self.run.alerts.append(alert.id)
+                    log.error(
+                        "unit %s unreachable for message %s: office alerted",
+                        job.unit.code if job.unit else "?",
+                        message.id,
+                    )
+        if attempts:
+            self.session.execute(insert(table_of(DeliveryAttempt)), attempts)
+        m = table_of(Message)
+        self.session.execute(
+            update(m)
+            .where(m.c.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), delivered_at=bindparam("b_at")),
+            statuses,
+        )
+        self.session.commit()
+
+
 def deliver_due(
     session: Session,
     *,
@@ -1064,82 +1516,81 @@ def deliver_due(
     monotonic: Callable[[], float] = time.monotonic,
     rate_limiter: RateLimiter | None = None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> DeliveryRun:
     """Send every due message: unit messages first, then office messages (new alerts too).
 
-    Commits after each message so its attempts are recorded even if a later one
-    fails. The caller decides whether the send window is open.
+    Up to ``concurrency`` messages are sent at once, each as `send_message` sends it;
+    messages sharing a rate-limited channel go one after another (the limit holds
+    across threads either way). Attempts and statuses are written, and committed, for
+    every `DELIVERY_BATCH` messages sent, so what was sent is recorded even if a later
+    one fails; a rerun never sends a message twice to a channel that accepted it. The
+    caller decides whether the send window is open. ``notifier_factory``, ``sleep`` and
+    ``monotonic`` are called from worker threads.
     """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
     limiter = rate_limiter or RateLimiter(monotonic=monotonic, sleep=sleep)
     origin = monotonic()
-    run = DeliveryRun()
-    for audience in ("unit", OFFICE):
-        for message in load_due_messages(session, now, policy):
-            if message.audience != audience or message.id is None:
-                continue
-            unit = session.get(Unit, message.unit_id) if message.unit_id is not None else None
-            if audience == OFFICE:
-                channels = list(ops_channels)
-                if not channels:
-                    log.error("office message %s waits: no operations channel set", message.id)
-                    run.waiting_for_channels.append(message.id)
-                    continue
-            else:
-                channels = list(unit.channels) if unit is not None else []
-            history = _attempts_by_message(session, [message.id]).get(message.id, [])
-            result = send_message(
-                message,
-                channels,
+    _ = "json" in N_MGR  # Apprise loads its plugins on first use: here, not in a worker
+    with (
+        _guarded_logs() as guard,
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deliver") as pool,
+    ):
+
+        def send(job: _Job) -> SendResult:
+            return _send(
+                job.message,
+                job.channels,
                 now=now,
                 notifier_factory=notifier_factory,
                 sleep=sleep,
                 monotonic=monotonic,
                 rate_limiter=limiter,
                 policy=policy,
-                skip_channels={a.channel for a in history if a.outcome == "delivered"},
+                skip_channels={a.channel for a in job.history if a.outcome == "delivered"},
                 clock_origin=origin,
+                guard=guard,
             )
-            for attempt in result.attempts:
-                session.add(attempt)
-            run.attempts += len(result.attempts)
-            history = [*history, *result.attempts]
-            _settle(message, channels, history, result, policy, run)
-            if message.status == "undeliverable" and audience == "unit":
-                alert = _raise_alert(session, message, unit, history, channels, now)
-                if alert is not None and alert.id is not None:
-                    run.alerts.append(alert.id)
-                    log.error(
-                        "unit %s unreachable for message %s: office alerted",
-                        unit.code if unit else "?",
-                        message.id,
-                    )
-            session.add(message)
-            session.commit()
-    return run
+
+        delivery = _Delivery(
+            session,
+            now=now,
+            ops_channels=ops_channels,
+            send=send,
+            limiter=limiter,
+            policy=policy,
+            pool=pool,
+            concurrency=concurrency,
+        )
+        for audience in ("unit", OFFICE):
+            due = [d.id for d in _due(session, now, policy) if d.audience == audience]
+            delivery.deliver(due, audience)
+    return delivery.run
 
 
 def _settle(
-    message: Message,
+    message: OutgoingMessage,
     channels: Sequence[str],
-    history: Sequence[DeliveryAttempt],
+    history: Sequence[_AttemptLike],
     result: SendResult,
     policy: DeliveryPolicy,
     run: DeliveryRun,
-) -> None:
-    """Set the message's status after a round from its whole history of attempts.
+) -> tuple[str, datetime | None]:
+    """The message's status (and first delivery time) after a round, from its whole
+    history of attempts.
 
     Failures count from the message's ``due_at`` on (a requeued message starts afresh).
     """
-    assert message.id is not None
     accepted = {a.channel for a in history if a.outcome == "delivered"}
     missing = [c for c in (redact_channel(url) for url in channels) if c not in accepted]
-    if result.first_delivered_at is not None and message.delivered_at is None:
-        message.delivered_at = result.first_delivered_at
+    delivered_at = message.delivered_at
+    if result.first_delivered_at is not None and delivered_at is None:
+        delivered_at = result.first_delivered_at
     if channels and not missing:
-        message.status = "delivered"
         run.delivered.append(message.id)
-        return
-    since = _aware(message.due_at)
+        return "delivered", delivered_at
+    since = message.due_at
     failed = {
         c: sum(
             1
@@ -1155,19 +1606,18 @@ def _settle(
             message.id,
             ", ".join(missing),
         )
-        message.status = "delivered"
         run.delivered.append(message.id)
-    elif accepted:
-        message.status = "partial"
+        return "delivered", delivered_at
+    if accepted:
         run.partial.append(message.id)
-    elif exhausted:
-        message.status = "undeliverable"
+        return "partial", delivered_at
+    if exhausted:
         run.undeliverable.append(message.id)
         if message.audience == OFFICE:
             log.error("office message %s could not be delivered", message.id)
-    else:
-        message.status = "failed"
-        run.failed.append(message.id)
+        return "undeliverable", delivered_at
+    run.failed.append(message.id)
+    return "failed", delivered_at
 
 
 def requeue_message(session: Session, message_id: int, now: datetime) -> Message:
@@ -1272,54 +1722,53 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 def outbox_snapshot(session: Session, day: date) -> OutboxSnapshot:
     """Messages waiting to go out by the end of `day`, delivered on it, or tried on it."""
     start, end = _day_bounds(day)
-    tried_ids = set(
-        session.exec(
-            select(DeliveryAttempt.message_id).where(
-                col(DeliveryAttempt.attempted_at) >= start, col(DeliveryAttempt.attempted_at) < end
-            )
-        ).all()
-    )
-    chosen = session.exec(
-        select(Message)
+    m, da = columns_of(Message), columns_of(DeliveryAttempt)
+    tried = core_select(da.message_id).where(da.attempted_at >= start, da.attempted_at < end)
+    chosen = session.execute(
+        core_select(
+            m.id,
+            m.audience,
+            m.unit_id,
+            m.kind,
+            m.period,
+            m.subject,
+            m.status,
+            m.supersedes_id,
+            m.due_at,
+            m.delivered_at,
+        )
         .where(
             or_(
-                and_(col(Message.status).in_(WAITING_STATUSES), col(Message.due_at) < end),
-                and_(col(Message.delivered_at) >= start, col(Message.delivered_at) < end),
-                col(Message.id).in_(tried_ids),
+                and_(m.status.in_(WAITING_STATUSES), m.due_at < end),
+                and_(m.delivered_at >= start, m.delivered_at < end),
+                m.id.in_(tried),
             )
         )
-        .order_by(col(Message.id))
+        .order_by(m.id)
     ).all()
-    ids = [m.id for m in chosen if m.id is not None]
-    attempts = _attempts_by_message(session, ids)
-    unit_ids = {m.unit_id for m in chosen if m.unit_id is not None}
-    units = (
-        {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids))).all()}
-        if unit_ids
-        else {}
-    )
+    attempts = _attempts_by_message(session, [row.id for row in chosen])
+    units = _load_units(session, {row.unit_id for row in chosen if row.unit_id is not None})
     rows = []
-    for m in chosen:
-        assert m.id is not None
-        history = attempts.get(m.id, [])
-        unit = units.get(m.unit_id) if m.unit_id is not None else None
+    for row in chosen:
+        history = attempts.get(row.id, [])
+        unit = units.get(row.unit_id) if row.unit_id is not None else None
         shown = tuple(dict.fromkeys(a.channel for a in history))
         if not shown and unit is not None:
             shown = tuple(redact_channel(c) for c in unit.channels)
         failures = [a for a in history if a.outcome == "failed"]
         rows.append(
             OutboxRow(
-                message_id=m.id,
-                audience=m.audience,
+                message_id=row.id,
+                audience=row.audience,
                 unit_code=unit.code if unit else None,
                 unit_name=unit.name if unit else None,
-                kind=m.kind,
-                period=m.period,
-                subject=m.subject,
-                status=m.status,
-                correction=m.supersedes_id is not None and "更正" in m.subject,
-                due_at=_aware(m.due_at),
-                delivered_at=None if m.delivered_at is None else _aware(m.delivered_at),
+                kind=row.kind,
+                period=row.period,
+                subject=row.subject,
+                status=row.status,
+                correction=row.supersedes_id is not None and "更正" in row.subject,
+                due_at=_aware(row.due_at),
+                delivered_at=None if row.delivered_at is None else _aware(row.delivered_at),
                 attempts=len(history),
                 failed_attempts=len(failures),
                 channels=shown,
@@ -1329,7 +1778,7 @@ def outbox_snapshot(session: Session, day: date) -> OutboxSnapshot:
     return OutboxSnapshot(day=day, rows=tuple(rows))
 
 
-def _latest_errors(history: Sequence[DeliveryAttempt]) -> str:
+def _latest_errors(history: Sequence[_AttemptLike]) -> str:
     """The latest error of each channel that has not accepted the message."""
     delivered = {a.channel for a in history if a.outcome == "delivered"}
     latest: dict[str, str] = {}

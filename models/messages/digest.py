@@ -574,7 +574,8 @@ def plan_outbox(
     Different content: a correction superseding the current one if any earlier
     message reached the unit, else a replacement. An empty digest plans nothing,
     except withdrawing a current message that has not reached the unit yet.
-    Messages are due at ``send_at_fn(now)`` (the next send window). Raises
+    Messages are due at ``send_at_fn(now)`` (the next send window; a pure function,
+    called once). Raises
     `ConfidentialContentError` for content that may not reach a unit.
     """
     from .render import build_checked_unit_message  # the one place unit messages are built
@@ -583,6 +584,7 @@ def plan_outbox(
         raise ValueError("now must be an aware datetime")
     plans: list[MessagePlan] = []
     seen: set[tuple[str, str, str]] = set()
+    due_at: datetime | None = None  # send_at_fn(now), computed once (it is pure)
     for digest in digests:
         check_item_types(digest)
         slot = digest.slot
@@ -638,6 +640,8 @@ def plan_outbox(
         rendered = build_checked_unit_message(
             digest, canonical, correction=action is PlanAction.CORRECTION
         )
+        if due_at is None:
+            due_at = send_at_fn(now)
         plans.append(
             MessagePlan(
                 action=action,
@@ -648,7 +652,7 @@ def plan_outbox(
                 key=key,
                 rendered=rendered,
                 supersedes_id=None if current is None else current.message_id,
-                due_at=send_at_fn(now),
+                due_at=due_at,
             )
         )
     return plans
