@@ -4,7 +4,8 @@ For each size (unit-indicator records a month) it prints, measured in the same r
 
 - ``analysis``: the ``monthly_analysis`` flow on a real (local) Prefect server —
   collection from the simulator, computation, ledgers, digests into the outbox —
-  followed by ``deliver_outbox`` delivering the digests to a loopback HTTP receiver;
+  followed by ``deliver_outbox`` delivering the digests to a loopback HTTP receiver
+  (``bench.receiver``, in a process of its own, as real receivers are elsewhere);
 - ``floor``: the same pages fetched and parsed with no processing, plus the same rows
   bulk-inserted into a scratch table with nothing else;
 - the analysis process's peak memory (the simulator and Prefect server are separate
@@ -26,13 +27,11 @@ import asyncio
 import os
 import resource
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from sqlalchemy import Column, MetaData, Table, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.province import YEAR, province, simulator
+from bench.receiver import received, receiver
 from models.catalog.schema import Catalog, UnitRow
 from models.database import make_engine, session_scope, upgrade_database
 from models.tables import ProgressRecord, table_of
@@ -51,33 +51,6 @@ from tasks.platform import PlatformClient
 TOKEN = "bench-token"
 MONTH = f"{YEAR}-03"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    count = 0
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with _Receiver.lock:
-            _Receiver.count += 1
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@contextmanager
-def receiver() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
 
 
 @contextmanager
@@ -98,10 +71,10 @@ def scratch_database(kind: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def _with_channels(catalog: Catalog, port: int) -> Catalog:
+def _with_channels(catalog: Catalog, receiver_url: str) -> Catalog:
+    host = receiver_url.removeprefix("http://")
     units = tuple(
-        UnitRow(**{**u.__dict__, "channels": (f"json://127.0.0.1:{port}/u/{u.code}",)})
-        for u in catalog.units
+        UnitRow(**{**u.__dict__, "channels": (f"json://{host}/u/{u.code}",)}) for u in catalog.units
     )
     return Catalog(catalog.years, units, catalog.items, catalog.indicators)
 
@@ -196,7 +169,7 @@ def run(records: int, kind: str, per_unit: int, seed: int) -> dict[str, Any]:
     units, indicators, catalog = province(records, per_unit, seed)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        receiver() as port,
+        receiver() as receiver_url,
         simulator(len(units), len(indicators), seed, TOKEN) as sim_url,
         scratch_database(kind, Path(tmp)) as db_url,
     ):
@@ -214,7 +187,7 @@ def run(records: int, kind: str, per_unit: int, seed: int) -> dict[str, Any]:
         upgrade_database(db_url)
         engine = make_engine(db_url)
         with session_scope(engine) as session:
-            save_catalog(session, _with_channels(catalog, port))
+            save_catalog(session, _with_channels(catalog, receiver_url))
         engine.dispose()
         load = time.perf_counter() - started
         # Warm the simulator's month and the Prefect server, untimed (pages not kept, so
@@ -243,6 +216,7 @@ def run(records: int, kind: str, per_unit: int, seed: int) -> dict[str, Any]:
         delivered = deliver_outbox(now=send_at)
         delivery = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        messages = received(receiver_url)
         fetch, insert, rows = floor(sim_url, db_url)
     return {
         "records": rows,
@@ -251,11 +225,13 @@ def run(records: int, kind: str, per_unit: int, seed: int) -> dict[str, Any]:
         "catalog_load_s": round(load, 1),
         "analysis_s": round(analysis, 2),
         "delivery_s": round(delivery, 2),
-        "messages_received": _Receiver.count,
+        "messages_received": messages,
         "delivered": delivered,
         "floor_fetch_s": round(fetch, 2),
         "floor_insert_s": round(insert, 2),
+        "end_to_end_s": round(analysis + delivery, 2),
         "ratio_analysis_to_floor": round(analysis / (fetch + insert), 2),
+        "ratio_end_to_end_to_floor": round((analysis + delivery) / (fetch + insert), 2),
         "peak_rss_mib": round(peak),
         "rss_before_mib": round(rss_before),
         "cells": summary.get("cells"),
