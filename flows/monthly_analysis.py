@@ -37,7 +37,7 @@ def monthly_analysis(
     """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``.
 
     Units are analysed in batches of ``batch_size`` (one task each, one transaction each),
-    ``ASSESS_BATCH_CONCURRENCY`` at a time (default 2 on PostgreSQL, 1 on SQLite).
+    ``ASSESS_BATCH_CONCURRENCY`` at a time (default 1).
     """
     month = resolve_period(CYCLE, period)
     now = clock()

@@ -31,11 +31,12 @@ class Settings(BaseSettings):
     calendar_overrides: Path | None = Field(
         default=None, description="YAML file with the office's extra holidays and working days."
     )
-    batch_concurrency: int | None = Field(
-        default=None,
+    batch_concurrency: int = Field(
+        default=1,
         ge=1,
         le=8,
-        description="Batches of a cycle worked on at once (default: 1 on SQLite, 2 otherwise).",
+        description="Batches of a cycle worked on at once (threads; more only for a remote "
+        "PostgreSQL, never on SQLite).",
     )
 
     def resolved_database_url(self) -> str:

@@ -27,10 +27,10 @@ def work_calendar() -> WorkCalendar:
 
 
 def batch_concurrency() -> int:
-    """How many batches of one cycle are worked on at once: ``ASSESS_BATCH_CONCURRENCY``,
-    else 1 on SQLite (one writer) and 2 on PostgreSQL (one batch's database work
-    overlaps another's Python)."""
-    configured = get_settings().batch_concurrency
-    if configured is not None:
-        return configured
-    return 1 if database().dialect.name == "sqlite" else 2
+    """How many batches of one cycle are worked on at once (``ASSESS_BATCH_CONCURRENCY``,
+    default 1). Batches run in threads: more than one pays only when the database works
+    on another host (one batch's database time overlaps another's Python); measured on
+    one 2-core host with PostgreSQL, 2 was slower than 1 (bench/README.md)."""
+    if database().dialect.name == "sqlite":
+        return 1  # one writer at a time
+    return get_settings().batch_concurrency
