@@ -28,7 +28,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,13 +36,13 @@ import httpx
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from models.database import session_scope
 from models.messages import AppealDecision, UnitDigest
-from models.plans.annual import result_notice_digests
+from models.plans.annual import AnnualResult, result_notice_digests
 from models.plans.appeal_intake import (
     IndicatorRef,
     IntakeContext,
@@ -84,6 +84,7 @@ from models.plans.recompute import (
 from models.plans.records import BadRecord
 from models.rules import (
     MISSING,
+    SHANGHAI,
     Level,
     Observation,
     Period,
@@ -116,6 +117,7 @@ from models.tables import (
     table_of,
 )
 from models.tables import Ruling as RulingRow
+from tasks.bulk import bulk_insert
 from tasks.monthly import (
     deadline_cutoff,
     indicator_spec,
@@ -1009,87 +1011,120 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
                 computed_at=now,
             )
         )
-    if plan.deductions:
-        session.execute(
-            insert(DeductionEntry),
-            [
-                {
-                    "year": year if year is not None else int(d.period[:4]),
-                    "period": d.period,
-                    "unit_id": plan.unit_id,
-                    "indicator_id": d.indicator_id,
-                    "kind": d.kind,
-                    "stage": d.stage,
-                    "amount": d.amount,
-                    "level": d.level,
-                    "completion": d.completion,
-                    "cycle_run_id": None,
-                    "corrects_id": d.corrects_id,
-                    "ruling_id": ruling_id,
-                    "created_at": now,
-                    "note": (
-                        f"申诉复查裁定 {ruling_id}：扣分由 {d.previous_sum} 调整为 {d.new_sum}"
-                    )[:500],
-                }
-                for d in plan.deductions
-            ],
-        )
-    if plan.warnings:
-        session.execute(
-            insert(WarningEntry),
-            [
-                {
-                    "period": w.month,
-                    "unit_id": plan.unit_id,
-                    "indicator_id": w.indicator_id,
-                    "level": w.level,
-                    "completion": w.completion,
-                    "expected": w.expected,
-                    "actual": w.actual,
-                    "cycle_run_id": None,
-                    "corrects_id": w.corrects_id,
-                    "ruling_id": ruling_id,
-                    "created_at": now,
-                }
-                for w in plan.warnings
-            ],
-        )
-    if plan.negative_events:
-        session.execute(
-            insert(NegativeListEntry),
-            [
-                {
-                    "period": e.month,
-                    "unit_id": plan.unit_id,
-                    "event": e.event,
-                    "cycle_run_id": None,
-                    "ruling_id": ruling_id,
-                    "created_at": now,
-                }
-                for e in plan.negative_events
-            ],
-        )
-    if plan.results:
-        session.execute(
-            insert(ResultEntry),
-            [
-                {
-                    "cycle": r.cycle,
-                    "period": r.period,
-                    "unit_id": r.unit_id,
-                    "category": r.category,
-                    "score": r.score,
-                    "deductions": r.deductions,
-                    "total_weight": r.total_weight,
-                    "rank": r.rank,
-                    "grade": r.grade,
-                    "cycle_run_id": r.cycle_run_id,
-                    "ruling_id": ruling_id,
-                    "created_at": now,
-                }
-                for r in plan.results
-            ],
-        )
+    conn = session.connection()
+    bulk_insert(
+        conn,
+        table_of(DeductionEntry),
+        (
+            "year",
+            "period",
+            "unit_id",
+            "indicator_id",
+            "kind",
+            "stage",
+            "amount",
+            "level",
+            "completion",
+            "cycle_run_id",
+            "corrects_id",
+            "ruling_id",
+            "created_at",
+            "note",
+        ),
+        (
+            (
+                year if year is not None else int(d.period[:4]),
+                d.period,
+                plan.unit_id,
+                d.indicator_id,
+                d.kind,
+                d.stage,
+                d.amount,
+                d.level,
+                d.completion,
+                None,
+                d.corrects_id,
+                ruling_id,
+                now,
+                f"申诉复查裁定 {ruling_id}：扣分由 {d.previous_sum} 调整为 {d.new_sum}"[:500],
+            )
+            for d in plan.deductions
+        ),
+    )
+    bulk_insert(
+        conn,
+        table_of(WarningEntry),
+        (
+            "period",
+            "unit_id",
+            "indicator_id",
+            "level",
+            "completion",
+            "expected",
+            "actual",
+            "cycle_run_id",
+            "corrects_id",
+            "ruling_id",
+            "created_at",
+        ),
+        (
+            (
+                w.month,
+                plan.unit_id,
+                w.indicator_id,
+                w.level,
+                w.completion,
+                w.expected,
+                w.actual,
+                None,
+                w.corrects_id,
+                ruling_id,
+                now,
+            )
+            for w in plan.warnings
+        ),
+    )
+    bulk_insert(
+        conn,
+        table_of(NegativeListEntry),
+        ("period", "unit_id", "event", "cycle_run_id", "ruling_id", "created_at"),
+        ((e.month, plan.unit_id, e.event, None, ruling_id, now) for e in plan.negative_events),
+    )
+    bulk_insert(
+        conn,
+        table_of(ResultEntry),
+        (
+            "cycle",
+            "period",
+            "unit_id",
+            "category",
+            "score",
+            "deductions",
+            "total_weight",
+            "rank",
+            "grade",
+            "cycle_run_id",
+            "ruling_id",
+            "created_at",
+        ),
+        (
+            (
+                r.cycle,
+                r.period,
+                r.unit_id,
+                r.category,
+                r.score,
+                r.deductions,
+                r.total_weight,
+                r.rank,
+                r.grade,
+                r.cycle_run_id,
+                ruling_id,
+                now,
+            )
+            for r in plan.results
+        ),
+    )
 
 
 @dataclass
@@ -1231,27 +1266,88 @@ def _annual_notices(
     as the annual assessment builds them (``models.plans.annual.result_notice_digests``):
     a unit whose result changed (the ruled unit, any unit whose rank or grade moved) gets
     a corrected notice with a fresh appeal window from its sending; the others' notices
-    are rebuilt unchanged, so nothing is sent to them."""
-    # imported here: tasks.report_tasks imports tasks.cycle_tasks, which may import this module
-    from tasks.report_tasks import load_annual_results, previous_notices
-
+    are rebuilt unchanged, so nothing is sent to them. Reads the category only."""
     year = snapshot.year
     if not any(rs.cycle == ANNUAL for rs in snapshot.results):
         return {}
-    category = snapshot.unit.category
-    results = [r for r in load_annual_results(session, year) if r.category == category]
+    results = _category_annual_results(session, year, snapshot.unit.category)
     if not results:
         return {}
     rules = load_year_rules(session, year)
     send_at = send_window(calendar, rules)
     ends = appeal_deadline(send_at(now), calendar, rules).date()
-    digests = result_notice_digests(
-        results, year, ends, previous_notices(session, year, calendar, rules)
-    )
+    previous = _current_notices(session, year, snapshot.unit.category, calendar, rules)
+    digests = result_notice_digests(results, year, ends, previous)
     counts: dict[str, int] = defaultdict(int)
     for p in queue_digests(session, digests, now=now, send_at_fn=send_at):
         counts[f"annual_{p.action}"] += 1
     return dict(counts)
+
+
+def _category_annual_results(session: Session, year: int, category: str) -> list[AnnualResult]:
+    """The category's latest annual result per unit (the rows the recompute snapshot reads:
+    ``tasks.report_tasks.load_annual_results`` for one category)."""
+    latest = (
+        select(func.max(RES.id).label("id"))
+        .where(RES.cycle == ANNUAL, RES.period == str(year), RES.category == category)
+        .group_by(RES.unit_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            UNIT.code,
+            UNIT.name,
+            UNIT.kind,
+            RES.category,
+            RES.score,
+            RES.rank,
+            RES.grade,
+            RES.deductions,
+            RES.total_weight,
+        )
+        .join(latest, latest.c.id == RES.id)
+        .join(Unit, UNIT.id == RES.unit_id)
+        .order_by(UNIT.code)
+    )
+    return [
+        AnnualResult(
+            code, name, kind, cat, Decimal(score), rank, grade or "", Decimal(d), Decimal(w)
+        )
+        for code, name, kind, cat, score, rank, grade, d, w in rows
+    ]
+
+
+def _current_notices(
+    session: Session, year: int, category: str, calendar: WorkCalendar, rules: YearRules
+) -> dict[str, tuple[str, date]]:
+    """``tasks.report_tasks.previous_notices`` for the units with an annual result in
+    ``category`` only: per unit code, the content hash and appeal end of its current
+    annual result notice. The appeal end is computed once per sending time, not once
+    per notice."""
+    units = select(RES.unit_id).where(
+        RES.cycle == ANNUAL, RES.period == str(year), RES.category == category
+    )
+    rows = session.execute(
+        select(UNIT.code, MSG.content_hash, MSG.due_at, MSG.status)
+        .join(Unit, UNIT.id == MSG.unit_id)
+        .where(
+            MSG.kind == ANNUAL,
+            MSG.period == str(year),
+            MSG.audience == "unit",
+            MSG.unit_id.in_(units),
+        )
+        .order_by(MSG.id)
+    )
+    ends: dict[datetime, date] = {}
+    out: dict[str, tuple[str, date]] = {}
+    for code, digest_hash, due_at, status in rows:
+        if status in ("withdrawn", "superseded"):
+            continue
+        at = due_at if due_at.tzinfo else due_at.replace(tzinfo=SHANGHAI)
+        if at not in ends:
+            ends[at] = appeal_deadline(at, calendar, rules).date()
+        out[code] = (digest_hash, ends[at])
+    return out
 
 
 # ---------------------------------------------------------------------------- explain
