@@ -45,14 +45,21 @@ def upgrade() -> None:
                 table, recreate="always", naming_convention=SQLITE_NAMES
             ) as batch_op:
                 for column, referred in keys:
-                    batch_op.drop_constraint(f"fk_{table}_{column}_{referred}", type_="foreignkey")
+                    batch_op.drop_constraint(_name(table, column, referred, True), "foreignkey")
         else:
-            for column, _referred in keys:
-                op.drop_constraint(f"{table}_{column}_fkey", table, type_="foreignkey")
+            for column, referred in keys:
+                op.drop_constraint(_name(table, column, referred, False), table, "foreignkey")
+
+
+def _name(table: str, column: str, referred: str, sqlite: bool) -> str:
+    """PostgreSQL's own name for the key; on SQLite the convention's (what upgrade drops)."""
+    return f"fk_{table}_{column}_{referred}" if sqlite else f"{table}_{column}_fkey"
 
 
 def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
     for table, keys in FOREIGN_KEYS.items():
         with op.batch_alter_table(table) as batch_op:
             for column, referred in keys:
-                batch_op.create_foreign_key(f"{table}_{column}_fkey", referred, [column], ["id"])
+                name = _name(table, column, referred, sqlite)
+                batch_op.create_foreign_key(name, referred, [column], ["id"])
