@@ -376,7 +376,10 @@ class ResultEntry(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """One message to one unit (or to the office) in the outbox."""
 
-    __table_args__ = (UniqueConstraint("key"),)
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_message_kind_period_unit", "kind", "period", "unit_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, description="unit, kind, period and content hash")
