@@ -24,7 +24,6 @@ name; SQLite the database write lock (``BEGIN IMMEDIATE``). Held until commit.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ import httpx
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -118,6 +117,7 @@ from models.tables import (
 )
 from models.tables import Ruling as RulingRow
 from tasks.bulk import bulk_insert
+from tasks.locks import category_lock, lock_key, serialize
 from tasks.monthly import (
     deadline_cutoff,
     indicator_spec,
@@ -183,38 +183,6 @@ class NotFound(LookupError):
         self.what = what
         self.code = code
         self.year = year
-
-
-# ------------------------------------------------------------------------------ locks
-
-
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
-    digest = hashlib.sha256(f"assessment-calendar:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def serialize(session: Session, name: str) -> None:
-    """Hold the lock ``name`` until the session's transaction ends.
-
-    PostgreSQL: ``pg_advisory_xact_lock(hash(name))``. SQLite: the database write
-    lock (``BEGIN IMMEDIATE``), so call this before the transaction writes anything
-    (a transaction that has already written holds the write lock anyway).
-    """
-    bind = session.connection()
-    dialect = bind.dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
-    elif dialect == "sqlite":
-        raw: Any = bind.connection.dbapi_connection
-        if not raw.in_transaction:
-            session.execute(text("BEGIN IMMEDIATE"))
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise ValueError(f"unsupported database dialect {dialect!r}")
-
-
-def _category_lock(category: str) -> str:
-    return f"category:{category}"
 
 
 def _insert_new(
@@ -609,7 +577,7 @@ def record_ruling(
     ).scalar_one_or_none()
     if category is None:
         raise LookupError(f"appeal {appeal_id} does not exist")
-    serialize(session, _category_lock(category))
+    serialize(session, category_lock(category))
     view = load_appeal(session, appeal_id)
     appeal = session.get(Appeal, appeal_id, populate_existing=True)
     assert appeal is not None
@@ -695,7 +663,7 @@ def record_committee_decision(
     if row is None:
         raise LookupError(f"ruling {ruling_id} does not exist")
     view = load_appeal(session, row.appeal_id)
-    serialize(session, _category_lock(view.category))
+    serialize(session, category_lock(view.category))
     row = session.get(RulingRow, ruling_id, populate_existing=True)
     appeal = session.get(Appeal, view.id, populate_existing=True)
     assert row is not None and appeal is not None
@@ -1172,7 +1140,7 @@ def recompute_ruling(
         ).scalar_one_or_none()
         if category is None:
             raise LookupError(f"ruling {ruling_id} does not exist")
-        serialize(session, _category_lock(category))
+        serialize(session, category_lock(category))
         snapshot = load_recompute_snapshot(session, ruling_id, calendar)
         plan = plan_recompute(snapshot)
         if hold is not None:

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from models.catalog.vocabulary import CATEGORY_LABELS
 from models.database import session_scope
 from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.plans.reports import MonthReport, month_report
@@ -30,6 +31,7 @@ from tasks.appeal_tasks import load_standing_rulings
 from tasks.collect import CollectOutcome, collect_progress
 from tasks.cycles import Blocker, Claim, blocking_period, claim_cycle, finish_cycle, queue_cycles
 from tasks.digest_tasks import queue_monthly_digests
+from tasks.locks import category_lock, share
 from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
 from tasks.runtime import batch_concurrency, database, work_calendar
@@ -154,6 +156,8 @@ def analyse_batch_task(
     its digests, in one transaction; return the counts for the run's artifacts."""
     month = Period.parse(period)
     with session_scope(database()) as session:
+        # Never interleaved with a recompute after an appeal (it holds its category).
+        share(session, [category_lock(c) for c in CATEGORY_LABELS])
         snapshot = load_month_snapshot(session, month, work_calendar(), batch)
         # A forced rerun keeps the rulings already made on this month.
         plan = plan_monthly_analysis_with_rulings(
