@@ -41,7 +41,7 @@ from sqlmodel import Session, SQLModel
 
 from models.database import session_scope
 from models.messages import AppealDecision, UnitDigest
-from models.plans.annual import AnnualResult, result_notice_digests
+from models.plans.annual import result_notice_digests
 from models.plans.appeal_intake import (
     IndicatorRef,
     IntakeContext,
@@ -127,6 +127,7 @@ from tasks.monthly import (
 )
 from tasks.notify import queue_digests, send_window
 from tasks.platform import PlatformClient
+from tasks.report_tasks import load_annual_results
 from tasks.runtime import database, work_calendar
 
 __all__ = [
@@ -1238,7 +1239,7 @@ def _annual_notices(
     year = snapshot.year
     if not any(rs.cycle == ANNUAL for rs in snapshot.results):
         return {}
-    results = _category_annual_results(session, year, snapshot.unit.category)
+    results = load_annual_results(session, year, snapshot.unit.category)
     if not results:
         return {}
     rules = load_year_rules(session, year)
@@ -1250,39 +1251,6 @@ def _annual_notices(
     for p in queue_digests(session, digests, now=now, send_at_fn=send_at):
         counts[f"annual_{p.action}"] += 1
     return dict(counts)
-
-
-def _category_annual_results(session: Session, year: int, category: str) -> list[AnnualResult]:
-    """The category's latest annual result per unit (the rows the recompute snapshot reads:
-    ``tasks.report_tasks.load_annual_results`` for one category)."""
-    latest = (
-        select(func.max(RES.id).label("id"))
-        .where(RES.cycle == ANNUAL, RES.period == str(year), RES.category == category)
-        .group_by(RES.unit_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(
-            UNIT.code,
-            UNIT.name,
-            UNIT.kind,
-            RES.category,
-            RES.score,
-            RES.rank,
-            RES.grade,
-            RES.deductions,
-            RES.total_weight,
-        )
-        .join(latest, latest.c.id == RES.id)
-        .join(Unit, UNIT.id == RES.unit_id)
-        .order_by(UNIT.code)
-    )
-    return [
-        AnnualResult(
-            code, name, kind, cat, Decimal(score), rank, grade or "", Decimal(d), Decimal(w)
-        )
-        for code, name, kind, cat, score, rank, grade, d, w in rows
-    ]
 
 
 def _current_notices(

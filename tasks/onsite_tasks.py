@@ -60,9 +60,9 @@ from models.tables import (
     Unit,
     columns_of,
 )
-from tasks.cycle_tasks import database
 from tasks.monthly import load_year_rules
 from tasks.notify import queue_digests, send_window
+from tasks.runtime import database
 
 MA = columns_of(MonthlyAssessment)
 UNIT = columns_of(Unit)

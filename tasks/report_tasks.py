@@ -49,10 +49,10 @@ from models.tables import (
     Unit,
     columns_of,
 )
-from tasks.cycle_tasks import database, work_calendar
 from tasks.monthly import load_indicators
 from tasks.notify import queue_digests, send_window
 from tasks.onsite_tasks import ONSITE_SOURCE, rules_for
+from tasks.runtime import database, work_calendar
 
 RES = columns_of(ResultEntry)
 USE = columns_of(ResultUse)
@@ -76,14 +76,15 @@ class ResultsError(ValueError):
 # ------------------------------------------------------------------------- results
 
 
-def load_annual_results(session: Session, year: int) -> list[AnnualResult]:
-    """Each unit's latest annual result of ``year`` (a recomputation appends a newer one)."""
-    latest = (
-        select(func.max(RES.id).label("id"))
-        .where(RES.cycle == ANNUAL, RES.period == str(year))
-        .group_by(RES.unit_id)
-        .subquery()
-    )
+def load_annual_results(
+    session: Session, year: int, category: str | None = None
+) -> list[AnnualResult]:
+    """Each unit's latest annual result of ``year`` (a recomputation appends a newer one),
+    of every unit or one category's."""
+    where = [RES.cycle == ANNUAL, RES.period == str(year)]
+    if category is not None:
+        where.append(RES.category == category)
+    latest = select(func.max(RES.id).label("id")).where(*where).group_by(RES.unit_id).subquery()
     rows = session.execute(
         select(
             UNIT.code,

@@ -22,7 +22,6 @@ from models.plans.monthly import IndicatorSnap, UnitSnap
 from models.plans.results import DecemberCell, Settlement, UnitResult
 from models.rules import YearRules
 from models.tables import CycleRun, DeductionEntry, MonthlyAssessment, ResultEntry, columns_of
-from tasks.cycle_tasks import database
 from tasks.monthly import (
     load_indicators,
     load_ledger_sums,
@@ -30,6 +29,7 @@ from tasks.monthly import (
     load_units,
     load_year_rules,
 )
+from tasks.runtime import database
 
 MA = columns_of(MonthlyAssessment)
 RUN = columns_of(CycleRun)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from models.database import session_scope
 from models.rules import WorkCalendar
-from tasks.appeal_tasks import _category_annual_results, _current_notices
+from tasks.appeal_tasks import _current_notices
 from tasks.monthly import load_year_rules
 from tasks.report_tasks import load_annual_results, previous_notices
 
@@ -34,7 +34,7 @@ def test_a_categorys_results_and_notices_are_the_provinces_restricted_to_it(
         assert len(categories) > 1 and notices
         for category in categories:
             mine = [r for r in everyone if r.category == category]
-            assert _category_annual_results(session, 2026, category) == mine
+            assert load_annual_results(session, 2026, category) == mine
             codes = {r.unit_code for r in mine}
             assert _current_notices(session, 2026, category, calendar, rules) == {
                 code: v for code, v in notices.items() if code in codes
