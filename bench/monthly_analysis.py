@@ -43,7 +43,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.province import ROOT, YEAR, province, simulator
+from bench.province import ROOT, YEAR, province, simulator, use_environment
 from bench.receiver import received, receiver
 from models.catalog.schema import Catalog, UnitRow
 from models.database import make_engine, session_scope, upgrade_database
@@ -213,16 +213,7 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
         simulator(len(units), len(indicators), seed, TOKEN) as sim_url,
         scratch_database(kind, Path(tmp)) as db_url,
     ):
-        os.environ.update(
-            ASSESS_DATABASE_URL=db_url,
-            ASSESS_PLATFORM_URL=sim_url,
-            ASSESS_PLATFORM_TOKEN=TOKEN,
-            PREFECT_HOME=str(Path(tmp) / "prefect"),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            DO_NOT_TRACK="1",
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
-            PREFECT_LOGGING_LEVEL="WARNING",
-        )
+        use_environment(db_url, sim_url, TOKEN, Path(tmp))
         started = time.perf_counter()
         upgrade_database(db_url)
         engine = make_engine(db_url)

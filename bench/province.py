@@ -93,6 +93,21 @@ def province_catalog(units: list[SimUnit], indicators: list[SimIndicator]) -> Ca
     )
 
 
+def use_environment(db_url: str, sim_url: str, token: str, workdir: Path) -> None:
+    """The settings a benchmark's flows read: our database, the simulator, a Prefect home
+    of its own (an ephemeral server, offline), warnings only."""
+    os.environ.update(
+        ASSESS_DATABASE_URL=db_url,
+        ASSESS_PLATFORM_URL=sim_url,
+        ASSESS_PLATFORM_TOKEN=token,
+        PREFECT_HOME=str(workdir / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -56,7 +56,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, text
 
 from bench.monthly_analysis import scratch_database
-from bench.province import YEAR, province, simulator
+from bench.province import YEAR, province, simulator, use_environment
 from models.database import make_engine, session_scope, upgrade_database
 from models.rules import CalendarFallbackWarning, Ruling, RulingKind, WorkCalendar
 from models.tables import Appeal
@@ -228,16 +228,7 @@ def run(
         simulator(len(units), len(indicators), seed, TOKEN) as sim_url,
         scratch_database(kind, Path(tmp)) as db_url,
     ):
-        os.environ.update(
-            ASSESS_DATABASE_URL=db_url,
-            ASSESS_PLATFORM_URL=sim_url,
-            ASSESS_PLATFORM_TOKEN=TOKEN,
-            PREFECT_HOME=str(Path(tmp) / "prefect"),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            DO_NOT_TRACK="1",
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
-            PREFECT_LOGGING_LEVEL="WARNING",
-        )
+        use_environment(db_url, sim_url, TOKEN, Path(tmp))
         upgrade_database(db_url)
         engine = make_engine(db_url)
         with session_scope(engine) as session:
