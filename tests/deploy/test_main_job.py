@@ -58,12 +58,15 @@ def test_stopping_kills_each_group_by_pid_even_a_stubborn_one(tmp_path: Path) ->
     assert groups.children == []
 
 
-def test_sigint_and_sigterm_become_stopped() -> None:
+def test_sigint_and_sigterm_become_stopped_and_the_handlers_are_given_back() -> None:
+    # What was there before: Python's KeyboardInterrupt, or SIG_IGN when the test run was
+    # started in the background from a script.
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     for sig in (signal.SIGINT, signal.SIGTERM):
         with pytest.raises(Stopped, match=sig.name), _stop_on_signals():
             os.kill(os.getpid(), sig)
             time.sleep(1)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
 def test_the_demo_receiver_logs_every_post_and_echoes_ops_alerts(tmp_path: Path) -> None:
