@@ -27,7 +27,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -83,7 +83,6 @@ from models.plans.recompute import (
 from models.plans.records import BadRecord
 from models.rules import (
     MISSING,
-    SHANGHAI,
     Level,
     Observation,
     Period,
@@ -127,7 +126,7 @@ from tasks.monthly import (
 )
 from tasks.notify import queue_digests, send_window
 from tasks.platform import PlatformClient
-from tasks.report_tasks import load_annual_results
+from tasks.report_tasks import load_annual_results, previous_notices
 from tasks.runtime import database, work_calendar
 
 __all__ = [
@@ -1245,45 +1244,12 @@ def _annual_notices(
     rules = load_year_rules(session, year)
     send_at = send_window(calendar, rules)
     ends = appeal_deadline(send_at(now), calendar, rules).date()
-    previous = _current_notices(session, year, snapshot.unit.category, calendar, rules)
+    previous = previous_notices(session, year, calendar, rules, snapshot.unit.category)
     digests = result_notice_digests(results, year, ends, previous)
     counts: dict[str, int] = defaultdict(int)
     for p in queue_digests(session, digests, now=now, send_at_fn=send_at):
         counts[f"annual_{p.action}"] += 1
     return dict(counts)
-
-
-def _current_notices(
-    session: Session, year: int, category: str, calendar: WorkCalendar, rules: YearRules
-) -> dict[str, tuple[str, date]]:
-    """``tasks.report_tasks.previous_notices`` for the units with an annual result in
-    ``category`` only: per unit code, the content hash and appeal end of its current
-    annual result notice. The appeal end is computed once per sending time, not once
-    per notice."""
-    units = select(RES.unit_id).where(
-        RES.cycle == ANNUAL, RES.period == str(year), RES.category == category
-    )
-    rows = session.execute(
-        select(UNIT.code, MSG.content_hash, MSG.due_at, MSG.status)
-        .join(Unit, UNIT.id == MSG.unit_id)
-        .where(
-            MSG.kind == ANNUAL,
-            MSG.period == str(year),
-            MSG.audience == "unit",
-            MSG.unit_id.in_(units),
-        )
-        .order_by(MSG.id)
-    )
-    ends: dict[datetime, date] = {}
-    out: dict[str, tuple[str, date]] = {}
-    for code, digest_hash, due_at, status in rows:
-        if status in ("withdrawn", "superseded"):
-            continue
-        at = due_at if due_at.tzinfo else due_at.replace(tzinfo=SHANGHAI)
-        if at not in ends:
-            ends[at] = appeal_deadline(at, calendar, rules).date()
-        out[code] = (digest_hash, ends[at])
-    return out
 
 
 # ---------------------------------------------------------------------------- explain

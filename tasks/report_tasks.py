@@ -152,20 +152,39 @@ def _appeal_end(sent_at: datetime, calendar: WorkCalendar, rules: YearRules) -> 
 
 
 def previous_notices(
-    session: Session, year: int, calendar: WorkCalendar, rules: YearRules
+    session: Session,
+    year: int,
+    calendar: WorkCalendar,
+    rules: YearRules,
+    category: str | None = None,
 ) -> dict[str, tuple[str, date]]:
-    """Per unit: the content hash and appeal end of its current annual result notice."""
+    """Per unit (of every unit, or of those with an annual result in ``category``): the
+    content hash and appeal end of its current annual result notice. The appeal end is
+    worked out once per sending time (on the holiday calendar, ~0.4 ms each)."""
+    where = [MSG.kind == ANNUAL, MSG.period == str(year), MSG.audience == "unit"]
+    if category is not None:
+        where.append(
+            MSG.unit_id.in_(
+                select(RES.unit_id).where(
+                    RES.cycle == ANNUAL, RES.period == str(year), RES.category == category
+                )
+            )
+        )
     rows = session.execute(
         select(UNIT.code, MSG.content_hash, MSG.due_at, MSG.status)
         .join(Unit, UNIT.id == MSG.unit_id)
-        .where(MSG.kind == ANNUAL, MSG.period == str(year), MSG.audience == "unit")
+        .where(*where)
         .order_by(MSG.id)
     )
+    ends: dict[datetime, date] = {}
     out: dict[str, tuple[str, date]] = {}
     for code, digest_hash, due_at, status in rows:
-        if status not in ("withdrawn", "superseded"):
-            at = due_at if due_at.tzinfo else due_at.replace(tzinfo=SHANGHAI)
-            out[code] = (digest_hash, _appeal_end(at, calendar, rules))
+        if status in ("withdrawn", "superseded"):
+            continue
+        at = due_at if due_at.tzinfo else due_at.replace(tzinfo=SHANGHAI)
+        if at not in ends:
+            ends[at] = _appeal_end(at, calendar, rules)
+        out[code] = (digest_hash, ends[at])
     return out
 
 

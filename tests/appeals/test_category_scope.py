@@ -9,7 +9,6 @@ from sqlalchemy import Engine
 
 from models.database import session_scope
 from models.rules import WorkCalendar
-from tasks.appeal_tasks import _current_notices
 from tasks.monthly import load_year_rules
 from tasks.report_tasks import load_annual_results, previous_notices
 
@@ -36,6 +35,6 @@ def test_a_categorys_results_and_notices_are_the_provinces_restricted_to_it(
             mine = [r for r in everyone if r.category == category]
             assert load_annual_results(session, 2026, category) == mine
             codes = {r.unit_code for r in mine}
-            assert _current_notices(session, 2026, category, calendar, rules) == {
+            assert previous_notices(session, 2026, calendar, rules, category) == {
                 code: v for code, v in notices.items() if code in codes
             }
