@@ -110,6 +110,7 @@ def queue_cycles(session: Session, cycle: str, periods: Sequence[str], now: date
             row.status = QUEUED
             row.claimed_at = now
             row.finished_at = None
+            row.flow_run_id = None  # the run that will take it is not known yet
         session.add(row)
         queued.append(period)
     session.flush()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from models.database import session_scope
-from models.tables import AssessmentYear
+from models.tables import AssessmentYear, CycleRun
 from tasks.cycles import (
     STALE_AFTER,
     blocking_period,
@@ -83,6 +83,10 @@ def test_queueing_leaves_a_running_month_to_its_run_and_requeues_a_failed_one(
         finish_cycle(session, failed.run_id, "failed", {}, NOW)
     with session_scope(catalog_db) as session:
         assert queue_cycles(session, CYCLE, ["2026-01", "2026-02"], NOW) == ["2026-02"]
+    with session_scope(catalog_db) as session:
+        requeued = session.get(CycleRun, failed.run_id)
+        assert requeued is not None
+        assert (requeued.status, requeued.flow_run_id) == ("queued", None)  # not run-2's
     with session_scope(catalog_db) as session:
         again = claim_cycle(session, CYCLE, "2026-02", NOW, "run-2b")
         assert again.outcome == "reclaimed" and again.run_id == failed.run_id
