@@ -121,6 +121,7 @@ def backfill_cycles(
     outcomes: list[dict[str, Any]] = []
     failed: list[str] = []
     if parallel and not dry_run and chosen:
+        require_deployment(f"{the_cycle.value}/{DEPLOYMENT}")  # before queueing anything
         queue_cycles_task(the_cycle.value, keys, clock())
         ended = run_deployments_in_parallel(the_cycle, chosen)
         for (p, force), (state_name, message, ok) in zip(chosen, ended, strict=True):
@@ -162,6 +163,21 @@ def backfill_cycles(
     if failed:
         raise RuntimeError(f"{cycle}: {', '.join(failed)} did not complete")
     return keys
+
+
+def require_deployment(name: str) -> None:
+    """A parallel backfill runs the periods through the cycle's deployment: check it exists
+    before queueing them (queued periods would hold later runs back for hours)."""
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name(name)
+    except ObjectNotFound:
+        raise ValueError(
+            f"parallel backfill needs the deployment {name!r}: run `prefect deploy --all` "
+            "first, or backfill without parallel"
+        ) from None
 
 
 def run_deployments_in_parallel(

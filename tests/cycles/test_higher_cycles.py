@@ -116,6 +116,13 @@ def test_backfill_runs_exactly_the_missing_months_in_order(
     assert backfill_cycles(cycle="quarterly_monitoring", dry_run=True) == ["2026-Q1", "2026-Q2"]
 
 
+def test_a_parallel_backfill_needs_the_cycles_deployment(prefect_server: None) -> None:
+    from flows.backfill_cycles import require_deployment
+
+    with pytest.raises(ValueError, match="prefect deploy --all"):
+        require_deployment("monthly_analysis/no-such-deployment")
+
+
 def test_backfill_refuses_a_cycle_without_a_flow_or_runs_it(
     prefect_server: None, settings_env: Engine
 ) -> None:
