@@ -36,10 +36,6 @@ import os
 import platform
 import pstats
 import resource
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -53,6 +49,7 @@ import httpx
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.province import simulator_process as province_simulator
 from deployments.platform_sim_data import SimIndicator, SimUnit, synthetic_catalog
 from models.catalog.schema import Catalog, IndicatorRow, ItemRow, Milestone, UnitRow, YearRow
 from models.database import make_engine, session_scope, upgrade_database
@@ -132,58 +129,11 @@ def bench_catalog(units: list[SimUnit], indicators: list[SimIndicator]) -> Catal
 # --------------------------------------------------------------------------- the simulator
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def simulator_process(indicators: int, port: int) -> Iterator[tuple[str, int]]:
-    """``python -m deployments.platform_sim`` in its own process group: (URL, pid)."""
-    if port == 0:
-        port = _free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "deployments.platform_sim",
-        "--units",
-        str(UNITS),
-        "--indicators",
-        str(indicators),
-        "--port",
-        str(port),
-        "--seed",
-        str(SEED),
-        "--year",
-        str(YEAR),
-        "--token",
-        TOKEN,
-    ]
-    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the simulator exited with {proc.returncode}")
-            try:
-                httpx.get(f"{url}/_sim/stats", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the simulator did not answer within 60 s") from None
-                time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own group: pgid == pid
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    """``python -m deployments.platform_sim`` for the benchmark's catalog: (URL, pid)."""
+    with province_simulator(UNITS, indicators, SEED, TOKEN, port) as running:
+        yield running
 
 
 # --------------------------------------------------------------------------- databases

@@ -116,9 +116,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def simulator(n_units: int, n_indicators: int, seed: int, token: str) -> Iterator[str]:
-    """The simulator serving the province, in its own process group; stopped by pid."""
-    port = free_port()
+def simulator_process(
+    n_units: int, n_indicators: int, seed: int, token: str, port: int = 0
+) -> Iterator[tuple[str, int]]:
+    """The simulator serving the province in its own process group: (URL, pid); stopped
+    by its pid (SIGTERM, then SIGKILL)."""
+    port = port or free_port()
     argv = [sys.executable, "-m", "deployments.platform_sim", "--units", str(n_units),
             "--indicators", str(n_indicators), "--seed", str(seed), "--year", str(YEAR),
             "--port", str(port), "--token", token]  # fmt: skip
@@ -135,13 +138,20 @@ def simulator(n_units: int, n_indicators: int, seed: int, token: str) -> Iterato
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the simulator did not answer within 120 s") from None
-                time.sleep(0.2)
-        yield url
+                time.sleep(0.1)
+        yield url, proc.pid
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGTERM)  # its own group: pgid == pid
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@contextlib.contextmanager
+def simulator(n_units: int, n_indicators: int, seed: int, token: str) -> Iterator[str]:
+    """The simulator serving the province (see ``simulator_process``): its URL."""
+    with simulator_process(n_units, n_indicators, seed, token) as (url, _pid):
+        yield url
