@@ -12,6 +12,7 @@ from uuid import UUID
 from prefect import flow, get_client, get_run_logger
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 
 from flows.common import clock
@@ -168,8 +169,6 @@ def backfill_cycles(
 def require_deployment(name: str) -> None:
     """A parallel backfill runs the periods through the cycle's deployment: check it exists
     before queueing them (queued periods would hold later runs back for hours)."""
-    from prefect.exceptions import ObjectNotFound
-
     try:
         with get_client(sync_client=True) as client:
             client.read_deployment_by_name(name)

@@ -17,8 +17,8 @@
 - ``publish_year`` seals a year (see migration 0002); ``load_explain`` gathers the
   chain shown by ``assess explain`` and the recompute run's artifact.
 
-The lock (``serialize``): PostgreSQL ``pg_advisory_xact_lock`` on a hash of the
-name; SQLite the database write lock (``BEGIN IMMEDIATE``). Held until commit.
+The category's lock comes from ``tasks.locks``, held exclusively until commit (a
+monthly batch holds the categories shared, so the two never interleave).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ from models.tables import (
 )
 from models.tables import Ruling as RulingRow
 from tasks.bulk import bulk_insert
-from tasks.locks import category_lock, lock_key, serialize
+from tasks.locks import category_lock, serialize
 from tasks.monthly import (
     deadline_cutoff,
     indicator_spec,
@@ -141,12 +141,10 @@ __all__ = [
     "load_explain",
     "load_recompute_snapshot",
     "load_standing_rulings",
-    "lock_key",
     "publish_year",
     "recompute_ruling",
     "record_committee_decision",
     "record_ruling",
-    "serialize",
 ]
 
 ZERO = Decimal(0)
