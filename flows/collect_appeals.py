@@ -1,6 +1,6 @@
 """申诉受理: collect the units' appeals from the platform, refuse the late, register the rest.
 
-Scheduled (``SCHEDULE_CRON`` in Asia/Shanghai). Each run reads the appeals filed
+Scheduled in ``prefect.yaml`` (Asia/Shanghai working hours). Each run reads the appeals filed
 since the watermark (``collection_watermark`` source ``appeals``, period ``all``),
 checks each against its window — 5 working days after the month's result was
 sent to the unit: the latest delivery of the unit's monthly-analysis message for
@@ -23,9 +23,6 @@ from flows.common import clock
 from models.plans.appeal_intake import QUARANTINE_LABELS
 from models.rules.periods import to_shanghai
 from tasks.appeal_tasks import IntakeOutcome, collect_appeals_task, publish_markdown_task
-
-SCHEDULE_CRON = "0 9-17 * * *"
-SCHEDULE_TIMEZONE = "Asia/Shanghai"
 
 
 def intake_markdown(outcome: IntakeOutcome, day: str) -> str:

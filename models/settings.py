@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     )
     platform_url: str = "http://127.0.0.1:8700"
     platform_token: SecretStr = SecretStr("demo-token")
-    timezone: str = "Asia/Shanghai"
     ops_channels: list[SecretStr] = Field(
         default_factory=list, description="Apprise URLs of the office's operations channel."
     )

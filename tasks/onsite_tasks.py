@@ -173,12 +173,6 @@ def draw_onsite_plan_task(
         return draw_and_save_plan(session, period, months, now, rule)
 
 
-def Decimal_str(value: float) -> Any:
-    from decimal import Decimal
-
-    return Decimal(str(value))
-
-
 # --------------------------------------------------------------------------- findings
 
 

@@ -9,7 +9,6 @@ apply the plan; nothing here reads a database or the clock.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -131,14 +130,6 @@ class MonthlyPlan:
     negative_events: tuple[NegativeEvent, ...]
     books_ledger: bool
     red_units: frozenset[int]
-
-    def level_counts(self, units: Iterable[UnitSnap]) -> dict[str, Counter[str]]:
-        """Per category, how many cells of each level."""
-        category = {u.id: u.category for u in units}
-        counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for r in self.results:
-            counts[category[r.unit_id]][r.assessment.level.value] += 1
-        return dict(counts)
 
 
 def applies(indicator: IndicatorSnap, unit: UnitSnap) -> bool:
