@@ -534,7 +534,7 @@ class MainJob:
     def run(self) -> int:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from deployments.deploy_cli import render_prefect_yaml, setup_alerts
+        from deployments.prefect_setup import render_prefect_yaml, setup_alerts
 
         c = self.config
         t0 = time.monotonic()

@@ -2,8 +2,9 @@
 
 - `digest`: the items a unit is told about (`MissingUpload`, `LevelItem`,
   `DeductionChange`, `Rectification`, `AppealDecision`, `ResultItem`), `UnitDigest`, the
-  content hash, `message_key` and `plan_outbox` (new / skip / correction /
-  replace / withdraw).
+  content hash and `message_key`.
+- `outbox`: `plan_outbox` (new / skip / correction / replace / withdraw) over the
+  messages already in the outbox.
 - `render`: `build_unit_message`, THE one place a message to a unit is built
   (refuses on-site check plan content), and `build_office_alert`.
 
@@ -12,20 +13,15 @@ No database, HTTP, Prefect or clock here.
 
 from .digest import (
     ALLOWED_ITEM_TYPES,
-    DELIVERED_STATUSES,
     KIND_LABELS,
     AppealDecision,
     AppealWindow,
     ConfidentialContentError,
     DeductionChange,
     DigestItem,
-    ExistingMessage,
-    ExistingMessages,
     LevelItem,
     MessageKind,
-    MessagePlan,
     MissingUpload,
-    PlanAction,
     Rectification,
     ResultItem,
     UnitDigest,
@@ -33,6 +29,13 @@ from .digest import (
     content_hash,
     message_key,
     ordered_items,
+)
+from .outbox import (
+    DELIVERED_STATUSES,
+    ExistingMessage,
+    ExistingMessages,
+    MessagePlan,
+    PlanAction,
     plan_outbox,
 )
 from .render import (

@@ -62,10 +62,8 @@ from .periods import (
     as_month,
     as_period,
     assessed_period,
-    cycle_month_for_run,
     parse_period,
     period_containing,
-    period_for_run,
     period_range,
     to_shanghai,
 )
@@ -95,7 +93,9 @@ from .workdays import (
     CalendarWarning,
     TimetableEntry,
     WorkCalendar,
+    cycle_month_for_run,
     overrides_from_mapping,
+    period_for_run,
 )
 from .yearrules import (
     DEFAULT_RULES,

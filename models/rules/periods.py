@@ -11,14 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import total_ordering
-from typing import TYPE_CHECKING
 
 import pendulum
-
-from .yearrules import DEFAULT_RULES, YearRules
-
-if TYPE_CHECKING:
-    from .workdays import WorkCalendar
 
 __all__ = [
     "SHANGHAI",
@@ -29,10 +23,8 @@ __all__ = [
     "as_month",
     "as_period",
     "assessed_period",
-    "cycle_month_for_run",
     "parse_period",
     "period_containing",
-    "period_for_run",
     "period_range",
     "to_shanghai",
 ]
@@ -334,43 +326,3 @@ def assessed_period(cycle: Cycle | str, month: Period | str) -> Period:
         )
     kind = the_cycle.period_kind
     return Period(kind, the_month.year, (the_month.index - 1) // kind.months_per_period + 1)
-
-
-def cycle_month_for_run(
-    when: datetime,
-    calendar: WorkCalendar,
-    cycle: Cycle | str = Cycle.MONTHLY_ANALYSIS,
-    rules: YearRules = DEFAULT_RULES,
-) -> Period:
-    """The month a scheduled run of `cycle` at `when` belongs to.
-
-    A run belongs to the month whose cycle day (for the analysis-based cycles: the
-    monthly-analysis day; for the reminder: the reminder day) is the Asia/Shanghai
-    date of `when`. A run on any other day (a late or manual run) belongs to the most
-    recent such month whose cycle day is at or before that date, so a retried run
-    still assesses the month it was scheduled for rather than a month whose values
-    are not due yet. Only months the cycle runs for are candidates: a quarterly run
-    on 2026-11-10 belongs to 2026-09. The time of day is ignored.
-    """
-    the_cycle = Cycle(cycle)
-    today = to_shanghai(when).date()
-    candidate = Period.month(today.year, today.month)
-    # A cycle day of month m never precedes the start of month m, so at most a few
-    # dozen steps back are needed; the bound only guards against a broken calendar.
-    for _ in range(36):
-        if candidate.index in the_cycle.months:
-            day = calendar.cycle_run_at(the_cycle, candidate, rules).date()
-            if day <= today:
-                return candidate
-        candidate = candidate.previous()
-    raise PeriodError(f"no {the_cycle.value} run found at or before {today.isoformat()}")
-
-
-def period_for_run(
-    when: datetime,
-    calendar: WorkCalendar,
-    cycle: Cycle | str,
-    rules: YearRules = DEFAULT_RULES,
-) -> Period:
-    """The period a run of `cycle` at `when` assesses (e.g. a quarterly run on 2026-10-09 → Q3)."""
-    return assessed_period(cycle, cycle_month_for_run(when, calendar, cycle, rules))

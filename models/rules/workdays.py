@@ -17,7 +17,15 @@ from datetime import date, datetime, time, timedelta
 import chinese_calendar
 import pendulum
 
-from .periods import SHANGHAI, Cycle, Period, as_month, assessed_period, to_shanghai
+from .periods import (
+    SHANGHAI,
+    Cycle,
+    Period,
+    PeriodError,
+    as_month,
+    assessed_period,
+    to_shanghai,
+)
 from .yearrules import DEFAULT_RULES, YearRules
 
 __all__ = [
@@ -27,7 +35,9 @@ __all__ = [
     "CalendarWarning",
     "TimetableEntry",
     "WorkCalendar",
+    "cycle_month_for_run",
     "overrides_from_mapping",
+    "period_for_run",
 ]
 
 _ONE_DAY = timedelta(days=1)
@@ -403,3 +413,43 @@ def _as_date(value: date) -> date:
     if not isinstance(value, date):
         raise TypeError(f"expected a date, got {type(value).__name__} {value!r}")
     return value
+
+
+def cycle_month_for_run(
+    when: datetime,
+    calendar: WorkCalendar,
+    cycle: Cycle | str = Cycle.MONTHLY_ANALYSIS,
+    rules: YearRules = DEFAULT_RULES,
+) -> Period:
+    """The month a scheduled run of `cycle` at `when` belongs to.
+
+    A run belongs to the month whose cycle day (for the analysis-based cycles: the
+    monthly-analysis day; for the reminder: the reminder day) is the Asia/Shanghai
+    date of `when`. A run on any other day (a late or manual run) belongs to the most
+    recent such month whose cycle day is at or before that date, so a retried run
+    still assesses the month it was scheduled for rather than a month whose values
+    are not due yet. Only months the cycle runs for are candidates: a quarterly run
+    on 2026-11-10 belongs to 2026-09. The time of day is ignored.
+    """
+    the_cycle = Cycle(cycle)
+    today = to_shanghai(when).date()
+    candidate = Period.month(today.year, today.month)
+    # A cycle day of month m never precedes the start of month m, so at most a few
+    # dozen steps back are needed; the bound only guards against a broken calendar.
+    for _ in range(36):
+        if candidate.index in the_cycle.months:
+            day = calendar.cycle_run_at(the_cycle, candidate, rules).date()
+            if day <= today:
+                return candidate
+        candidate = candidate.previous()
+    raise PeriodError(f"no {the_cycle.value} run found at or before {today.isoformat()}")
+
+
+def period_for_run(
+    when: datetime,
+    calendar: WorkCalendar,
+    cycle: Cycle | str,
+    rules: YearRules = DEFAULT_RULES,
+) -> Period:
+    """The period a run of `cycle` at `when` assesses (e.g. a quarterly run on 2026-10-09 → Q3)."""
+    return assessed_period(cycle, cycle_month_for_run(when, calendar, cycle, rules))

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from deployments.deploy_cli import DEFAULT_PREFECT_YAML, PROJECT_ROOT, render_prefect_yaml
 from deployments.main_job import POOL
+from deployments.prefect_setup import DEFAULT_PREFECT_YAML, PROJECT_ROOT, render_prefect_yaml
 from models.rules import YearRules
 
 # The simulator and demo-catalog fixtures of the cycle tests, reused here.

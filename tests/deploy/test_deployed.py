@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from deployments.deploy_cli import AUTOMATION_NAME, setup_alerts
 from deployments.main_job import POOL
+from deployments.prefect_setup import AUTOMATION_NAME, setup_alerts
 from tests.cycles.conftest import TOKEN
 from tests.deploy.conftest import PREFECT, Deployed, run_in_group
 from tests.notify.receivers import HttpReceiver

@@ -12,15 +12,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deployments.deploy_cli import (
+from deployments.deploy_cli import deploy_app
+from deployments.main_job import due_backfills
+from deployments.prefect_setup import (
     ALERTED_FLOWS,
     DEFAULT_PREFECT_YAML,
     PROJECT_ROOT,
-    deploy_app,
     failure_automation,
     render_prefect_yaml,
 )
-from deployments.main_job import due_backfills
 from deployments.schedules import (
     CYCLE_ENTRYPOINTS,
     OUTBOX_ENTRYPOINT,

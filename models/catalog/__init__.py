@@ -1,0 +1,1 @@
+"""The catalog: its schema and checks (pure, `schema`), its vocabulary, and its file formats."""
