@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import os
 import resource
 import signal
@@ -205,6 +206,40 @@ def delivery_worker(send_at: datetime, workdir: Path) -> Iterator[Callable[[], i
             proc.wait()
 
 
+#: What a refactor must leave identical: the month's ledgers, assessments and messages.
+HASHED_TABLES = (
+    "deduction_entry",
+    "warning_entry",
+    "negative_list_entry",
+    "monthly_assessment",
+    "message",
+)
+#: Columns that differ between two identical runs (ids, times, run and row references).
+VOLATILE = {"id", "cycle_run_id", "corrects_id", "supersedes_id", "claimed_by", "lease_until"}
+
+
+def ledger_hashes(db_url: str) -> dict[str, str]:
+    """A short SHA-256 per table over its rows, less volatile columns, in a canonical order."""
+    engine = make_engine(db_url)
+    out: dict[str, str] = {}
+    try:
+        with engine.connect() as conn:
+            for table in HASHED_TABLES:
+                result = conn.execute(text(f"SELECT * FROM {table}"))
+                keep = [
+                    (i, name)
+                    for i, name in enumerate(result.keys())
+                    if name not in VOLATILE and not name.endswith("_at")
+                ]
+                rows = result.all()
+                canon = sorted("|".join(f"{name}={row[i]}" for i, name in keep) for row in rows)
+                digest = hashlib.sha256("\n".join(canon).encode()).hexdigest()[:16]
+                out[table] = f"{len(rows)} rows {digest}"
+    finally:
+        engine.dispose()
+    return out
+
+
 def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False) -> dict[str, Any]:
     units, indicators, catalog = province(records, per_unit, seed)
     with (
@@ -255,6 +290,7 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
         end_to_end = extra.get("all_delivered_s", analysis + delivery)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         messages = received(receiver_url)
+        hashes = ledger_hashes(db_url)
         fetch, insert, rows = floor(sim_url, db_url)
     return {
         "records": rows,
@@ -274,6 +310,7 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
         "rss_before_mib": round(rss_before),
         "cells": summary.get("cells"),
         "analysis_tasks_s": stages,
+        "ledger_hashes": hashes,
         **extra,
     }
 
