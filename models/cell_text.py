@@ -5,8 +5,9 @@ carriage return) as a formula when the cell is edited or the file is converted
 (OWASP "CSV injection"). Every workbook the project writes (``tasks.workbook``)
 prefixes such text with a single quote; a reader of the project's own files
 (the catalog importer) removes that one quote again, so an export re-imports
-unchanged. Full-width ``＝ ＋ － ＠`` are treated the same way: an input method
-may turn them into their ASCII forms when a cell is edited.
+unchanged. Full-width ``＝ ＋ － ＠`` are ordinary Chinese punctuation that no
+spreadsheet evaluates: they are left as they are (escaping them would show a stray
+quote to the office and break the importer's round trip).
 
 The two functions are exact inverses: ``unescape_cell_text(escape_cell_text(s)) == s``
 for every string ``s``, including text that already starts with quotes.
@@ -17,7 +18,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 QUOTE = "'"
-FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def _formula_after_quotes(text: str) -> bool:

@@ -3,9 +3,10 @@
 Every sheet is a table: a bold header row (frozen, with an autofilter) and one row
 per record. Cell values are written by type, never as formulas:
 
-- text: formula-like text (``= + - @``, tab, CR and full-width ``＝＋－＠``) is
-  prefixed with a single quote (``models.cell_text``), characters XML cannot hold
-  are replaced by ``�``, and the cell is always a text cell;
+- text: formula-like text (starting with ``= + - @``, tab or CR) is prefixed with
+  a single quote (``models.cell_text``), characters XML cannot hold are replaced by
+  ``\ufffd``, text beyond Excel's 32,767 characters is cut with ``…``, and the cell
+  is always a text cell;
 - numbers (int, float, Decimal) are numeric cells; a Decimal is shown with two
   places (``0.00``) unless the sheet names another format for its column (e.g.
   ``PERCENT`` for a ratio);
