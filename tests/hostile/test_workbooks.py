@@ -158,6 +158,17 @@ def test_the_writer_refuses_a_time_without_a_zone(tmp_path: Path) -> None:
         write_workbook(tmp_path / "naive.xlsx", [Sheet("t", [{"时间": datetime(2026, 1, 1)}])])
 
 
+def test_the_workbook_writer_is_the_only_code_that_creates_a_workbook() -> None:
+    root = Path(__file__).resolve().parents[2]
+    writers = [
+        path.relative_to(root).as_posix()
+        for folder in ("models", "tasks", "flows", "deployments", "bench")
+        for path in (root / folder).rglob("*.py")
+        if "Workbook(" in path.read_text(encoding="utf-8")
+    ]
+    assert writers == ["tasks/workbook.py"]
+
+
 # ----------------------------------------------------------------- the four workbooks
 
 
