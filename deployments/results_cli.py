@@ -29,7 +29,7 @@ from sqlmodel import Session
 from models.database import make_engine, session_scope
 from models.plans.annual import results_export
 from models.plans.burden import burden_figures, burden_markdown
-from models.plans.onsite import OnsiteError
+from models.plans.onsite import OnsiteError, plan_sheets
 from models.plans.sharing import (
     RECIPIENTS,
     ShareError,
@@ -156,19 +156,7 @@ def onsite_export_command(
     _check_format(file)
     with _session() as session:
         payload = onsite_export_payload(session, period)
-    sheets = {
-        "抽样说明": [
-            {"项目": "季度", "内容": payload["period"]},
-            {"项目": "抽样时间", "内容": payload["drawn_at"]},
-            {"项目": "随机种子", "内容": str(payload["seed"])},
-            {"项目": "按种子重现抽样结果", "内容": "一致" if payload["reproduced"] else "不一致"},
-            {"项目": "密级", "内容": "保密，仅限考核办，不得向被考核单位透露"},
-        ],
-        "候选单位": payload["candidates"],
-        "抽中单位": payload["sample"],
-        "核查发现": payload["findings"],
-    }
-    write_export(file, payload, sheets)
+    write_export(file, payload, plan_sheets(payload))
     typer.echo(f"已导出 {period} 实地核查抽样计划（保密）：{file}")
 
 

@@ -1,4 +1,7 @@
-"""Writing the office's exports to files: JSON (UTF-8) or XLSX (one sheet per table)."""
+"""Writing the office's exports to files: JSON (UTF-8) or XLSX (one sheet per table).
+
+XLSX goes through ``tasks.workbook``, the one workbook writer.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
+from tasks.workbook import tables, write_workbook
 
 FORMATS = (".json", ".xlsx")
 
@@ -29,34 +31,8 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def write_xlsx(path: Path, sheets: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-    """One worksheet per table: a bold header row, then the rows (an empty table: header only)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = Workbook()
-    first = True
-    for title, rows in sheets.items():
-        sheet = workbook.active if first else workbook.create_sheet()
-        first = False
-        sheet.title = title[:31]
-        header = list(rows[0]) if rows else ["（无数据）"]
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append([_cell(row.get(h)) for h in header])
-        for index, name in enumerate(header, start=1):
-            width = max([len(str(name)), *(len(str(r.get(name, ""))) for r in rows)])
-            sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(
-                60, max(10, width * 2)
-            )
-    workbook.save(path)
-
-
-def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, list | tuple):
-        return "、".join(str(v) for v in value)
-    return str(value)
+    """One worksheet per table, written by ``tasks.workbook`` (no formula from data)."""
+    write_workbook(path, tables(sheets))
 
 
 def write_export(

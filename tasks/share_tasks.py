@@ -37,7 +37,7 @@ from models.plans.sharing import (
     share_content,
     share_sheets,
 )
-from models.rules import Period
+from models.rules import Period, to_shanghai
 from models.tables import (
     Indicator,
     MonthlyAssessment,
@@ -186,7 +186,7 @@ class ShareExport:
     def payload(self, generated_at: datetime) -> dict[str, Any]:
         return {
             **self.content,
-            "generated_at": generated_at.isoformat(),
+            "generated_at": to_shanghai(generated_at).isoformat(),
             "content_sha256": self.content_hash,
         }
 
@@ -217,7 +217,7 @@ def export_share(session: Session, recipient: str, month: str, now: datetime) ->
         recipient=recipient,
         period=month,
         content=content,
-        sheets=share_sheets(content),
+        sheets=share_sheets(content, now),
         content_hash=digest,
         removals=tuple(removals),
         names=unit_names(session),

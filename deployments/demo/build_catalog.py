@@ -13,9 +13,9 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from models.catalog.files import write_xlsx, write_yaml
 from models.catalog.schema import Catalog, IndicatorRow, ItemRow, Milestone, UnitRow, YearRow
 from models.rules import YearRules
+from tasks.catalog_files import write_xlsx, write_yaml
 
 HERE = Path(__file__).parent
 DEMO_RECEIVER = "json://127.0.0.1:8790/units"

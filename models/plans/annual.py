@@ -28,6 +28,7 @@ from models.rules import (
     YearRules,
     coefficient_of_variation,
     low_discrimination_for_year,
+    to_shanghai,
 )
 
 _CV_PLACES = Decimal("0.0001")
@@ -126,7 +127,9 @@ def results_export(
     Sheet 年度考核结果: one row per unit (category, score, rank of n, grade) with one
     column per use listing the references recorded for it. Sheet 结果运用记录: every
     recorded use. Sheet 七关联说明: the seven uses. The JSON holds the same data with
-    English keys.
+    English keys. The sheets hold typed values for the workbook writer (the score a
+    Decimal, the time a datetime); the JSON holds the score as text and Beijing-time
+    ISO timestamps.
     """
     sizes = category_sizes(results)
     by_unit: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -145,7 +148,7 @@ def results_export(
             "单位名称": r.unit_name,
             "单位类型": KIND_LABELS.get(r.kind, r.kind),
             "考核类别": CATEGORY_LABELS.get(r.category, r.category),
-            "最终得分": str(r.score),
+            "最终得分": r.score,
             "类别内排名": r.rank,
             "类别单位数": sizes[r.category],
             "考核等次": _grade_label(r.grade),
@@ -176,7 +179,7 @@ def results_export(
             "单位名称": names.get(u.unit_code, u.unit_code),
             "运用方向": RESULT_USES.get(u.use, u.use),
             "文号或依据": u.reference,
-            "登记时间": u.recorded_at.isoformat(),
+            "登记时间": u.recorded_at,
         }
         for u in sorted(uses, key=lambda u: (u.recorded_at, u.unit_code, u.use))
     ]
@@ -192,7 +195,7 @@ def results_export(
                     "use": u.use,
                     "use_label": RESULT_USES.get(u.use, u.use),
                     "reference": u.reference,
-                    "recorded_at": u.recorded_at.isoformat(),
+                    "recorded_at": to_shanghai(u.recorded_at).isoformat(),
                 }
                 for u in sorted(uses, key=lambda u: (u.recorded_at, u.unit_code, u.use))
             ],

@@ -47,7 +47,7 @@ from models.messages import (
     UnitDigest,
     find_confidential_marker,
 )
-from models.rules import Level, WorkCalendar
+from models.rules import Level, WorkCalendar, to_shanghai
 
 SEED_BOUND = 2**31 - 1
 """Seeds are 0 <= seed < SEED_BOUND (they are stored in a 32-bit integer column)."""
@@ -317,7 +317,7 @@ def plan_export(
     return {
         "title": f"{draw.period} 实地核查抽样计划（保密，仅限考核办）",
         "period": draw.period,
-        "drawn_at": drawn_at.isoformat(),
+        "drawn_at": to_shanghai(drawn_at).isoformat(),
         "seed": draw.seed,
         "reproduced": verify_draw(draw),
         "candidates": [
@@ -339,4 +339,30 @@ def plan_export(
             for order, code in enumerate(draw.sample, start=1)
         ],
         "findings": list(findings),
+    }
+
+
+FINDING_DATES = ("核查日期", "整改期限")
+
+
+def plan_sheets(payload: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The office's export (``plan_export``) as XLSX sheets: the draw time a datetime
+    and the findings' dates date cells (the JSON keeps ISO text)."""
+    return {
+        "抽样说明": [
+            {"项目": "季度", "内容": payload["period"]},
+            {"项目": "抽样时间", "内容": datetime.fromisoformat(payload["drawn_at"])},
+            {"项目": "随机种子", "内容": str(payload["seed"])},
+            {"项目": "按种子重现抽样结果", "内容": "一致" if payload["reproduced"] else "不一致"},
+            {"项目": "密级", "内容": "保密，仅限考核办，不得向被考核单位透露"},
+        ],
+        "候选单位": list(payload["candidates"]),
+        "抽中单位": list(payload["sample"]),
+        "核查发现": [
+            {
+                key: date.fromisoformat(value) if key in FINDING_DATES and value else value
+                for key, value in finding.items()
+            }
+            for finding in payload["findings"]
+        ],
     }

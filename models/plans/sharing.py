@@ -180,8 +180,11 @@ def content_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def share_sheets(content: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The export as XLSX sheets with Chinese headers."""
+def share_sheets(
+    content: Mapping[str, Any], generated_at: datetime | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The export as XLSX sheets with Chinese headers (the deadline a date cell, the
+    export time, if given, a datetime the workbook writer shows in Beijing time)."""
     return {
         "负面清单": [
             {
@@ -201,7 +204,7 @@ def share_sheets(content: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "问题来源": p["source"],
                 "所属期间": p["period"],
                 "问题描述": p["description"],
-                "整改期限": p["rectify_by"],
+                "整改期限": date.fromisoformat(p["rectify_by"]),
                 "是否逾期": "是" if p["overdue"] else "否",
             }
             for p in content["open_problems"]
@@ -211,6 +214,7 @@ def share_sheets(content: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
             {"项目": "接收方", "内容": content["recipient_label"]},
             {"项目": "用途", "内容": content["purpose"]},
             {"项目": "统计月份", "内容": content["period"]},
+            *([{"项目": "导出时间", "内容": generated_at}] if generated_at else []),
         ],
     }
 
@@ -339,7 +343,7 @@ def change_notice_json(
         "title": "负面清单变更通知",
         "recipient": recipient,
         "recipient_label": RECIPIENTS.get(recipient, recipient),
-        "generated_at": generated_at.isoformat(),
+        "generated_at": to_shanghai(generated_at).isoformat(),
         "changes": [
             {
                 "period": r.period,
@@ -348,7 +352,7 @@ def change_notice_json(
                 "change": "removed",
                 "reason": r.reason,
                 "ruling_id": r.ruling_id,
-                "previously_shared_at": r.shared_at.isoformat(),
+                "previously_shared_at": to_shanghai(r.shared_at).isoformat(),
             }
             for r in sorted(removals, key=lambda r: (r.period, r.unit_code))
         ],
