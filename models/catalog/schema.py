@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from models.catalog.limits import MAX_CELL_CHARS, MAX_ECHO_CHARS, MAX_REPORTED_PROBLEMS
 from models.catalog.vocabulary import (
     CATEGORIES_BY_KIND,
     CATEGORY_LABELS,
@@ -130,14 +131,23 @@ class CatalogError(Exception):
 
     def __init__(self, problems: Sequence[CatalogProblem]) -> None:
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        shown = [_cut(str(p)) for p in self.problems[:MAX_REPORTED_PROBLEMS]]
+        lines = "\n".join(f"  - {line}" for line in shown)
+        if len(self.problems) > len(shown):
+            lines += f"\n  - ……另有 {len(self.problems) - len(shown)} 处问题未列出"
         super().__init__(f"catalog refused, {len(self.problems)} problem(s):\n{lines}")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "…"
 
 
 @dataclass(frozen=True)
 class RawRow:
     loc: Loc
     cells: Mapping[str, Any]
+    refused: frozenset[str] = frozenset()
+    """Columns the reader already refused (and reported): parsed as failed, silently."""
 
 
 @dataclass(frozen=True)
@@ -266,17 +276,18 @@ def _int(value: Any) -> int:
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise _CellError(f"{value!r} is not a number")
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int | float):
-        return Decimal(str(value))
     text = _text(value).replace(",", "")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise _CellError(f"{text!r} is not a number") from None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float):
+        number = Decimal(str(value))
+    else:
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise _CellError(f"{text[:40]!r} is not a number") from None
     if not number.is_finite():
-        raise _CellError(f"{text!r} is not a number")
+        raise _CellError(f"{text[:40]!r} is not a number")
     return number
 
 
@@ -348,9 +359,16 @@ class _Row:
 
     def get(self, column: str, convert: Callable[[Any], T], default: T) -> T:
         raw = self.row.cells.get(column)
+        if column in self.row.refused:
+            self.ok = False
+            self.failed.add(column)
+            return default
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if column in REQUIRED[self.row.loc.sheet]:
                 self.fail(column, "is required but empty")
+            return default
+        if isinstance(raw, str) and len(raw) > MAX_CELL_CHARS:
+            self.fail(column, f"文字过长：{len(raw)} 个字符，一个单元格最多 {MAX_CELL_CHARS} 个")
             return default
         try:
             return convert(raw)
@@ -405,6 +423,9 @@ def parse_catalog(raw: RawCatalog) -> Catalog:
 
     catalog = Catalog(tuple(years), tuple(units), tuple(items), tuple(indicators))
     problems.extend(check_catalog(catalog))
+    from models.catalog.content import check_limits  # it builds on this module's types
+
+    problems.extend(check_limits(catalog, raw.file))
     if problems:
         raise CatalogError(problems)
     return catalog
