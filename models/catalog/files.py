@@ -32,6 +32,7 @@ from models.catalog.limits import (
     MAX_FILE_BYTES,
     MAX_ROWS,
     MAX_SHEETS,
+    MAX_TEXT_CHARS,
     MAX_YAML_BYTES,
 )
 from models.catalog.schema import (
@@ -133,6 +134,7 @@ def _read_workbook(path: Path, workbook: Any) -> RawCatalog:
         raise refuse(name, f"工作表过多：{count} 个，最多 {MAX_SHEETS} 个")
     problems: list[CatalogProblem] = []
     sheets: dict[str, list[RawRow]] = {}
+    chars = [0]  # text read so far, across sheets
     for sheet in SHEETS:
         if sheet not in workbook.sheetnames:
             if sheet != "rules":
@@ -144,7 +146,7 @@ def _read_workbook(path: Path, workbook: Any) -> RawCatalog:
             if member is None:
                 raise refuse(name, "不是普通工作表（可能是图表），无法读取", sheet)
             scan_sheet(name, sheet, path, member)
-            sheets[sheet] = _read_sheet(name, sheet, worksheet, problems)
+            sheets[sheet] = _read_sheet(name, sheet, worksheet, problems, chars)
         except CatalogError as error:
             problems.extend(error.problems)
         except Exception as exc:  # a corrupt sheet can fail anywhere inside openpyxl
@@ -158,7 +160,7 @@ def _blank(value: Any) -> bool:
 
 
 def _read_sheet(
-    name: str, sheet: str, worksheet: Any, problems: list[CatalogProblem]
+    name: str, sheet: str, worksheet: Any, problems: list[CatalogProblem], chars: list[int]
 ) -> list[RawRow]:
     rows = worksheet.iter_rows(max_row=MAX_ROWS + 1, max_col=MAX_COLUMNS)
     header = [_header_key(xlsx_value(cell)[0]) for cell in next(rows, ())]
@@ -178,6 +180,11 @@ def _read_sheet(
             if column not in COLUMNS[sheet]:
                 continue
             value, problem = xlsx_value(cell)
+            if isinstance(value, str):
+                chars[0] += len(value)
+                if chars[0] > MAX_TEXT_CHARS:
+                    message = f"文字总量超过上限（{MAX_TEXT_CHARS} 个字符）"
+                    raise refuse(name, message, sheet, number)
             if problem is not None:
                 loc = Loc(name, sheet, number, column, get_column_letter(index + 1))
                 problems.append(CatalogProblem(loc, problem))

@@ -220,18 +220,49 @@ def _mark(error: yaml.MarkedYAMLError | yaml.Event) -> str:
     return f"第 {mark.line + 1} 行第 {mark.column + 1} 列"
 
 
+class _EventCheck:
+    """Walks PyYAML's events: no anchor, no alias, not too many events or entries."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.events = 0
+        self.stack: list[list[int]] = []  # per open container: [is a sequence, entries]
+        self.section = "-"
+
+    def see(self, event: yaml.Event) -> None:
+        self.events += 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise refuse(
+                self.name, f"YAML 锚点或别名（&/*）不被接受（{_mark(event)}）：请把内容直接写出"
+            )
+        if self.events > MAX_YAML_EVENTS:
+            raise refuse(self.name, f"YAML 内容过多（超过 {MAX_YAML_EVENTS} 个节点）")
+        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            self.stack.pop()
+            return
+        if not isinstance(event, yaml.NodeEvent):
+            return
+        if len(self.stack) == 1 and isinstance(event, yaml.ScalarEvent):
+            self.section = str(event.value)[:40]
+        if len(self.stack) == 2 and self.stack[1][0]:
+            self.stack[1][1] += 1
+            if self.stack[1][1] > MAX_ROWS:
+                message = f"条目过多：超过 {MAX_ROWS} 条（{_mark(event)}）"
+                problem = CatalogProblem(
+                    Loc(self.name, self.section, MAX_ROWS + 1, yaml=True), message
+                )
+                raise CatalogError([problem])
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            self.stack.append([isinstance(event, yaml.SequenceStartEvent), 0])
+
+
 def load_yaml(name: str, text: str) -> Any:
-    """Parse YAML refusing anchors, aliases and event floods before composing anything."""
+    """Parse YAML refusing anchors, aliases and floods of entries before composing anything."""
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        for count, event in enumerate(yaml.parse(text, Loader=loader), start=1):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise refuse(
-                    name,
-                    f"YAML 锚点或别名（&/*）不被接受（{_mark(event)}）：请把内容直接写出",
-                )
-            if count > MAX_YAML_EVENTS:
-                raise refuse(name, f"YAML 内容过多（超过 {MAX_YAML_EVENTS} 个节点）")
+        check = _EventCheck(name)
+        for event in yaml.parse(text, Loader=loader):
+            check.see(event)
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         where = _mark(exc) if isinstance(exc, yaml.MarkedYAMLError) else ""

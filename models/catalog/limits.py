@@ -1,4 +1,4 @@
-"""What a catalog file may hold: every limit in one place, and the checks of a parsed catalog.
+"""What a catalog file may hold: every limit of a catalog import, stated in one place.
 
 A catalog file comes from outside (the office's spreadsheet, or a YAML file) and is
 treated as hostile: its size, shape, text and numbers are bounded *before* anything
@@ -8,17 +8,21 @@ SQLite and PostgreSQL.
 
 File limits (checked by ``models.catalog.intake`` before and while reading):
 
-- ``MAX_FILE_BYTES``: an XLSX file on disk; ``MAX_YAML_BYTES``: a YAML file (YAML
-  costs ~40 bytes of memory per byte read, so it is bounded tighter).
+- ``MAX_FILE_BYTES``: an XLSX file on disk; ``MAX_YAML_BYTES``: a YAML file (parsed
+  YAML costs ~60 bytes of memory and ~1 µs per byte, so it is bounded tighter; 2 MB
+  holds about 10,000 entries, far more than any real catalog).
 - An XLSX file is a zip archive: at most ``MAX_XLSX_MEMBERS`` members, each
   worksheet and the shared strings at most ``MAX_XLSX_SHEET_BYTES`` uncompressed,
   any other member at most ``MAX_XLSX_PART_BYTES``, all together at most
   ``MAX_XLSX_TOTAL_BYTES`` (zip bombs are refused before openpyxl opens the file).
 - At most ``MAX_SHEETS`` sheets in a workbook, ``MAX_ROWS`` rows (or YAML entries)
   per sheet, values in the first ``MAX_COLUMNS`` columns only, ``MAX_CELLS_PER_ROW``
-  cells per XML row.
+  cells per XML row, ``MAX_CELL_CHARS`` characters per cell and ``MAX_TEXT_CHARS``
+  in all cells of a workbook together.
 - YAML must be UTF-8 (a byte order mark is allowed) and may not use anchors or
-  aliases (``&a`` / ``*a``; they are what alias bombs are made of).
+  aliases (``&a`` / ``*a``; they are what alias bombs are made of); both, and a
+  section of more than ``MAX_ROWS`` entries, are refused from PyYAML's event stream
+  before any document is built.
 - XLSX cells holding a formula or an error value are refused: the catalog holds values.
 
 Content limits (``models.catalog.content.check_limits``, run on every parsed catalog
@@ -42,7 +46,7 @@ from decimal import Decimal
 
 MB = 1024 * 1024
 MAX_FILE_BYTES = 20 * MB
-MAX_YAML_BYTES = 5 * MB
+MAX_YAML_BYTES = 2 * MB
 MAX_XLSX_MEMBERS = 500
 MAX_XLSX_SHEET_BYTES = 20 * MB
 MAX_XLSX_PART_BYTES = 4 * MB
@@ -54,6 +58,8 @@ MAX_CELLS_PER_ROW = 16_384
 MAX_YAML_EVENTS = 2_000_000
 MAX_CELL_CHARS = 20_000
 """Any one cell or YAML value; longer ones are refused before they are parsed."""
+MAX_TEXT_CHARS = 10_000_000
+"""All text cells of an XLSX file together (one shared string can fill many cells)."""
 MAX_REPORTED_PROBLEMS = 200
 """A refusal lists at most this many problems (``CatalogError.problems`` keeps all)."""
 MAX_ECHO_CHARS = 300
