@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from models.catalog.content import check_limits
 from models.catalog.schema import (
     Catalog,
     CatalogError,
@@ -106,8 +107,13 @@ def _indicator_values(i: IndicatorRow, item_id: int) -> dict[str, Any]:
 def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
     """Upsert the catalog into ``session`` (the caller commits or rolls back).
 
-    Raises ``CatalogError`` naming the rows that would change a frozen year.
+    Raises ``CatalogError`` naming the rows that would change a frozen year, or
+    that break a limit of ``models.catalog.limits`` (checked again here, whatever
+    built the catalog).
     """
+    limits = check_limits(catalog)
+    if limits:
+        raise CatalogError(limits)
     report = ImportReport()
     frozen_problems: list[CatalogProblem] = []
     years = {y.year: y for y in session.exec(select(AssessmentYear)).all()}
