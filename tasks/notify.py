@@ -10,8 +10,13 @@
   with backoff inside the round and again in a later round (`DeliveryPolicy`).
   Up to `DEFAULT_CONCURRENCY` messages are sent at once on a thread pool
   (messages sharing a rate-limited robot one after another); due messages are
-  read `_LOAD_BATCH` at a time, and attempts and statuses written and committed
-  every `DELIVERY_BATCH` sent messages, from the calling thread only.
+  read `_LOAD_BATCH` at a time by the calling thread.
+- Exactly once: each worker claims a message just before sending it (a lease,
+  `tasks.outbox_lease`), commits each channel's answer before it posts or waits
+  again, and writes the status and releases the message in one transaction, on a
+  connection of its own. Overlapping runs and workers never send a message both;
+  after a crash only a post whose answer was lost is sent again, once its lease
+  expired, marked ``resend``.
   A unit none of whose channels accepted a message for
   `unreachable_after_rounds` rounds gets its message marked ``undeliverable``
   and exactly one office alert (audience ``office``, kind ``unit_unreachable``)

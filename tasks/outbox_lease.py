@@ -30,9 +30,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, update
+from sqlalchemy import Connection, Insert, Update, bindparam, insert, or_, update
 from sqlalchemy import select as core_select
 
 from models.tables import DeliveryAttempt, Message, columns_of, table_of
@@ -99,32 +100,56 @@ def claim(
     """Claim the message for ``holder`` until ``until`` (committed); False when it is
     held by another run, was claimed by anyone since it was read (``seen``), or is no
     longer waiting and due at ``now``."""
+    with conn.begin():
+        claimed = conn.execute(
+            _claim_statement(conn.dialect.name),
+            {
+                "b_id": message_id,
+                "b_now": now,
+                "b_seen": seen.claimed_by,
+                "b_at": at,
+                "b_holder": holder,
+                "b_until": until,
+            },
+        ).rowcount
+    return claimed == 1
+
+
+@lru_cache(maxsize=4)
+def _claim_statement(dialect: str) -> Update:
+    """The claim, built once per dialect (a delivery run claims every message it sends)."""
     m = columns_of(Message)
     conditions = (
-        m.id == message_id,
+        m.id == bindparam("b_id"),
         m.status.in_(WAITING_STATUSES),
-        m.due_at <= now,
-        m.claimed_by.is_not_distinct_from(seen.claimed_by),
-        or_(m.lease_until.is_(None), m.lease_until <= at),
+        m.due_at <= bindparam("b_now", type_=m.due_at.type),
+        m.claimed_by.is_not_distinct_from(bindparam("b_seen", type_=m.claimed_by.type)),
+        or_(m.lease_until.is_(None), m.lease_until <= bindparam("b_at", type_=m.lease_until.type)),
     )
     table = table_of(Message)
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         locked = (
             core_select(m.id).where(*conditions).with_for_update(skip_locked=True)
         ).scalar_subquery()
         statement = update(table).where(m.id == locked)
     else:
         statement = update(table).where(*conditions)
-    with conn.begin():
-        claimed = conn.execute(statement.values(claimed_by=holder, lease_until=until)).rowcount
-    return claimed == 1
+    return statement.values(
+        claimed_by=bindparam("b_holder", type_=m.claimed_by.type),
+        lease_until=bindparam("b_until", type_=m.lease_until.type),
+    )
 
 
 def insert_attempts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append attempt rows (``message_id, channel, attempted_at, outcome, error, resend``)
     in the caller's transaction."""
     if rows:
-        conn.execute(insert(table_of(DeliveryAttempt)), list(rows))
+        conn.execute(_insert_statement(), list(rows))
+
+
+@lru_cache(maxsize=1)
+def _insert_statement() -> Insert:
+    return insert(table_of(DeliveryAttempt))
 
 
 def settle(
@@ -137,13 +162,26 @@ def settle(
 ) -> bool:
     """Write the message's status and release it, in the caller's transaction; False
     (nothing written) when ``holder`` no longer holds it."""
+    parameters = {"b_id": message_id, "b_holder": holder, "b_status": status, "b_at": delivered_at}
+    return conn.execute(_settle_statement(), parameters).rowcount == 1
+
+
+@lru_cache(maxsize=1)
+def _settle_statement() -> Update:
     m = columns_of(Message)
-    statement = (
+    return (
         update(table_of(Message))
-        .where(m.id == message_id, m.claimed_by == holder, m.lease_until.is_not(None))
-        .values(status=status, delivered_at=delivered_at, lease_until=None)
+        .where(
+            m.id == bindparam("b_id"),
+            m.claimed_by == bindparam("b_holder", type_=m.claimed_by.type),
+            m.lease_until.is_not(None),
+        )
+        .values(
+            status=bindparam("b_status", type_=m.status.type),
+            delivered_at=bindparam("b_at", type_=m.delivered_at.type),
+            lease_until=None,
+        )
     )
-    return conn.execute(statement).rowcount == 1
 
 
 def release(conn: Connection, message_id: int, *, holder: str) -> None:
