@@ -50,7 +50,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -1152,7 +1152,7 @@ class _PastAttempt(NamedTuple):
 
 
 def _attempts_by_message(
-    session: Session, message_ids: Sequence[int]
+    session: Session | Connection, message_ids: Sequence[int]
 ) -> dict[int, list[_PastAttempt]]:
     """Each message's recorded attempts, oldest first (``IN`` lists in chunks)."""
     da = columns_of(DeliveryAttempt)
@@ -1610,12 +1610,14 @@ class _Delivery:
             with self._lock:
                 self.run.held_elsewhere.append(message.id)
             return
+        takeover = job.seen if job.seen.abandoned_at(at) else None
+        if takeover is not None:
+            # Its last holder may have recorded an answer after this run read the history.
+            history = _attempts_by_message(conn, [message.id]).get(message.id, [])
+            conn.rollback()
+            job = replace(job, history=tuple(history))
         books = _Bookkeeping(
-            conn,
-            message.id,
-            until=until,
-            lease_clock=self.lease_clock,
-            takeover=job.seen if job.seen.abandoned_at(at) else None,
+            conn, message.id, until=until, lease_clock=self.lease_clock, takeover=takeover
         )
         try:
             result = self.send(job, books)

@@ -108,13 +108,14 @@ def deliver(
     factory: Callable[[str], Notifier] = make_notifier,
     concurrency: int = 4,
     lease_clock: Callable[[], datetime] | None = None,
+    at: datetime = FRIDAY_10,
 ) -> DeliveryRun:
     clock = FakeClock()
     options = {} if lease_clock is None else {"lease_clock": lease_clock}
     with session_scope(engine) as session:
         return deliver_due(
             session,
-            now=FRIDAY_10,
+            now=at,
             notifier_factory=factory,
             sleep=clock.sleep,
             monotonic=clock.monotonic,
@@ -303,6 +304,36 @@ def test_a_lease_expired_after_a_lost_answer_causes_exactly_one_logged_resend(
     assert len(logged) == 1 and "lease" in logged[0] and "expired" in logged[0]
     assert statuses(engine) == Counter({"delivered": len(codes)})
     assert message_of(engine, lost.removeprefix("/u/")).lease_until is None
+
+
+def test_a_run_whose_lease_runs_out_posts_nothing_more_and_the_next_run_sends_the_rest(
+    engine: Engine, receiver: CountingReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    [code] = set_up_outbox(engine, receiver, 1)
+    with session_scope(engine) as session:
+        unit = session.exec(select(Unit).where(Unit.code == code)).one()
+        unit.channels = [receiver.json_url("/first"), receiver.json_url("/second")]
+        session.add(unit)
+    started = datetime.now(UTC)
+    late = [timedelta(0)]
+
+    def lease_clock() -> datetime:
+        return started + late[0]
+
+    def slow_first_post(seen: int) -> None:
+        late[0] = timedelta(minutes=15)  # the first post took most of the lease
+
+    receiver.on_post = slow_first_post
+    with caplog.at_level(logging.WARNING, logger="tasks.notify"):
+        first = deliver(engine, lease_clock=lease_clock)
+    receiver.on_post = None
+
+    assert receiver.posts() == Counter({"/first": 1})  # no post once the lease nearly ended
+    assert first.partial and any("lease ends soon" in r.getMessage() for r in caplog.records)
+    message = message_of(engine, code)
+    assert message.status == "partial" and message.lease_until is None  # released
+    later = deliver(engine, at=FRIDAY_10 + timedelta(hours=2))
+    assert later.delivered and receiver.posts() == Counter({"/first": 1, "/second": 1})
 
 
 @pytest.mark.parametrize("lease_minutes", [0, 1])
