@@ -281,7 +281,12 @@ def publish_outbox_artifact(
             f"本次：送达 {counts.get('delivered', 0)} 条，待重试 "
             f"{counts.get('failed', 0) + counts.get('partial', 0)} 条，无法送达 "
             f"{counts.get('undeliverable', 0)} 条，运维告警 {counts.get('alerts', 0)} 条，"
-            f"发送尝试 {counts.get('attempts', 0)} 次。",
+            f"发送尝试 {counts.get('attempts', 0)} 次"
+            + (
+                f"；另有 {counts['held_elsewhere']} 条正由另一发送任务处理，本次未发送。"
+                if counts.get("held_elsewhere")
+                else "。"
+            ),
             "",
             "## 发送前",
             "",

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Numeric, Table, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
@@ -398,6 +398,14 @@ class Message(SQLModel, table=True):
     created_at: datetime = _ts()
     delivered_at: datetime | None = _ts(default=None, nullable=True)
     cycle_run_id: int | None = Field(default=None, foreign_key="cycle_run.id")
+    claimed_by: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the delivery run that claimed it last (kept after release)",
+    )
+    lease_until: datetime | None = _ts(
+        default=None, nullable=True, description="set while a delivery run holds it"
+    )
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -411,6 +419,11 @@ class DeliveryAttempt(SQLModel, table=True):
     attempted_at: datetime = _ts()
     outcome: str = Field(max_length=20, description="delivered | failed")
     error: str = Field(default="", max_length=2000)
+    resend: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": false()},
+        description="sent again after an expired lease: an earlier post's answer was lost",
+    )
 
 
 # --------------------------------------------------------------------------- appeals

@@ -10,8 +10,13 @@
   with backoff inside the round and again in a later round (`DeliveryPolicy`).
   Up to `DEFAULT_CONCURRENCY` messages are sent at once on a thread pool
   (messages sharing a rate-limited robot one after another); due messages are
-  read `_LOAD_BATCH` at a time, and attempts and statuses written and committed
-  every `DELIVERY_BATCH` sent messages, from the calling thread only.
+  read `_LOAD_BATCH` at a time by the calling thread.
+- Exactly once: each worker claims a message just before sending it (a lease,
+  `tasks.outbox_lease`), commits each channel's answer before it posts or waits
+  again, and writes the status and releases the message in one transaction, on a
+  connection of its own. Overlapping runs and workers never send a message both;
+  after a crash only a post whose answer was lost is sent again, once its lease
+  expired, marked ``resend``.
   A unit none of whose channels accepted a message for
   `unreachable_after_rounds` rounds gets its message marked ``undeliverable``
   and exactly one office alert (audience ``office``, kind ``unit_unreachable``)
@@ -45,7 +50,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -57,7 +62,7 @@ from apprise.plugins import N_MGR, url_to_dict
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
-from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -74,12 +79,23 @@ from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.rules.yearrules import DEFAULT_RULES, YearRules
 from models.tables import DeliveryAttempt, Message, Unit, columns_of, table_of
+from tasks.outbox_lease import (
+    DEFAULT_LEASE,
+    LEASE_MARGIN,
+    WAITING_STATUSES,
+    LeaseSeen,
+    claim,
+    insert_attempts,
+    new_holder,
+    release,
+    settle,
+    wall_clock,
+)
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_POLICY",
     "DEFAULT_RATE_LIMITS",
-    "DELIVERY_BATCH",
     "ChannelResult",
     "CheckedDingTalk",
     "CheckedFeishu",
@@ -117,8 +133,6 @@ log = logging.getLogger(__name__)
 
 OFFICE = "office"
 UNIT_UNREACHABLE = "unit_unreachable"
-WAITING_STATUSES = ("pending", "failed", "partial")
-"""Statuses `load_due_messages` picks up."""
 
 # ------------------------------------------------------------------------ channels
 
@@ -705,12 +719,16 @@ class DeliveryPolicy:
     backoff: tuple[float, ...] = (2.0, 8.0)
     retry_after: timedelta = timedelta(hours=1)
     unreachable_after_rounds: int = 2
+    lease: timedelta = DEFAULT_LEASE
+    """How long a delivery run holds a message it claimed (see `tasks.outbox_lease`)."""
 
     def __post_init__(self) -> None:
         if self.tries < 1:
             raise ValueError("tries must be at least 1")
         if self.unreachable_after_rounds < 1:
             raise ValueError("unreachable_after_rounds must be at least 1")
+        if self.lease <= 2 * LEASE_MARGIN:
+            raise ValueError(f"lease must be longer than {2 * LEASE_MARGIN}")
 
     def delay_before(self, try_number: int) -> float:
         """Seconds to sleep before try ``try_number`` (2, 3...)."""
@@ -844,6 +862,19 @@ def send_message(
         )
 
 
+class _Checkpoints(Protocol):
+    """How a delivery run keeps the books while one message is sent (see `_Bookkeeping`)."""
+
+    def answered(self, attempt: DeliveryAttempt) -> None:
+        """A channel answered (accepted or refused)."""
+
+    def flush(self) -> None:
+        """Commit the answers not yet committed: called before any further post or wait."""
+
+    def may_post(self) -> bool:
+        """Whether the run still holds the message long enough to post it once more."""
+
+
 def _send(
     message: Sendable,
     channels: Sequence[str],
@@ -857,8 +888,14 @@ def _send(
     skip_channels: Collection[str],
     clock_origin: float | None,
     guard: _LogGuard,
+    checkpoints: _Checkpoints | None = None,
 ) -> SendResult:
-    """`send_message` with its logs guarded by ``guard`` (installed by the caller)."""
+    """`send_message` with its logs guarded by ``guard`` (installed by the caller).
+
+    With ``checkpoints``, every answer is handed over as it comes and committed before
+    the next post, backoff or rate-limit wait; sending stops (the rest is left to a
+    later round) when the lease would end before another post could be answered.
+    """
     if message.id is None:
         raise ValueError("save the message before sending it")
     if now.tzinfo is None:
@@ -875,26 +912,41 @@ def _send(
     attempts: list[DeliveryAttempt] = []
     results: dict[str, ChannelResult] = {}
     pending = list(targets)
+    stopped = False
     for try_number in range(1, policy.tries + 1):
-        if not pending:
+        if not pending or stopped:
             break
         if try_number > 1:
+            if checkpoints is not None:
+                checkpoints.flush()
             sleep(policy.delay_before(try_number))
         still: list[tuple[str, str]] = []
         for url, shown in pending:
+            if checkpoints is not None:
+                checkpoints.flush()
             if rate_limiter is not None:
                 rate_limiter.acquire(url)
+            if checkpoints is not None and not checkpoints.may_post():
+                log.warning(
+                    "message %s: its lease ends soon, %s and later channels wait for the "
+                    "next round",
+                    message.id,
+                    shown,
+                )
+                stopped = True
+                break
             attempted_at = at()
             error = _try_channel(message, url, notifier_factory, secrets, guard)
-            attempts.append(
-                DeliveryAttempt(
-                    message_id=message.id,
-                    channel=shown[:300],
-                    attempted_at=attempted_at,
-                    outcome="delivered" if error is None else "failed",
-                    error=error or "",
-                )
+            attempt = DeliveryAttempt(
+                message_id=message.id,
+                channel=shown[:300],
+                attempted_at=attempted_at,
+                outcome="delivered" if error is None else "failed",
+                error=error or "",
             )
+            attempts.append(attempt)
+            if checkpoints is not None:
+                checkpoints.answered(attempt)
             if error is None:
                 results[shown] = ChannelResult(shown, True, try_number, "", attempted_at)
                 log.info("message %s delivered to %s (try %d)", message.id, shown, try_number)
@@ -1100,7 +1152,7 @@ class _PastAttempt(NamedTuple):
 
 
 def _attempts_by_message(
-    session: Session, message_ids: Sequence[int]
+    session: Session | Connection, message_ids: Sequence[int]
 ) -> dict[int, list[_PastAttempt]]:
     """Each message's recorded attempts, oldest first (``IN`` lists in chunks)."""
     da = columns_of(DeliveryAttempt)
@@ -1190,6 +1242,8 @@ class DeliveryRun:
     undeliverable: list[int] = field(default_factory=list)
     alerts: list[int] = field(default_factory=list)
     waiting_for_channels: list[int] = field(default_factory=list)
+    held_elsewhere: list[int] = field(default_factory=list)
+    """Due messages left alone: another delivery run held or claimed them."""
     attempts: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -1200,6 +1254,7 @@ class DeliveryRun:
             "undeliverable": len(self.undeliverable),
             "alerts": len(self.alerts),
             "waiting_for_channels": len(self.waiting_for_channels),
+            "held_elsewhere": len(self.held_elsewhere),
             "attempts": self.attempts,
         }
 
@@ -1229,8 +1284,8 @@ class _UnitInfo(NamedTuple):
     channels: tuple[str, ...]
 
 
-def _load_outgoing(session: Session, ids: Sequence[int]) -> list[OutgoingMessage]:
-    """The messages `ids`, in that order (one query)."""
+def _load_outgoing(session: Session, ids: Sequence[int]) -> list[tuple[OutgoingMessage, LeaseSeen]]:
+    """The messages `ids`, in that order, each with its lease (one query)."""
     m = columns_of(Message)
     rows = session.execute(
         core_select(
@@ -1246,22 +1301,27 @@ def _load_outgoing(session: Session, ids: Sequence[int]) -> list[OutgoingMessage
             m.body_html,
             m.due_at,
             m.delivered_at,
+            m.claimed_by,
+            m.lease_until,
         ).where(m.id.in_(ids))
     ).all()
     by_id = {
-        row.id: OutgoingMessage(
-            id=row.id,
-            key=row.key,
-            unit_id=row.unit_id,
-            audience=row.audience,
-            kind=row.kind,
-            period=row.period,
-            subject=row.subject,
-            body_markdown=row.body_markdown,
-            body_text=row.body_text,
-            body_html=row.body_html,
-            due_at=_aware(row.due_at),
-            delivered_at=None if row.delivered_at is None else _aware(row.delivered_at),
+        row.id: (
+            OutgoingMessage(
+                id=row.id,
+                key=row.key,
+                unit_id=row.unit_id,
+                audience=row.audience,
+                kind=row.kind,
+                period=row.period,
+                subject=row.subject,
+                body_markdown=row.body_markdown,
+                body_text=row.body_text,
+                body_html=row.body_html,
+                due_at=_aware(row.due_at),
+                delivered_at=None if row.delivered_at is None else _aware(row.delivered_at),
+            ),
+            LeaseSeen(row.claimed_by, None if row.lease_until is None else _aware(row.lease_until)),
         )
         for row in rows
     }
@@ -1335,8 +1395,6 @@ def _raise_alert(
 
 DEFAULT_CONCURRENCY = 8
 """Messages `deliver_due` sends at once (each message's channels one after another)."""
-DELIVERY_BATCH = 100
-"""Sent messages whose attempts and statuses `deliver_due` writes and commits together."""
 _LOAD_BATCH = _IN_CHUNK
 """Due messages (bodies included) read at a time."""
 
@@ -1350,28 +1408,98 @@ class _Job:
     channels: tuple[str, ...]
     history: tuple[_PastAttempt, ...]
     unit: _UnitInfo | None
+    seen: LeaseSeen
+    """The message's lease when it was read: its claim must find it unchanged."""
 
 
-_Sent = tuple[_Job, SendResult]
+class _Bookkeeping:
+    """The answers of one claimed message, committed as they come (`_Checkpoints`).
+
+    Runs in the worker thread sending the message, on that thread's connection. When
+    the run took the message over from a run whose lease expired (``takeover``), the
+    first post to each channel is a resend: marked ``resend`` and logged.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        message_id: int,
+        *,
+        until: datetime,
+        lease_clock: Callable[[], datetime],
+        takeover: LeaseSeen | None,
+    ) -> None:
+        self.conn = conn
+        self.message_id = message_id
+        self.until = until
+        self.lease_clock = lease_clock
+        self.takeover = takeover
+        self._rows: list[dict[str, Any]] = []
+        self._posted: set[str] = set()
+
+    def answered(self, attempt: DeliveryAttempt) -> None:
+        resend = self.takeover is not None and attempt.channel not in self._posted
+        self._posted.add(attempt.channel)
+        if resend and self.takeover is not None:
+            log.warning(
+                "message %s resent to %s: the lease of %s expired at %s before its answer "
+                "was recorded",
+                self.message_id,
+                attempt.channel,
+                self.takeover.claimed_by,
+                self.takeover.lease_until,
+            )
+        self._rows.append(
+            {
+                "message_id": self.message_id,
+                "channel": attempt.channel,
+                "attempted_at": attempt.attempted_at,
+                "outcome": attempt.outcome,
+                "error": attempt.error,
+                "resend": resend,
+            }
+        )
+
+    def flush(self) -> None:
+        if self._rows:
+            with self.conn.begin():
+                insert_attempts(self.conn, self.take())
+
+    def take(self) -> list[dict[str, Any]]:
+        """The answers not yet committed (the caller writes them)."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def may_post(self) -> bool:
+        return self.lease_clock() + LEASE_MARGIN < self.until
+
+
+_Send = Callable[[_Job, _Checkpoints], SendResult]
 
 
 class _Delivery:
-    """One `deliver_due` run: loads due messages in batches, sends them on a thread
-    pool, and records what happened in the database (from the calling thread only)."""
+    """One `deliver_due` run: loads due messages in batches (calling thread) and sends
+    them on a thread pool. Each worker claims a message just before sending it,
+    commits each answer as it comes, and writes the message's status and releases it
+    once its channels are done, on a connection of its own."""
 
     def __init__(
         self,
         session: Session,
         *,
+        engine: Engine,
         now: datetime,
         ops_channels: Sequence[str],
-        send: Callable[[_Job], SendResult],
+        send: _Send,
         limiter: RateLimiter,
         policy: DeliveryPolicy,
         pool: ThreadPoolExecutor,
         concurrency: int,
+        holder: str,
+        lease_clock: Callable[[], datetime],
     ) -> None:
         self.session = session
+        self.engine = engine
         self.now = now
         self.ops_channels = tuple(ops_channels)
         self.send = send
@@ -1379,18 +1507,21 @@ class _Delivery:
         self.policy = policy
         self.pool = pool
         self.concurrency = concurrency
+        self.holder = holder
+        self.lease_clock = lease_clock
         self.run = DeliveryRun()
         self._seq = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.connections: list[Connection] = []
 
     def deliver(self, ids: Sequence[int], audience: str) -> None:
         """Send the messages ``ids`` (all of ``audience``), at most ``concurrency`` lanes
-        at a time; record every `DELIVERY_BATCH` sent messages. A failure (a bug: sending
-        never raises for a channel's refusal) stops new sends; what was sent is recorded
-        before it is raised."""
+        at a time. A failure (a bug: sending never raises for a channel's refusal) stops
+        new sends; what was answered is recorded before it is raised."""
         batches = iter(_chunks(ids, _LOAD_BATCH))
         lanes: deque[list[_Job]] = deque()
-        in_flight: dict[Future[tuple[list[_Sent], BaseException | None]], list[_Job]] = {}
-        sent: list[_Sent] = []
+        in_flight: set[Future[BaseException | None]] = set()
         error: BaseException | None = None
         while True:
             while error is None and len(lanes) < self.concurrency:
@@ -1399,28 +1530,28 @@ class _Delivery:
                     break
                 lanes.extend(self._lanes(self._jobs(batch, audience)))
             while error is None and lanes and len(in_flight) < self.concurrency:
-                in_flight[self.pool.submit(self._send_lane, lanes.popleft())] = []
+                in_flight.add(self.pool.submit(self._send_lane, lanes.popleft()))
             if not in_flight:
                 break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                del in_flight[future]
-                results, failure = future.result()
-                sent.extend(results)
-                error = error or failure
-            if len(sent) >= DELIVERY_BATCH:
-                self._record(sent)
-                sent = []
-        self._record(sent)
+                error = error or future.result()
         if error is not None:
             raise error
 
     def _jobs(self, ids: Sequence[int], audience: str) -> list[_Job]:
-        messages = _load_outgoing(self.session, ids)
-        units = _load_units(self.session, {m.unit_id for m in messages if m.unit_id is not None})
-        histories = _attempts_by_message(self.session, [m.id for m in messages])
+        self.session.commit()  # read what other runs committed since
+        loaded = _load_outgoing(self.session, ids)
+        at = self.lease_clock()
+        held = [message.id for message, seen in loaded if seen.held_at(at)]
+        if held:
+            self.run.held_elsewhere.extend(held)
+            log.info("%d due messages held by another delivery run: left to it", len(held))
+        loaded = [(message, seen) for message, seen in loaded if not seen.held_at(at)]
+        units = _load_units(self.session, {m.unit_id for m, _ in loaded if m.unit_id is not None})
+        histories = _attempts_by_message(self.session, [m.id for m, _ in loaded])
         jobs = []
-        for message in messages:
+        for message, seen in loaded:
             unit = units.get(message.unit_id) if message.unit_id is not None else None
             if audience == OFFICE:
                 channels = self.ops_channels
@@ -1432,7 +1563,7 @@ class _Delivery:
                 channels = unit.channels if unit is not None else ()
             self._seq += 1
             jobs.append(
-                _Job(self._seq, message, channels, tuple(histories.get(message.id, ())), unit)
+                _Job(self._seq, message, channels, tuple(histories.get(message.id, ())), unit, seen)
             )
         return jobs
 
@@ -1448,62 +1579,97 @@ class _Delivery:
             lanes.setdefault(key, []).append(job)
         return list(lanes.values())
 
-    def _send_lane(self, lane: Sequence[_Job]) -> tuple[list[_Sent], BaseException | None]:
-        """Runs in a worker thread: no database here."""
-        results: list[_Sent] = []
+    def _connection(self) -> Connection:
+        """This worker thread's connection (opened on first use, closed by the caller)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._lock:
+                self.connections.append(conn)
+        return conn
+
+    def _send_lane(self, lane: Sequence[_Job]) -> BaseException | None:
+        """Runs in a worker thread: claims, sends and records each job of the lane."""
         for job in lane:
             try:
-                results.append((job, self.send(job)))
-            except BaseException as exc:  # recorded by the caller, then raised
-                return results, exc
-        return results, None
+                self._deliver_one(job)
+            except BaseException as exc:  # raised by the caller
+                return exc
+        return None
 
-    def _record(self, sent: list[_Sent]) -> None:
-        """Write the attempts and statuses of sent messages (in the order they were
-        due), raise the office alerts, commit."""
-        if not sent:
+    def _deliver_one(self, job: _Job) -> None:
+        message = job.message
+        conn = self._connection()
+        at = self.lease_clock()
+        until = at + self.policy.lease
+        if not claim(
+            conn, message.id, holder=self.holder, seen=job.seen, now=self.now, at=at, until=until
+        ):
+            log.info("message %s left alone: another delivery run claimed it", message.id)
+            with self._lock:
+                self.run.held_elsewhere.append(message.id)
             return
-        attempts: list[dict[str, Any]] = []
-        statuses: list[dict[str, Any]] = []
-        for job, result in sorted(sent, key=lambda s: s[0].seq):
-            message = job.message
-            attempts.extend(
-                {
-                    "message_id": message.id,
-                    "channel": a.channel,
-                    "attempted_at": a.attempted_at,
-                    "outcome": a.outcome,
-                    "error": a.error,
-                }
-                for a in result.attempts
-            )
+        takeover = job.seen if job.seen.abandoned_at(at) else None
+        if takeover is not None:
+            # Its last holder may have recorded an answer after this run read the history.
+            history = _attempts_by_message(conn, [message.id]).get(message.id, [])
+            conn.rollback()
+            job = replace(job, history=tuple(history))
+        books = _Bookkeeping(
+            conn, message.id, until=until, lease_clock=self.lease_clock, takeover=takeover
+        )
+        try:
+            result = self.send(job, books)
+        except BaseException:
+            try:
+                books.flush()
+                release(conn, message.id, holder=self.holder)
+            except Exception:
+                log.exception(
+                    "message %s: could not record its answers after a failure", message.id
+                )
+            raise
+        self._record(conn, job, result, books)
+
+    def _record(self, conn: Connection, job: _Job, result: SendResult, books: _Bookkeeping) -> None:
+        """Write the answers not yet written and the message's status, release it, raise
+        its office alert if it is undeliverable: one transaction."""
+        message = job.message
+        history: list[_AttemptLike] = [*job.history, *result.attempts]
+        with self._lock:
             self.run.attempts += len(result.attempts)
-            history: list[_AttemptLike] = [*job.history, *result.attempts]
             status, delivered_at = _settle(
                 message, job.channels, history, result, self.policy, self.run
             )
-            statuses.append({"b_id": message.id, "b_status": status, "b_at": delivered_at})
-            if status == "undeliverable" and message.audience != OFFICE:
-                alert = _raise_alert(
-                    self.session, message, job.unit, history, job.channels, self.now
+        with conn.begin():
+            insert_attempts(conn, books.take())
+            if not settle(
+                conn, message.id, holder=self.holder, status=status, delivered_at=delivered_at
+            ):
+                log.warning(
+                    "message %s: its lease ended while it was sent; its answers are recorded, "
+                    "its status is left to the run that holds it now",
+                    message.id,
                 )
-                if alert is not None and alert.id is not None:
-                    self.run.alerts.append(alert.id)
-                    log.error(
-                        "unit %s unreachable for message %s: office alerted",
-                        job.unit.code if job.unit else "?",
-                        message.id,
-                    )
-        if attempts:
-            self.session.execute(insert(table_of(DeliveryAttempt)), attempts)
-        m = table_of(Message)
-        self.session.execute(
-            update(m)
-            .where(m.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), delivered_at=bindparam("b_at")),
-            statuses,
-        )
-        self.session.commit()
+                return
+            if status != "undeliverable" or message.audience == OFFICE:
+                return
+            with Session(bind=conn) as session:
+                alert = _raise_alert(session, message, job.unit, history, job.channels, self.now)
+                alert_id = None if alert is None else alert.id
+        if alert_id is not None:
+            with self._lock:
+                self.run.alerts.append(alert_id)
+            log.error(
+                "unit %s unreachable for message %s: office alerted",
+                job.unit.code if job.unit else "?",
+                message.id,
+            )
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
 
 
 def deliver_due(
@@ -1517,55 +1683,78 @@ def deliver_due(
     rate_limiter: RateLimiter | None = None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
     concurrency: int = DEFAULT_CONCURRENCY,
+    lease_clock: Callable[[], datetime] = wall_clock,
+    holder: str | None = None,
 ) -> DeliveryRun:
     """Send every due message: unit messages first, then office messages (new alerts too).
 
     Up to ``concurrency`` messages are sent at once, each as `send_message` sends it;
     messages sharing a rate-limited channel go one after another (the limit holds
-    across threads either way). Attempts and statuses are written, and committed, for
-    every `DELIVERY_BATCH` messages sent, so what was sent is recorded even if a later
-    one fails; a rerun never sends a message twice to a channel that accepted it. The
-    caller decides whether the send window is open. ``notifier_factory``, ``sleep`` and
-    ``monotonic`` are called from worker threads.
+    across threads either way). Each message is claimed just before it is sent (a
+    lease of ``policy.lease`` on ``lease_clock``, see `tasks.outbox_lease`), so runs
+    that overlap (two schedules, two workers) never send it both; each channel's answer
+    is committed before anything else is posted, and the message's status written and
+    its lease released as soon as its channels are done. A rerun never sends a message
+    twice to a channel whose answer was recorded; a message whose answer was lost (the
+    run died between a post and its commit) is sent again once its lease expired, once,
+    marked ``resend``. The caller decides whether the send window is open; ``session``
+    is committed. ``notifier_factory``, ``sleep``, ``monotonic`` and ``lease_clock`` are
+    called from worker threads, each of which uses a connection of its own.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    session.commit()  # nothing of the caller's may hold a write lock while workers write
     limiter = rate_limiter or RateLimiter(monotonic=monotonic, sleep=sleep)
     origin = monotonic()
     _ = "json" in N_MGR  # Apprise loads its plugins on first use: here, not in a worker
-    with (
-        _guarded_logs() as guard,
-        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deliver") as pool,
-    ):
+    delivery: _Delivery | None = None
+    try:
+        with (
+            _guarded_logs() as guard,
+            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deliver") as pool,
+        ):
 
-        def send(job: _Job) -> SendResult:
-            return _send(
-                job.message,
-                job.channels,
+            def send(job: _Job, books: _Checkpoints) -> SendResult:
+                return _send(
+                    job.message,
+                    job.channels,
+                    now=now,
+                    notifier_factory=notifier_factory,
+                    sleep=sleep,
+                    monotonic=monotonic,
+                    rate_limiter=limiter,
+                    policy=policy,
+                    skip_channels={a.channel for a in job.history if a.outcome == "delivered"},
+                    clock_origin=origin,
+                    guard=guard,
+                    checkpoints=books,
+                )
+
+            delivery = _Delivery(
+                session,
+                engine=engine,
                 now=now,
-                notifier_factory=notifier_factory,
-                sleep=sleep,
-                monotonic=monotonic,
-                rate_limiter=limiter,
+                ops_channels=ops_channels,
+                send=send,
+                limiter=limiter,
                 policy=policy,
-                skip_channels={a.channel for a in job.history if a.outcome == "delivered"},
-                clock_origin=origin,
-                guard=guard,
+                pool=pool,
+                concurrency=concurrency,
+                holder=holder or new_holder(),
+                lease_clock=lease_clock,
             )
-
-        delivery = _Delivery(
-            session,
-            now=now,
-            ops_channels=ops_channels,
-            send=send,
-            limiter=limiter,
-            policy=policy,
-            pool=pool,
-            concurrency=concurrency,
-        )
-        for audience in ("unit", OFFICE):
-            due = [d.id for d in _due(session, now, policy) if d.audience == audience]
-            delivery.deliver(due, audience)
+            for audience in ("unit", OFFICE):
+                session.commit()  # see the alerts the unit messages raised
+                due = [d.id for d in _due(session, now, policy) if d.audience == audience]
+                delivery.deliver(due, audience)
+    finally:
+        if delivery is not None:
+            delivery.close()
+    session.commit()
     return delivery.run
 
 

@@ -80,6 +80,11 @@ def test_the_deployed_schedules_are_the_working_day_adjusted_timetable(
     [o] = outbox.schedules
     assert getattr(o.schedule, "cron", None) == "*/15 9-17 * * *"
     assert getattr(o.schedule, "timezone", None) == "Asia/Shanghai"
+    # One outbox run at a time: a run that would overlap the one still sending is cancelled.
+    assert outbox.global_concurrency_limit is not None
+    assert outbox.global_concurrency_limit.limit == 1
+    assert outbox.concurrency_options is not None
+    assert outbox.concurrency_options.collision_strategy == "CANCEL_NEW"
     assert backfill.schedules == []
     # Parameters are typed, so the UI renders forms.
     assert monthly.parameter_openapi_schema and backfill.parameter_openapi_schema
