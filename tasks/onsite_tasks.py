@@ -49,7 +49,7 @@ from models.plans.onsite import (
     rectification_notice,
     rectification_reminders,
 )
-from models.rules import DEFAULT_RULES, SHANGHAI, Period, WorkCalendar, YearRules
+from models.rules import SHANGHAI, Period, WorkCalendar
 from models.tables import (
     Message,
     MonthlyAssessment,
@@ -60,9 +60,9 @@ from models.tables import (
     Unit,
     columns_of,
 )
-from tasks.monthly import load_year_rules
 from tasks.notify import queue_digests, send_window
 from tasks.runtime import database
+from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
 UNIT = columns_of(Unit)
@@ -78,13 +78,6 @@ ONSITE_SOURCE = "onsite_check"
 def fresh_seed() -> int:
     """A new random seed for a plan, from the operating system's randomness."""
     return secrets.randbelow(SEED_BOUND)
-
-
-def rules_for(session: Session, year: int) -> YearRules:
-    try:
-        return load_year_rules(session, year)
-    except LookupError:
-        return DEFAULT_RULES
 
 
 # ------------------------------------------------------------------------------ draw
@@ -299,7 +292,7 @@ def queue_rectification_notice(
     if not problems:
         return []
     digest = rectification_notice(unit_code, problems[0].unit_name, period, problems)
-    rules = rules_for(session, Period.parse(period).year)
+    rules = load_year_rules(session, Period.parse(period).year)
     return queue_digests(session, [digest], now=now, send_at_fn=send_window(calendar, rules))
 
 
@@ -345,7 +338,7 @@ def queue_reminders(
     )
     if not digests:
         return []
-    rules = rules_for(session, today.year)
+    rules = load_year_rules(session, today.year)
     return queue_digests(session, digests, now=now, send_at_fn=send_window(calendar, rules))
 
 

@@ -13,7 +13,8 @@ What is where:
   `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for).
 - `workdays`: `WorkCalendar` (national calendar incl. 调休 + office overrides,
   Monday–Friday fallback with `CalendarWarning`), the timetable (upload deadline,
-  reminder day, cycle run times, `year_timetable`) and the message window.
+  upload cut-off, reminder day, cycle run times, `year_timetable`) and the message
+  window; `deadline_cutoff` (the last instant a value counts as uploaded on time).
 - `completion`: `Direction`, `IndicatorSpec`, `expected`, `completion` and its caps.
 - `levels`: `Level`, `MISSING` / `UNAVAILABLE`, `assess` → `Assessment`.
 - `ledger`: `plan_entry` / `plan_entries`: the append-only ledger's next entries.
@@ -94,6 +95,7 @@ from .workdays import (
     TimetableEntry,
     WorkCalendar,
     cycle_month_for_run,
+    deadline_cutoff,
     overrides_from_mapping,
     period_for_run,
 )
@@ -149,6 +151,7 @@ __all__ = [
     "coefficient_of_variation",
     "completion",
     "cycle_month_for_run",
+    "deadline_cutoff",
     "display_completion",
     "expected",
     "final_deduction",
