@@ -9,6 +9,8 @@
   (``ProblemEntry``, source ``onsite_check``), then ``queue_rectification_notice``.
 - ``queue_reminders``: rectification reminders due on a day, each problem once.
 - ``close_problem``: appends the ``ProblemClosure``.
+- The office's flows' tasks: ``record_finding_task``, ``queue_reminders_task``,
+  ``close_problem_task`` (one transaction each; the flows pass their clock's ``now``).
 - ``onsite_export_payload``: the office's export of a plan.
 
 Error messages meant for the office are in Chinese (``OnsiteError``).
@@ -61,7 +63,7 @@ from models.tables import (
     columns_of,
 )
 from tasks.notify import queue_digests, send_window
-from tasks.runtime import database
+from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
@@ -360,6 +362,51 @@ def close_problem(session: Session, problem_id: int, note: str, now: datetime) -
     session.add(closure)
     session.flush()
     return closure
+
+
+# ------------------------------------------------------- the office's flows' tasks
+
+
+@task(name="record-onsite-finding", cache_policy=NO_CACHE)
+def record_finding_task(
+    form: FindingForm,
+    now: datetime,
+    plan_period: str | None = None,
+    allow_outside_sample: bool = False,
+) -> dict[str, Any]:
+    """Record the finding and its problem and queue the notice, in one transaction."""
+    with session_scope(database()) as session:
+        outcome = record_finding(
+            session,
+            form,
+            now,
+            plan_period=plan_period,
+            allow_outside_sample=allow_outside_sample,
+        )
+        plans = queue_rectification_notice(
+            session, outcome.unit_code, outcome.period, now, work_calendar()
+        )
+    return {
+        "finding_id": outcome.finding_id,
+        "problem_id": outcome.problem_id,
+        "notice_queued": any(p.creates_message for p in plans),
+    }
+
+
+@task(name="queue-rectification-reminders", cache_policy=NO_CACHE)
+def queue_reminders_task(day: date, working_days: int, now: datetime) -> int:
+    """Queue the rectification reminders due on ``day``; returns how many messages."""
+    with session_scope(database()) as session:
+        plans = queue_reminders(session, day, now, work_calendar(), working_days)
+    return sum(1 for p in plans if p.creates_message)
+
+
+@task(name="close-problem", cache_policy=NO_CACHE)
+def close_problem_task(problem_id: int, note: str, now: datetime) -> dict[str, Any]:
+    """Close (销号) a problem of the problem ledger."""
+    with session_scope(database()) as session:
+        closure = close_problem(session, problem_id, note, now)
+    return {"problem_id": problem_id, "closed_at": closure.closed_at.isoformat()}
 
 
 # ------------------------------------------------------------------- the office's export
