@@ -15,9 +15,8 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
 from flows.half_year_evaluation import half_year_evaluation
-from flows.quarterly_monitoring import run_cycle_below
 from models.catalog.vocabulary import CATEGORY_LABELS
 from models.plans.annual import proposal_rows, proposals_markdown
 from models.plans.burden import burden_figures, burden_markdown
@@ -28,7 +27,7 @@ from models.plans.results import (
     result_rows,
     results_markdown,
 )
-from models.rules import Cycle, Period, PeriodKind
+from models.rules import Cycle
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.report_tasks import (
     gather_burden_counts_task,
@@ -51,7 +50,7 @@ CYCLE = Cycle.ANNUAL_ASSESSMENT
 def annual_assessment(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
     """Assess one year (``2026``, or its closing month ``2026-12``)."""
     year = resolve_period(CYCLE, period)
-    run_cycle_below(half_year_evaluation, Period(PeriodKind.HALF, year.year, 2))
+    run_cycles_below(CYCLE, year, half_year_evaluation)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, year.key, now, current_flow_run_id(), force)
     if not claim.should_run:

@@ -8,11 +8,11 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
-from flows.quarterly_monitoring import quarterly_monitoring, run_cycle_below
+from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
+from flows.quarterly_monitoring import quarterly_monitoring
 from models.catalog.vocabulary import CATEGORY_LABELS
 from models.plans.results import plan_results, result_rows, results_markdown
-from models.rules import Cycle, Period, PeriodKind
+from models.rules import Cycle
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.result_tasks import load_result_inputs_task, publish_report_task, save_results_task
 
@@ -28,7 +28,7 @@ def half_year_evaluation(period: str | None = None, force: bool = False) -> Stat
     """Evaluate one half-year (``2026-H1``, or its closing month ``2026-06``)."""
     half = resolve_period(CYCLE, period)
     last = half.months()[-1]
-    run_cycle_below(quarterly_monitoring, Period(PeriodKind.QUARTER, half.year, half.index * 2))
+    run_cycles_below(CYCLE, half, quarterly_monitoring)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)
     if not claim.should_run:

@@ -7,31 +7,23 @@ only; this flow, its artifacts, logs and result say no more than that it was mad
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
 from flows.monthly_analysis import monthly_analysis
 from models.catalog.vocabulary import CATEGORY_LABELS
 from models.plans.onsite import DEFAULT_SAMPLE_RULE, onsite_artifact_note
 from models.plans.results import quarterly_trend, trend_markdown
-from models.rules import Cycle, Period
+from models.rules import Cycle
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
 from tasks.result_tasks import load_quarter_task, publish_report_task
 
 CYCLE = Cycle.QUARTERLY_MONITORING
-
-
-def run_cycle_below(below: Callable[..., Any], period: Period) -> None:
-    """Run the cycle below as a subflow for the same closing month (a no-op if done)."""
-    state = below(period=period.key, return_state=True)
-    if not state.is_completed():
-        raise RuntimeError(f"{below.__name__} {period.key} ended {state.name}: {state.message}")
 
 
 @flow(
@@ -55,7 +47,7 @@ def quarterly_monitoring(
     """
     quarter = resolve_period(CYCLE, period)
     months = quarter.months()
-    run_cycle_below(monthly_analysis, months[-1])
+    run_cycles_below(CYCLE, quarter, monthly_analysis)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, quarter.key, now, current_flow_run_id(), force)
     if not claim.should_run:

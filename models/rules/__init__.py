@@ -9,7 +9,8 @@ What is where:
 - `yearrules`: `YearRules`, every number of the rulebook as per-year configuration
   (`DEFAULT_RULES`, `to_dict` / `from_dict`), `to_decimal`, `round_points`.
 - `periods`: `Period` (2026-03, 2026-Q1, 2026-H1, 2026), `parse_period`,
-  `period_range`, `period_containing`, `Cycle`, `assessed_period`, and
+  `period_range`, `period_containing`, `Cycle`, `assessed_period`, `cycles_below`
+  (the runs of the cycle below a higher run builds on), and
   `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for).
 - `workdays`: `WorkCalendar` (national calendar incl. 调休 + office overrides,
   Monday–Friday fallback with `CalendarWarning`), the timetable (upload deadline,
@@ -63,6 +64,7 @@ from .periods import (
     as_month,
     as_period,
     assessed_period,
+    cycles_below,
     parse_period,
     period_containing,
     period_range,
@@ -151,6 +153,7 @@ __all__ = [
     "coefficient_of_variation",
     "completion",
     "cycle_month_for_run",
+    "cycles_below",
     "deadline_cutoff",
     "display_completion",
     "expected",
