@@ -412,6 +412,10 @@ class WorkCalendar:
                 return local
         return _at(self.next_working_day(day), rules.message_window_start)
 
+    def in_message_window(self, at: datetime, rules: YearRules = DEFAULT_RULES) -> bool:
+        """Whether a message may go out at `at`: a working day, inside the year's window."""
+        return self.message_send_time(at, rules) == at
+
 
 def _at(day: date, at: time) -> pendulum.DateTime:
     return pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=SHANGHAI)
