@@ -31,9 +31,10 @@ from models.plans.backfill import (
     pick_periods,
 )
 from models.rules import Cycle, Period
-from tasks.cycle_tasks import queue_cycles_task, work_calendar
+from tasks.cycle_tasks import queue_cycles_task
 from tasks.cycles import STALE_AFTER
 from tasks.result_tasks import load_cycle_rows_task, publish_report_task
+from tasks.runtime import work_calendar
 from tasks.year_rules import load_year_rules_task
 
 CycleName = Literal[
