@@ -12,7 +12,6 @@ Used by the ``assess deployments`` commands (`deployments.deploy_cli`) and the m
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,12 +41,13 @@ def default_years(now: datetime | None = None) -> list[int]:
 
 
 def stored_year_rules(years: Sequence[int]) -> dict[int, YearRules]:
-    """The years' rules from our database when it exists and has them; else nothing."""
+    """The years' rules from our database when it exists (``tasks.year_rules``: the
+    defaults for a year the office has not imported); nothing without a database."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from models.database import make_engine, session_scope
-    from tasks.monthly import load_year_rules
+    from tasks.year_rules import load_rules_of_years
 
     url = get_settings().resolved_database_url()
     parsed = make_url(url)
@@ -56,12 +56,8 @@ def stored_year_rules(years: Sequence[int]) -> dict[int, YearRules]:
     try:
         engine = make_engine(url)
         try:
-            found: dict[int, YearRules] = {}
             with session_scope(engine) as session:
-                for year in years:
-                    with contextlib.suppress(LookupError):  # a year not in the catalog
-                        found[year] = load_year_rules(session, year)
-            return found
+                return load_rules_of_years(session, years)
         finally:
             engine.dispose()
     except SQLAlchemyError:

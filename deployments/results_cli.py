@@ -48,6 +48,7 @@ from tasks.report_tasks import (
     record_result_use,
 )
 from tasks.share_tasks import export_share, pending_changes
+from tasks.year_rules import load_year_rules
 
 results_app = typer.Typer(help="年度考核结果：导出（七关联）与结果运用登记。", no_args_is_help=True)
 onsite_app = typer.Typer(help="实地核查（四不两直）：导出抽样计划（保密）。", no_args_is_help=True)
@@ -260,6 +261,7 @@ def report_burden(
     """生成减负增效情况报告（规则第十节的全部数据，均由台账统计）。"""
     with _session() as session:
         counts = gather_burden_counts(session, year)
+        rules = load_year_rules(session, year)
     figures = burden_figures(counts)
     if as_json:
         text = json.dumps(
@@ -268,7 +270,7 @@ def report_burden(
             indent=2,
         )
     else:
-        text = burden_markdown(counts, figures)
+        text = burden_markdown(counts, figures, rules)
     if out is None:
         typer.echo(text)
     else:

@@ -1,34 +1,31 @@
 """年度考核: after December's half-year evaluation, settle and grade the year.
 
 Then: each unit's result notice (score, rank in its category, grade; it opens the
-appeal window), the indicators proposed for simplification (completion CV under
-0.05 all year) and the office's experience report (rulebook section 10), both as
-artifacts of the run.
+appeal window), the indicators proposed for simplification (completion CV under the
+year's threshold all year) and the office's experience report (rulebook section 10),
+both as artifacts of the run. The settlement and grades are
+``models.plans.results.plan_annual``'s; the reports ``models.plans.cycle_reports``'s,
+written from the year's rules.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
 from flows.half_year_evaluation import half_year_evaluation
-from flows.quarterly_monitoring import run_cycle_below
-from models.catalog.vocabulary import CATEGORY_LABELS
-from models.plans.annual import proposal_rows, proposals_markdown
-from models.plans.burden import burden_figures, burden_markdown
-from models.plans.results import (
-    apply_settlement,
-    plan_results,
-    plan_settlement,
-    result_rows,
-    results_markdown,
+from models.plans.cycle_reports import (
+    annual_results_publication,
+    annual_summary,
+    burden_publication,
+    simplification_publication,
 )
-from models.rules import Cycle, Period, PeriodKind
+from models.plans.results import plan_annual
+from models.rules import Cycle
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.report_tasks import (
     gather_burden_counts_task,
@@ -49,57 +46,30 @@ CYCLE = Cycle.ANNUAL_ASSESSMENT
     ),
 )
 def annual_assessment(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
-    """Assess one year (``2026``, or its closing month ``2026-12``)."""
+    """Assess one year (``2026``, or its closing month ``2026-12``).
+
+    Runs both half-years' evaluations first (and so every quarter and month; a no-op
+    when done).
+    """
     year = resolve_period(CYCLE, period)
-    run_cycle_below(half_year_evaluation, Period(PeriodKind.HALF, year.year, 2))
+    run_cycles_below(CYCLE, year, half_year_evaluation)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, year.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{year.key} already {claim.status}", data={"outcome": "done"})
     inputs = load_result_inputs_task(year.year, with_december=True)
-    weights = {i.id: i.weight for i in inputs.indicators}
-    settlements = plan_settlement(inputs.december, weights, inputs.ledger_sums)
-    final_sums = apply_settlement(inputs.ledger_sums, settlements)
-    results = plan_results(
-        inputs.units, inputs.indicators, final_sums, inputs.rules, with_grades=True
-    )
-    save_annual_task(year.year, settlements, results, claim.run_id, now)
-    names = {u.id: u.name for u in inputs.units}
-    change = sum((s.amount for s in settlements), Decimal(0))
-    title = f"{year.key} 年度考核"
-    notes = [
-        "最终扣分 = round(权重 × (1 − min(完成度, 1)), 2)，按12月完成度；未上传扣全部权重",
-        f"结算条目 {len(settlements)} 条，扣分合计变动 {change}",
-        "等次：优秀（≥90分且居类别前30%）、良好（≥80）、一般（≥60）、较差（<60）",
-    ]
-    key = f"annual-assessment-{year.key}".lower()
-    publish_report_task(
-        key, result_rows(results, names, CATEGORY_LABELS),
-        results_markdown(title, results, names, CATEGORY_LABELS, notes), title,
-    )  # fmt: skip
+    rules = inputs.rules
+    plan = plan_annual(inputs.units, inputs.indicators, inputs.december, inputs.ledger_sums, rules)
+    save_annual_task(year.year, plan.settlements, plan.results, claim.run_id, now)
     notices = queue_result_notices_task(year.year, claim.run_id, now)
     proposals = simplification_proposals_task(year.year)
-    publish_report_task(
-        f"annual-simplification-{year.key}", proposal_rows(proposals),
-        proposals_markdown(year.year, proposals, inputs.rules), f"{year.key} 指标简化建议",
-    )  # fmt: skip
     counts = gather_burden_counts_task(year.year)
-    publish_report_task(
-        f"burden-{year.key}", None, burden_markdown(counts, burden_figures(counts)),
-        f"{year.key} 减负增效情况报告",
-    )  # fmt: skip
-    grades: dict[str, int] = {}
-    for r in results:
-        if r.grade is not None:
-            grades[r.grade.value] = grades.get(r.grade.value, 0) + 1
-    summary: dict[str, Any] = {
-        "period": year.key,
-        "units": len(results),
-        "settlements": len(settlements),
-        "settlement_change": str(change),
-        "grades": grades,
-        "result_notices": notices,
-        "simplification_proposals": [p.indicator_code for p in proposals],
-    }
+    for pub in (
+        annual_results_publication(year, plan.results, plan.settlements, inputs.units, rules),
+        simplification_publication(year, proposals, rules),
+        burden_publication(year, counts, rules),
+    ):
+        publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
+    summary = annual_summary(year, plan.results, plan.settlements, notices, proposals)
     finish_cycle_task(claim.run_id, "completed", summary, clock())
     return Completed(message=f"{year.key} assessed", data=summary)

@@ -1,11 +1,17 @@
-"""补跑: run one cycle for every period in a range that is missing, failed, or all of them."""
+"""补跑: run one cycle for every due period in a range that is missing, failed, or all of them.
+
+Which periods (``models.plans.backfill.pick_periods``) and the report
+(``backfill_markdown``) are the core's; this flow loads the recorded runs and the
+years' rules, runs the picked periods in order (or through the deployment, in
+parallel) and publishes the report.
+"""
 
 from __future__ import annotations
 
 import importlib
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -16,10 +22,20 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 
 from flows.common import clock
-from models.rules import Cycle, Period, PeriodKind, period_range
+from models.plans.backfill import (
+    BackfillOutcome,
+    Mode,
+    backfill_key,
+    backfill_markdown,
+    cycle_periods,
+    pick_periods,
+)
+from models.rules import Cycle, Period
 from tasks.cycle_tasks import queue_cycles_task
 from tasks.cycles import STALE_AFTER
-from tasks.result_tasks import CycleRow, load_cycle_rows_task, publish_report_task
+from tasks.result_tasks import load_cycle_rows_task, publish_report_task
+from tasks.runtime import work_calendar
+from tasks.year_rules import load_year_rules_task
 
 CycleName = Literal[
     "pre_deadline_reminder",
@@ -28,46 +44,9 @@ CycleName = Literal[
     "half_year_evaluation",
     "annual_assessment",
 ]
-Mode = Literal["missing", "failed", "all"]
 DEPLOYMENT = "calendar"
 """Each cycle's deployment in prefect.yaml: ``<cycle>/calendar``."""
 POLL_SECONDS = 3.0
-_MODE_LABELS = {"missing": "未运行", "failed": "失败、部分完成或卡住", "all": "全部（强制重跑）"}
-
-
-def cycle_periods(cycle: Cycle, first: str, last: str) -> list[Period]:
-    """The periods of ``cycle`` from ``first`` to ``last``; a month key names its period."""
-    kind = cycle.period_kind
-
-    def lift(key: str) -> Period:
-        p = Period.parse(key)
-        if p.kind is kind:
-            return p
-        if p.kind is not PeriodKind.MONTH:
-            raise ValueError(f"{cycle.value} needs {kind.value} periods or months, not {key!r}")
-        return Period(kind, p.year, (p.index - 1) // kind.months_per_period + 1)
-
-    return period_range(lift(first), lift(last))
-
-
-def pick(
-    periods: list[Period], rows: dict[str, CycleRow], mode: Mode, now: datetime
-) -> list[tuple[Period, bool]]:
-    """The periods to run and whether each needs ``force`` (all, or a stale running claim)."""
-    out: list[tuple[Period, bool]] = []
-    for p in periods:
-        row = rows.get(p.key)
-        if mode == "all":
-            out.append((p, True))
-        elif mode == "missing":
-            if row is None:
-                out.append((p, False))
-        elif row is not None:
-            if row.status in ("failed", "partial"):
-                out.append((p, False))
-            elif row.status in ("running", "queued") and now - row.claimed_at > STALE_AFTER:
-                out.append((p, True))
-    return out
 
 
 def cycle_flow(cycle: Cycle) -> Callable[..., Any]:
@@ -96,7 +75,7 @@ def _run_name() -> str:
 @flow(
     name="backfill_cycles",
     flow_run_name=_run_name,
-    description="补跑：按顺序补跑某一周期在给定区间内未运行、失败或全部的期次。",
+    description="补跑：按顺序补跑某一周期在给定区间内已到运行时间、未运行、失败或全部的期次。",
 )
 def backfill_cycles(
     cycle: CycleName = "monthly_analysis",
@@ -108,6 +87,7 @@ def backfill_cycles(
 ) -> list[str]:
     """Run ``cycle`` for the chosen periods of [first, last] in order; return their keys.
 
+    Only periods whose scheduled run time has come are chosen (see ``pick_periods``).
     ``parallel``: queue the periods, then start each as a run of the cycle's deployment
     (``<cycle>/calendar``) so that every worker of the pool can take one; the runs
     still compute the periods in order (each waits for the earlier queued ones).
@@ -116,51 +96,35 @@ def backfill_cycles(
     the_cycle = Cycle(cycle)
     run = cycle_flow(the_cycle)
     periods = cycle_periods(the_cycle, first, last)
-    chosen = pick(periods, load_cycle_rows_task(the_cycle.value), mode, clock())
-    keys = [p.key for p, _ in chosen]
+    rows = load_cycle_rows_task(the_cycle.value)
+    rules = load_year_rules_task(sorted({p.year for p in periods}))
+    pick = pick_periods(
+        the_cycle, periods, rows, mode, clock(), work_calendar(), rules, STALE_AFTER
+    )
+    keys = pick.keys
     logger.info("%s %s..%s mode=%s: %s", cycle, first, last, mode, ", ".join(keys) or "nothing")
-    outcomes: list[dict[str, Any]] = []
-    failed: list[str] = []
+    outcomes: list[BackfillOutcome] = []
+    chosen = list(pick.chosen)
     if parallel and not dry_run and chosen:
         require_deployment(f"{the_cycle.value}/{DEPLOYMENT}")  # before queueing anything
         queue_cycles_task(the_cycle.value, keys, clock())
         ended = run_deployments_in_parallel(the_cycle, chosen)
         for (p, force), (state_name, message, ok) in zip(chosen, ended, strict=True):
-            if not ok:
-                failed.append(p.key)
-            outcomes.append(
-                {"期次": p.key, "强制": "是" if force else "否", "结果": f"{state_name}：{message}"}
-            )
+            outcomes.append(BackfillOutcome(p.key, force, f"{state_name}：{message}", ok))
         chosen = []
     for p, force in chosen:
         if dry_run:
-            outcomes.append(
-                {"期次": p.key, "强制": "是" if force else "否", "结果": "演练，未运行"}
-            )
+            outcomes.append(BackfillOutcome(p.key, force, "演练，未运行"))
             continue
         state = run(period=p.key, force=force, return_state=True)
-        if not state.is_completed():
-            failed.append(p.key)
-        outcomes.append(
-            {
-                "期次": p.key,
-                "强制": "是" if force else "否",
-                "结果": f"{state.name}：{state.message or ''}",
-            }
-        )
-    lines = [
-        f"# 补跑 {cycle}：{first} 至 {last}",
-        "",
-        f"- 方式：{_MODE_LABELS[mode]}{'（演练，不实际运行）' if dry_run else ''}"
-        f"{'，并行交给工作进程（按期次顺序计算）' if parallel else ''}",
-        f"- 区间内期次 {len(periods)} 个，选中 {len(keys)} 个：{'、'.join(keys) or '无'}",
-        "",
-    ]
-    if outcomes:
-        lines += ["| 期次 | 强制 | 结果 |", "| --- | --- | --- |"]
-        lines += [f"| {o['期次']} | {o['强制']} | {o['结果']} |" for o in outcomes]
-    key = f"backfill-{cycle}-{first}-{last}".replace("_", "-").lower()
-    publish_report_task(key, None, "\n".join(lines) + "\n", f"补跑 {cycle}")
+        result = f"{state.name}：{state.message or ''}"
+        outcomes.append(BackfillOutcome(p.key, force, result, state.is_completed()))
+    markdown = backfill_markdown(
+        cycle, first, last, mode, dry_run=dry_run, parallel=parallel,
+        periods=len(periods), pick=pick, outcomes=outcomes,
+    )  # fmt: skip
+    publish_report_task(backfill_key(cycle, first, last), None, markdown, f"补跑 {cycle}")
+    failed = [o.period for o in outcomes if not o.completed]
     if failed:
         raise RuntimeError(f"{cycle}: {', '.join(failed)} did not complete")
     return keys

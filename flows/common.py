@@ -1,12 +1,14 @@
-"""What every cycle flow shares: its period, its run name, its clock."""
+"""What every cycle flow shares: its period, its run name, its clock, the runs below it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect.runtime import flow_run
 
-from models.rules import Cycle, Period, assessed_period, period_for_run
+from models.rules import Cycle, Period, assessed_period, cycles_below, period_for_run
 from tasks.cycle_tasks import work_calendar
 
 
@@ -47,3 +49,20 @@ def clock() -> datetime:
 def current_flow_run_id() -> str | None:
     run_id = flow_run.id
     return str(run_id) if run_id else None
+
+
+def run_cycles_below(cycle: Cycle, period: Period, below: Callable[..., Any]) -> None:
+    """Run, as subflows and in order, each run below ``cycle``'s ``period`` (``cycles_below``).
+
+    ``below`` is the flow of the cycle below; each run is a no-op when its period is
+    done. Raises when one does not complete: a higher cycle never builds on a gap.
+    """
+    for lower_cycle, lower in cycles_below(cycle, period):
+        name = getattr(below, "name", lower_cycle.value)
+        if name != lower_cycle.value:
+            raise ValueError(f"{cycle.value} builds on {lower_cycle.value}, not on {name}")
+        state = below(period=lower.key, return_state=True)
+        if not state.is_completed():
+            raise RuntimeError(
+                f"{lower_cycle.value} {lower.key} ended {state.name}: {state.message}"
+            )

@@ -1,25 +1,24 @@
-"""季度监测: after the quarter's last monthly analysis, the red/missing trend, the negative list,
+"""季度监测: after the quarter's monthly analyses, the red/missing trend, the negative list,
 and the quarter's confidential draw of units for unannounced on-site checks (四不两直).
 
 The draw (``tasks.onsite_tasks.draw_onsite_plan_task``) is stored in the database
 only; this flow, its artifacts, logs and result say no more than that it was made.
+The report and summary are ``models.plans.cycle_reports.quarterly_report``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
 from flows.monthly_analysis import monthly_analysis
-from models.catalog.vocabulary import CATEGORY_LABELS
-from models.plans.onsite import DEFAULT_SAMPLE_RULE, onsite_artifact_note
-from models.plans.results import quarterly_trend, trend_markdown
-from models.rules import Cycle, Period
+from models.plans.cycle_reports import quarterly_report
+from models.plans.onsite import DEFAULT_SAMPLE_RULE
+from models.rules import Cycle
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
 from tasks.result_tasks import load_quarter_task, publish_report_task
@@ -27,18 +26,11 @@ from tasks.result_tasks import load_quarter_task, publish_report_task
 CYCLE = Cycle.QUARTERLY_MONITORING
 
 
-def run_cycle_below(below: Callable[..., Any], period: Period) -> None:
-    """Run the cycle below as a subflow for the same closing month (a no-op if done)."""
-    state = below(period=period.key, return_state=True)
-    if not state.is_completed():
-        raise RuntimeError(f"{below.__name__} {period.key} ended {state.name}: {state.message}")
-
-
 @flow(
     name="quarterly_monitoring",
     flow_run_name=lambda: run_name(CYCLE),
     description=(
-        "季度监测：在季度末月分析之后，汇总各类别红色与未上传趋势，复核负面清单，"
+        "季度监测：在季度各月分析之后，汇总各类别红色与未上传趋势，复核负面清单，"
         "并按规则随机抽取实地核查对象（结果保密，仅存数据库）。"
     ),
 )
@@ -50,34 +42,21 @@ def quarterly_monitoring(
 ) -> State[dict[str, Any]]:
     """Monitor one quarter (``2026-Q3``, or its closing month ``2026-09``).
 
-    ``onsite_share`` / ``onsite_minimum``: how many of the quarter's candidates are
-    drawn for on-site checks (``ceil(share × n)``, at least the minimum).
+    Runs each month's analysis first (a no-op when done). ``onsite_share`` /
+    ``onsite_minimum``: how many of the quarter's candidates are drawn for on-site
+    checks (``ceil(share × n)``, at least the minimum).
     """
     quarter = resolve_period(CYCLE, period)
-    months = quarter.months()
-    run_cycle_below(monthly_analysis, months[-1])
+    run_cycles_below(CYCLE, quarter, monthly_analysis)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, quarter.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{quarter.key} already {claim.status}", data={"outcome": "done"})
-    keys = [m.key for m in months]
+    keys = [m.key for m in quarter.months()]
     units, levels, on_list = load_quarter_task(keys)
     draw_onsite_plan_task(quarter.key, keys, now, onsite_share, onsite_minimum)
-    trend = quarterly_trend(units, keys, levels)
-    names = [u.name for u in units if u.id in on_list]
-    key = f"quarterly-monitoring-{quarter.key}".lower()
-    title = f"{quarter.key} 季度监测"
-    publish_report_task(
-        key, [{k: v for k, v in row.items()} for row in trend],
-        trend_markdown(title, trend, names, CATEGORY_LABELS) + onsite_artifact_note(), title,
-    )  # fmt: skip
-    summary: dict[str, Any] = {
-        "period": quarter.key,
-        "months": keys,
-        "red": sum(int(str(r["red"])) for r in trend),
-        "missing": sum(int(str(r["missing"])) for r in trend),
-        "negative_list": sorted(on_list),
-        "onsite_draw": "done",
-    }
-    finish_cycle_task(claim.run_id, "completed", summary, clock())
-    return Completed(message=f"{quarter.key} monitored", data=summary)
+    report = quarterly_report(quarter, units, levels, on_list)
+    pub = report.publication
+    publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
+    finish_cycle_task(claim.run_id, "completed", report.summary, clock())
+    return Completed(message=f"{quarter.key} monitored", data=report.summary)

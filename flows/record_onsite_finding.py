@@ -14,15 +14,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from pydantic import BaseModel, Field, model_validator
 
 from flows.common import clock
-from models.database import session_scope
 from models.plans.onsite import FindingForm, check_finding
-from tasks.cycle_tasks import database, work_calendar
-from tasks.onsite_tasks import queue_rectification_notice, record_finding
+from tasks.onsite_tasks import record_finding_task
 
 
 class OnsiteFindingForm(BaseModel):
@@ -46,32 +43,12 @@ class OnsiteFindingForm(BaseModel):
         return FindingForm(self.unit_code, self.checked_on, self.description, self.rectify_by)
 
 
-@task(name="record-onsite-finding", cache_policy=NO_CACHE)
-def record_finding_task(form: OnsiteFindingForm) -> dict[str, Any]:
-    """Record the finding and its problem and queue the notice, in one transaction."""
-    now = clock()
-    with session_scope(database()) as session:
-        outcome = record_finding(
-            session,
-            form.as_finding(),
-            now,
-            plan_period=form.plan_period,
-            allow_outside_sample=form.allow_outside_sample,
-        )
-        plans = queue_rectification_notice(
-            session, outcome.unit_code, outcome.period, now, work_calendar()
-        )
-    return {
-        "finding_id": outcome.finding_id,
-        "problem_id": outcome.problem_id,
-        "notice_queued": any(p.creates_message for p in plans),
-    }
-
-
 @flow(
     name="record_onsite_finding",
     description="录入实地核查发现：登记问题台账（含整改期限），并向被核查单位发送整改通知。",
 )
 def record_onsite_finding(form: OnsiteFindingForm) -> dict[str, Any]:
     """Record one finding; returns the finding's and the problem's ids."""
-    return record_finding_task(form)
+    return record_finding_task(
+        form.as_finding(), clock(), form.plan_period, form.allow_outside_sample
+    )

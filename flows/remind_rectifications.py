@@ -11,16 +11,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.common import clock
-from models.database import session_scope
 from models.plans.onsite import DEFAULT_REMINDER_WORKING_DAYS
 from models.rules import to_shanghai
-from tasks.cycle_tasks import database, work_calendar
-from tasks.onsite_tasks import queue_reminders
+from tasks.onsite_tasks import queue_reminders_task
 
 
 def reminder_day_of(day: date | None) -> date:
@@ -33,13 +30,6 @@ def reminder_day_of(day: date | None) -> date:
     return to_shanghai(scheduled).date()
 
 
-@task(name="queue-rectification-reminders", cache_policy=NO_CACHE)
-def queue_reminders_task(day: date, working_days: int) -> int:
-    with session_scope(database()) as session:
-        plans = queue_reminders(session, day, clock(), work_calendar(), working_days)
-    return sum(1 for p in plans if p.creates_message)
-
-
 @flow(
     name="remind_rectifications",
     description="整改到期提醒：在整改期限前若干个工作日提醒尚未销号的问题，每个问题只提醒一次。",
@@ -49,5 +39,5 @@ def remind_rectifications(
 ) -> dict[str, Any]:
     """Queue the reminders due on ``day``; returns how many messages were queued."""
     the_day = reminder_day_of(day)
-    queued = queue_reminders_task(the_day, working_days)
+    queued = queue_reminders_task(the_day, working_days, clock())
     return {"day": the_day.isoformat(), "reminders_queued": queued}

@@ -23,9 +23,10 @@ from models.tables import (
     ProgressRecord,
     columns_of,
 )
-from tasks.monthly import load_indicators, load_units, load_year_rules
+from tasks.monthly import load_indicators, load_units
 from tasks.notify import queue_digests, send_window
 from tasks.runtime import database, work_calendar
+from tasks.year_rules import load_year_rules
 
 
 def load_previous_pre_deductions(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,16 +22,16 @@ from models.plans.monthly import (
     cell_observations,
 )
 from models.rules import (
-    SHANGHAI,
     Direction,
     IndicatorSpec,
     Level,
     Period,
     WorkCalendar,
-    YearRules,
 )
+
+# Re-exported for tasks.appeal_tasks (and its tests) until they import from their homes.
+from models.rules import deadline_cutoff as deadline_cutoff
 from models.tables import (
-    AssessmentYear,
     DeductionEntry,
     Indicator,
     MonthlyAssessment,
@@ -44,6 +44,8 @@ from models.tables import (
     table_of,
 )
 from tasks.bulk import bulk_insert, parse_decimal, parse_time
+from tasks.year_rules import load_year_rules as load_year_rules
+from tasks.year_rules import require_catalog_year
 
 UNIT = columns_of(Unit)
 IND = columns_of(Indicator)
@@ -53,13 +55,6 @@ DED = columns_of(DeductionEntry)
 WARN = columns_of(WarningEntry)
 MA = columns_of(MonthlyAssessment)
 NEG = columns_of(NegativeListEntry)
-
-
-def load_year_rules(session: Session, year: int) -> YearRules:
-    row = session.get(AssessmentYear, year)
-    if row is None:
-        raise LookupError(f"year {year} is not in the catalog: import the catalog first")
-    return YearRules.from_dict(row.rules) if row.rules else YearRules()
 
 
 UnitRange = tuple[int, int] | None
@@ -119,13 +114,6 @@ def load_indicators(session: Session, year: int) -> list[IndicatorSnap]:
             )
         )
     return out
-
-
-def deadline_cutoff(month: Period, calendar: WorkCalendar, rules: YearRules) -> datetime:
-    """The end of the upload deadline day (Asia/Shanghai), as an aware datetime."""
-    deadline = calendar.upload_deadline(month, rules)
-    start = datetime.combine(deadline, time(0), tzinfo=SHANGHAI)
-    return start + timedelta(days=1) - timedelta(microseconds=1)
 
 
 def load_versions(session: Session, month: Period, units: UnitRange = None) -> list[RecordVersion]:
@@ -274,6 +262,7 @@ def load_month_snapshot(
     session: Session, month: Period, calendar: WorkCalendar, batch: UnitRange = None
 ) -> MonthSnapshot:
     """Everything the month's plan needs, for every unit or one batch of units."""
+    require_catalog_year(session, month.year)
     rules = load_year_rules(session, month.year)
     units = load_units(session, batch)
     indicators = load_indicators(session, month.year)
@@ -281,7 +270,7 @@ def load_month_snapshot(
     observations = cell_observations(
         units,
         indicators,
-        load_chosen_versions(session, month, deadline_cutoff(month, calendar, rules), batch),
+        load_chosen_versions(session, month, calendar.upload_cutoff(month, rules), batch),
         unavailable,
         platform_down=down,
     )

@@ -9,6 +9,8 @@
   (``ProblemEntry``, source ``onsite_check``), then ``queue_rectification_notice``.
 - ``queue_reminders``: rectification reminders due on a day, each problem once.
 - ``close_problem``: appends the ``ProblemClosure``.
+- The office's flows' tasks: ``record_finding_task``, ``queue_reminders_task``,
+  ``close_problem_task`` (one transaction each; the flows pass their clock's ``now``).
 - ``onsite_export_payload``: the office's export of a plan.
 
 Error messages meant for the office are in Chinese (``OnsiteError``).
@@ -49,7 +51,7 @@ from models.plans.onsite import (
     rectification_notice,
     rectification_reminders,
 )
-from models.rules import DEFAULT_RULES, SHANGHAI, Period, WorkCalendar, YearRules
+from models.rules import SHANGHAI, Period, WorkCalendar
 from models.tables import (
     Message,
     MonthlyAssessment,
@@ -60,9 +62,9 @@ from models.tables import (
     Unit,
     columns_of,
 )
-from tasks.monthly import load_year_rules
 from tasks.notify import queue_digests, send_window
-from tasks.runtime import database
+from tasks.runtime import database, work_calendar
+from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
 UNIT = columns_of(Unit)
@@ -78,13 +80,6 @@ ONSITE_SOURCE = "onsite_check"
 def fresh_seed() -> int:
     """A new random seed for a plan, from the operating system's randomness."""
     return secrets.randbelow(SEED_BOUND)
-
-
-def rules_for(session: Session, year: int) -> YearRules:
-    try:
-        return load_year_rules(session, year)
-    except LookupError:
-        return DEFAULT_RULES
 
 
 # ------------------------------------------------------------------------------ draw
@@ -299,7 +294,7 @@ def queue_rectification_notice(
     if not problems:
         return []
     digest = rectification_notice(unit_code, problems[0].unit_name, period, problems)
-    rules = rules_for(session, Period.parse(period).year)
+    rules = load_year_rules(session, Period.parse(period).year)
     return queue_digests(session, [digest], now=now, send_at_fn=send_window(calendar, rules))
 
 
@@ -345,7 +340,7 @@ def queue_reminders(
     )
     if not digests:
         return []
-    rules = rules_for(session, today.year)
+    rules = load_year_rules(session, today.year)
     return queue_digests(session, digests, now=now, send_at_fn=send_window(calendar, rules))
 
 
@@ -367,6 +362,51 @@ def close_problem(session: Session, problem_id: int, note: str, now: datetime) -
     session.add(closure)
     session.flush()
     return closure
+
+
+# ------------------------------------------------------- the office's flows' tasks
+
+
+@task(name="record-onsite-finding", cache_policy=NO_CACHE)
+def record_finding_task(
+    form: FindingForm,
+    now: datetime,
+    plan_period: str | None = None,
+    allow_outside_sample: bool = False,
+) -> dict[str, Any]:
+    """Record the finding and its problem and queue the notice, in one transaction."""
+    with session_scope(database()) as session:
+        outcome = record_finding(
+            session,
+            form,
+            now,
+            plan_period=plan_period,
+            allow_outside_sample=allow_outside_sample,
+        )
+        plans = queue_rectification_notice(
+            session, outcome.unit_code, outcome.period, now, work_calendar()
+        )
+    return {
+        "finding_id": outcome.finding_id,
+        "problem_id": outcome.problem_id,
+        "notice_queued": any(p.creates_message for p in plans),
+    }
+
+
+@task(name="queue-rectification-reminders", cache_policy=NO_CACHE)
+def queue_reminders_task(day: date, working_days: int, now: datetime) -> int:
+    """Queue the rectification reminders due on ``day``; returns how many messages."""
+    with session_scope(database()) as session:
+        plans = queue_reminders(session, day, now, work_calendar(), working_days)
+    return sum(1 for p in plans if p.creates_message)
+
+
+@task(name="close-problem", cache_policy=NO_CACHE)
+def close_problem_task(problem_id: int, note: str, now: datetime) -> dict[str, Any]:
+    """Close (销号) a problem of the problem ledger."""
+    with session_scope(database()) as session:
+        closure = close_problem(session, problem_id, note, now)
+    return {"problem_id": problem_id, "closed_at": closure.closed_at.isoformat()}
 
 
 # ------------------------------------------------------------------- the office's export

@@ -51,8 +51,9 @@ from models.tables import (
 )
 from tasks.monthly import load_indicators
 from tasks.notify import queue_digests, send_window
-from tasks.onsite_tasks import ONSITE_SOURCE, rules_for
+from tasks.onsite_tasks import ONSITE_SOURCE
 from tasks.runtime import database, work_calendar
+from tasks.year_rules import load_year_rules
 
 RES = columns_of(ResultEntry)
 USE = columns_of(ResultUse)
@@ -195,7 +196,7 @@ def queue_result_notices(
     results = load_annual_results(session, year)
     if not results:
         return []
-    rules = rules_for(session, year)
+    rules = load_year_rules(session, year)
     send_at = send_window(calendar, rules)
     ends = _appeal_end(send_at(now), calendar, rules)
     digests = result_notice_digests(
@@ -227,7 +228,7 @@ def load_year_completions(
 
 def year_proposals(session: Session, year: int) -> list[SimplificationProposal]:
     indicators, completions = load_year_completions(session, year)
-    return simplification_proposals(indicators, completions, rules_for(session, year))
+    return simplification_proposals(indicators, completions, load_year_rules(session, year))
 
 
 # ------------------------------------------------------------------------ the report

@@ -27,9 +27,9 @@ from tasks.monthly import (
     load_ledger_sums,
     load_negative_list,
     load_units,
-    load_year_rules,
 )
 from tasks.runtime import database
+from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
 RUN = columns_of(CycleRun)

@@ -5,7 +5,8 @@
 - ``results_export``: the year's results for the seven uses (七关联) as sheets (XLSX)
   and as one JSON document, with the uses already recorded (``ResultUse``).
 - ``simplification_proposals``: indicators whose completions hardly differ across
-  their units in every month of the year (coefficient of variation under 0.05),
+  their units in every month of the year (coefficient of variation under the year's
+  ``low_discrimination_cv``),
   proposed for simplification (区分度不大).
 
 Nothing here reads a database or the clock.

@@ -14,7 +14,7 @@ The figures, for a year Y:
   number of items in percent (one decimal, ``None`` only when Y − 1 had none);
 - ``indicators_merged`` / ``indicators_adapted`` / ``indicators_simplified``: Y's
   indicators by lifecycle, and ``simplification_proposals`` (measured low
-  discrimination, CV < 0.05 all year);
+  discrimination: CV under the year's ``low_discrimination_cv`` all year);
 - ``counties_on_platform`` / ``departments_on_platform`` of ``counties`` / ``departments``;
 - ``onsite_problems_solved`` of ``onsite_problems``: problems found by on-site checks
   of Y (their period is in Y) that are closed;
@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+
+from models.rules import DEFAULT_RULES, YearRules
 
 _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
@@ -179,8 +181,12 @@ def figure_values(figures: Sequence[Figure]) -> dict[str, int | Decimal | None]:
     return {f.key: f.value for f in figures}
 
 
-def burden_markdown(c: BurdenCounts, figures: Sequence[Figure] | None = None) -> str:
-    """The report in Chinese: a summary paragraph per theme, then the table of figures."""
+def burden_markdown(
+    c: BurdenCounts, figures: Sequence[Figure] | None = None, rules: YearRules = DEFAULT_RULES
+) -> str:
+    """The report in Chinese: a summary paragraph per theme, then the table of figures.
+
+    The low-discrimination threshold it cites is the year's (``rules``)."""
     figs = {f.key: f for f in (figures if figures is not None else burden_figures(c))}
     added = [c.item_names.get(code, code) for code in sorted(c.item_codes - c.item_codes_last_year)]
     dropped = [
@@ -213,7 +219,8 @@ def burden_markdown(c: BurdenCounts, figures: Sequence[Figure] | None = None) ->
         + (f"（{'、'.join(c.adapted)}）" if c.adapted else "")
         + f"，简化指标 {t('indicators_simplified')}"
         + (f"（{'、'.join(c.simplified)}）" if c.simplified else "")
-        + f"。经测算，全年各月完成度变异系数均低于0.05、建议下一年度简化的指标 "
+        + f"。经测算，全年各月完成度变异系数均低于{rules.low_discrimination_cv}、"
+        f"建议下一年度简化的指标 "
         f"{t('simplification_proposals')}"
         + (f"（{'、'.join(c.proposals)}）" if c.proposals else "")
         + "。",

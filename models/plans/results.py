@@ -123,6 +123,7 @@ def plan_settlement(
     december: Mapping[tuple[int, int], DecemberCell],
     weights: Mapping[int, Decimal],
     ledger_sums: Mapping[tuple[int, int], Decimal],
+    rules: YearRules = DEFAULT_RULES,
 ) -> list[Settlement]:
     """The entries settling each (unit, indicator)'s pre-deductions into its final deduction.
 
@@ -139,9 +140,9 @@ def plan_settlement(
         if weight is None or weight <= ZERO:
             continue
         if cell.level == Level.MISSING.value or cell.completion is None:
-            final = final_deduction(weight, MISSING)
+            final = final_deduction(weight, MISSING, rules)
         else:
-            final = final_deduction(weight, cell.completion)
+            final = final_deduction(weight, cell.completion, rules)
         current = ledger_sums.get((unit_id, indicator_id), ZERO)
         amount = round_points(settle(current, final))
         if amount == ZERO:
@@ -161,6 +162,29 @@ def apply_settlement(
         key = (s.unit_id, s.indicator_id)
         sums[key] = round_points(sums.get(key, ZERO) + s.amount)
     return sums
+
+
+@dataclass(frozen=True)
+class AnnualPlan:
+    """The year's settlement entries and the final results they give."""
+
+    settlements: list[Settlement]
+    results: list[UnitResult]
+
+
+def plan_annual(
+    units: Sequence[UnitSnap],
+    indicators: Sequence[IndicatorSnap],
+    december: Mapping[tuple[int, int], DecemberCell],
+    ledger_sums: Mapping[tuple[int, int], Decimal],
+    rules: YearRules = DEFAULT_RULES,
+) -> AnnualPlan:
+    """Settle the pre-deductions on December's completions, then score, rank and grade."""
+    weights = {i.id: i.weight for i in indicators}
+    settlements = plan_settlement(december, weights, ledger_sums, rules)
+    final_sums = apply_settlement(ledger_sums, settlements)
+    results = plan_results(units, indicators, final_sums, rules, with_grades=True)
+    return AnnualPlan(settlements, results)
 
 
 def quarterly_trend(

@@ -9,11 +9,13 @@ What is where:
 - `yearrules`: `YearRules`, every number of the rulebook as per-year configuration
   (`DEFAULT_RULES`, `to_dict` / `from_dict`), `to_decimal`, `round_points`.
 - `periods`: `Period` (2026-03, 2026-Q1, 2026-H1, 2026), `parse_period`,
-  `period_range`, `period_containing`, `Cycle`, `assessed_period`, and
+  `period_range`, `period_containing`, `Cycle`, `assessed_period`, `cycles_below`
+  (the runs of the cycle below a higher run builds on), and
   `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for).
 - `workdays`: `WorkCalendar` (national calendar incl. 调休 + office overrides,
   Monday–Friday fallback with `CalendarWarning`), the timetable (upload deadline,
-  reminder day, cycle run times, `year_timetable`) and the message window.
+  upload cut-off, reminder day, cycle run times, `year_timetable`) and the message
+  window; `deadline_cutoff` (the last instant a value counts as uploaded on time).
 - `completion`: `Direction`, `IndicatorSpec`, `expected`, `completion` and its caps.
 - `levels`: `Level`, `MISSING` / `UNAVAILABLE`, `assess` → `Assessment`.
 - `ledger`: `plan_entry` / `plan_entries`: the append-only ledger's next entries.
@@ -62,6 +64,7 @@ from .periods import (
     as_month,
     as_period,
     assessed_period,
+    cycles_below,
     parse_period,
     period_containing,
     period_range,
@@ -94,6 +97,7 @@ from .workdays import (
     TimetableEntry,
     WorkCalendar,
     cycle_month_for_run,
+    deadline_cutoff,
     overrides_from_mapping,
     period_for_run,
 )
@@ -149,6 +153,8 @@ __all__ = [
     "coefficient_of_variation",
     "completion",
     "cycle_month_for_run",
+    "cycles_below",
+    "deadline_cutoff",
     "display_completion",
     "expected",
     "final_deduction",

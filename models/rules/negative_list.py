@@ -3,7 +3,7 @@
 Negative list: a unit with any red indicator (red or missing) for two consecutive
 months is on the list from the second such month until a month with none.
 Low discrimination: completions across units whose coefficient of variation is
-under 0.05.
+under the year's ``low_discrimination_cv`` (default 0.05).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def coefficient_of_variation(values: Iterable[Decimal | int | float | str]) -> D
 def low_discrimination(
     completions_by_unit: Mapping[U, Decimal], rules: YearRules = DEFAULT_RULES
 ) -> bool:
-    """Whether completions across units hardly differ: CV < 0.05.
+    """Whether completions across units hardly differ: CV < ``rules.low_discrimination_cv``.
 
     Needs at least 2 values (False otherwise). When every value is equal the
     indicator does not discriminate at all (True, even when all are 0); when the

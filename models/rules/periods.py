@@ -23,6 +23,7 @@ __all__ = [
     "as_month",
     "as_period",
     "assessed_period",
+    "cycles_below",
     "parse_period",
     "period_containing",
     "period_range",
@@ -326,3 +327,35 @@ def assessed_period(cycle: Cycle | str, month: Period | str) -> Period:
         )
     kind = the_cycle.period_kind
     return Period(kind, the_month.year, (the_month.index - 1) // kind.months_per_period + 1)
+
+
+_BELOW: dict[Cycle, Cycle] = {
+    Cycle.QUARTERLY_MONITORING: Cycle.MONTHLY_ANALYSIS,
+    Cycle.HALF_YEAR_EVALUATION: Cycle.QUARTERLY_MONITORING,
+    Cycle.ANNUAL_ASSESSMENT: Cycle.HALF_YEAR_EVALUATION,
+}
+
+
+def cycles_below(cycle: Cycle | str, period: Period | str) -> list[tuple[Cycle, Period]]:
+    """The runs of the cycle below that a run of `cycle` for `period` builds on, in order.
+
+    Rulebook section 4: each cycle builds on the cycle below it and never redoes work
+    done. A quarter needs the monthly analysis of each of its three months, a half-year
+    the monitoring of each of its two quarters (and so their months), the year both
+    half-years (and so every quarter and month). The monthly analysis and the
+    pre-deadline reminder build on no cycle. Each run below is a no-op when done.
+    """
+    the_cycle = Cycle(cycle)
+    the_period = as_period(period)
+    if the_period.kind is not the_cycle.period_kind:
+        raise PeriodError(
+            f"{the_cycle.value} assesses {the_cycle.period_kind.value} periods, "
+            f"not {the_period.key!r}"
+        )
+    below = _BELOW.get(the_cycle)
+    if below is None:
+        return []
+    kind = below.period_kind
+    first = (the_period.first_month - 1) // kind.months_per_period + 1
+    last = the_period.last_month // kind.months_per_period
+    return [(below, Period(kind, the_period.year, i)) for i in range(first, last + 1)]

@@ -63,10 +63,13 @@ def running_score(total_weight: Number, deductions: Number | Iterable[Decimal]) 
     return round_points(min(_HUNDRED, max(_ZERO, score)))
 
 
-def final_deduction(weight: Number, completion: Number | Absent) -> Decimal:
+def final_deduction(
+    weight: Number, completion: Number | Absent, rules: YearRules = DEFAULT_RULES
+) -> Decimal:
     """round(weight × (1 − min(c, 1)), 2) on December's completion; full weight when missing.
 
-    A negative completion counts as 0. `UNAVAILABLE` is refused: the annual
+    The 1 is the year's scoring cap (`scoring_completion_cap`); a deduction is never
+    negative, and a negative completion counts as 0. `UNAVAILABLE` is refused: the annual
     assessment cannot be settled on a value the platform could not provide.
     """
     w = to_decimal(weight, name="weight")
@@ -80,8 +83,8 @@ def final_deduction(weight: Number, completion: Number | Absent) -> Decimal:
             "read the platform again or rule on it"
         )
     c = to_decimal(completion, name="completion")
-    c = min(max(c, _ZERO), _ONE)
-    return round_points(w * (_ONE - c))
+    c = min(max(c, _ZERO), rules.scoring_completion_cap)
+    return round_points(max(w * (_ONE - c), _ZERO))
 
 
 def settle(pre_deduction_sum: Number, final: Number) -> Decimal:

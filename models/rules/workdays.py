@@ -36,6 +36,7 @@ __all__ = [
     "TimetableEntry",
     "WorkCalendar",
     "cycle_month_for_run",
+    "deadline_cutoff",
     "overrides_from_mapping",
     "period_for_run",
 ]
@@ -313,6 +314,16 @@ class WorkCalendar:
             date(following.year, following.index, rules.upload_deadline_day)
         )
 
+    def upload_cutoff(self, month: Period | str, rules: YearRules = DEFAULT_RULES) -> datetime:
+        """The last instant of month m's upload deadline day (Asia/Shanghai, aware).
+
+        A value counts as uploaded on time when it was updated at or before this instant;
+        the monthly analysis and the appeals' value lookups read the platform as of it.
+        """
+        deadline = self.upload_deadline(month, rules)
+        start = datetime.combine(deadline, time(0), tzinfo=SHANGHAI)
+        return start + _ONE_DAY - timedelta(microseconds=1)
+
     def reminder_day(self, month: Period | str, rules: YearRules = DEFAULT_RULES) -> date:
         """Pre-deadline reminder day: 2 working days before the upload deadline."""
         return self.add_working_days(
@@ -401,6 +412,10 @@ class WorkCalendar:
                 return local
         return _at(self.next_working_day(day), rules.message_window_start)
 
+    def in_message_window(self, at: datetime, rules: YearRules = DEFAULT_RULES) -> bool:
+        """Whether a message may go out at `at`: a working day, inside the year's window."""
+        return self.message_send_time(at, rules) == at
+
 
 def _at(day: date, at: time) -> pendulum.DateTime:
     return pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=SHANGHAI)
@@ -413,6 +428,11 @@ def _as_date(value: date) -> date:
     if not isinstance(value, date):
         raise TypeError(f"expected a date, got {type(value).__name__} {value!r}")
     return value
+
+
+def deadline_cutoff(month: Period, calendar: WorkCalendar, rules: YearRules) -> datetime:
+    """The end of month m's upload deadline day: `WorkCalendar.upload_cutoff`."""
+    return calendar.upload_cutoff(month, rules)
 
 
 def cycle_month_for_run(
