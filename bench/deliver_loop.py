@@ -1,5 +1,5 @@
 """A second worker delivering the outbox while the monthly analysis runs (the bench's
-``--overlap-delivery``): as the ``deliver-outbox`` deployment does on another worker
+``--overlap-delivery``): as the ``deliver_outbox`` deployment does on another worker
 during working hours, it sends what is due, again and again, until told to stop and
 nothing is left.
 

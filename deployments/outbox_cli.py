@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from flows.deliver_outbox import outbox_report
 from models.database import make_engine, session_scope
 from models.rules.periods import SHANGHAI
 from models.settings import get_settings
 from tasks.notify import outbox_snapshot
+from tasks.outbox_tasks import outbox_report
 
 
 def today_in_shanghai() -> date:

@@ -106,7 +106,7 @@ def render_prefect_yaml(
 # ------------------------------------------------------------------------------- alerts
 
 #: The flows whose failures page operations: the cycles, the backfill, the outbox.
-ALERTED_FLOWS: tuple[str, ...] = (*(c.value for c in Cycle), "backfill_cycles", "deliver-outbox")
+ALERTED_FLOWS: tuple[str, ...] = (*(c.value for c in Cycle), "backfill_cycles", "deliver_outbox")
 ALERT_EVENTS = ("prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut")
 AUTOMATION_NAME = "assessment-cycle-failed"
 BLOCK_PREFIX = "assessment-ops"

@@ -4,7 +4,7 @@ Each cycle's schedule is one RRULE string made of a ``DTSTART`` and an explicit
 ``RDATE`` per run (Asia/Shanghai wall-clock times, ``timezone: Asia/Shanghai``):
 the year's working-day-adjusted timetable (`WorkCalendar.year_timetable`) *is*
 the schedule, so the UI shows the real run times (September 2026's monthly
-analysis on 2026-10-09 09:00, not on a naive "the 6th" cron). ``deliver-outbox``
+analysis on 2026-10-09 09:00, not on a naive "the 6th" cron). ``deliver_outbox``
 keeps its cron (`flows.deliver_outbox.SCHEDULE_CRON`).
 
 `rewrite_schedules` replaces the ``schedules:`` block of each generated
@@ -210,7 +210,7 @@ def _entrypoint(item: list[str]) -> str | None:
 def rewrite_schedules(text: str, rendered: RenderedSchedules) -> str:
     """prefect.yaml with the ``schedules:`` of every generated deployment replaced.
 
-    A deployment is generated when its entrypoint is a cycle's or deliver-outbox's;
+    A deployment is generated when its entrypoint is a cycle's or deliver_outbox's;
     every other line of the file is kept as it was. The result is checked by
     loading it back.
     """

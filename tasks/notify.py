@@ -30,7 +30,7 @@
   minute), with injectable clock and sleep.
 - Secrets: channel URLs are shown only through `redact_channel`; errors and the
   log records of Apprise and the HTTP libraries are scrubbed while sending.
-- The office's view: `outbox_snapshot` (rendered by `flows.deliver_outbox`).
+- The office's view: `outbox_snapshot` (rendered by `tasks.outbox_tasks`).
 
 Message statuses: pending (waiting for its window), partial (reached the unit
 through some channels, others retried), failed (no channel yet, retried),

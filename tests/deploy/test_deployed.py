@@ -45,7 +45,7 @@ def test_the_deployed_schedules_are_the_working_day_adjusted_timetable(
         monthly = client.read_deployment_by_name("monthly_analysis/calendar")
         quarterly = client.read_deployment_by_name("quarterly_monitoring/calendar")
         reminder = client.read_deployment_by_name("pre_deadline_reminder/calendar")
-        outbox = client.read_deployment_by_name("deliver-outbox/office-hours")
+        outbox = client.read_deployment_by_name("deliver_outbox/office-hours")
         backfill = client.read_deployment_by_name("backfill_cycles/on-demand")
 
     assert monthly.work_pool_name == POOL

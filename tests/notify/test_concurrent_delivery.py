@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from flows.deliver_outbox import ARTIFACT_ROWS, render_outbox
 from models.database import session_scope
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
@@ -26,6 +25,7 @@ from tasks.notify import (
     queue_digests,
     send_window,
 )
+from tasks.outbox_tasks import ARTIFACT_ROWS, render_outbox
 from tests.notify.conftest import FakeClock
 from tests.notify.receivers import HttpReceiver
 from tests.notify.support import monthly_digest

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from flows.deliver_outbox import outbox_report, window_open
 from models.database import session_scope
 from models.messages import ConfidentialContentError, MessagePlan, PlanAction, UnitDigest
 from models.messages.render import RenderedMessage
@@ -33,6 +32,7 @@ from tasks.notify import (
     save_outbox,
     send_window,
 )
+from tasks.outbox_tasks import outbox_report
 from tests.notify.conftest import SMTP_PASSWORD, FakeClock
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from tests.notify.support import monthly_digest
@@ -322,8 +322,8 @@ def test_a_message_due_outside_working_hours_waits_for_the_next_window(
     saturday_makeup_day = datetime(2026, 10, 10, 9, 0, tzinfo=SHANGHAI)  # 调休 working day
     assert plan.due_at == saturday_makeup_day
     later = friday_evening + timedelta(minutes=30)
-    assert not window_open(later, CALENDAR)
-    assert window_open(saturday_makeup_day, CALENDAR)
+    assert not CALENDAR.in_message_window(later)
+    assert CALENDAR.in_message_window(saturday_makeup_day)
     with session_scope(engine) as session:
         assert load_due_messages(session, later) == []
         assert [m.key for m in load_due_messages(session, saturday_makeup_day)] == [plan.key]

@@ -1,4 +1,4 @@
-"""The deliver-outbox flow on a real Prefect server, and the `assess outbox` command."""
+"""The deliver_outbox flow on a real Prefect server, and the `assess outbox` command."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from deployments.outbox_cli import outbox_command
-from flows.deliver_outbox import artifact_key, deliver_outbox, retry_on_database_error
+from flows.deliver_outbox import deliver_outbox
 from models.database import session_scope
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.tables import Unit
 from tasks.notify import queue_digests, send_window
+from tasks.outbox_tasks import artifact_key, retry_on_database_error
 from tests.notify.conftest import SMTP_PASSWORD
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from tests.notify.support import monthly_digest, reminder_digest
