@@ -54,18 +54,17 @@ FRIDAY_10 = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)
 
 
 class CountingReceiver(HttpReceiver):
-    """The loopback webhook receiver, with a hook called on each post before it is answered."""
+    """The loopback webhook receiver, with a hook told the number of posts so far on each
+    post before it is answered (it may block that post: others are answered meanwhile)."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.on_post: Callable[[int], None] | None = None
+        super().__init__(on_post=self._on_post)
+        self.hook: Callable[[int], None] | None = None
 
-    def _answer(self, path: str, request: Received) -> tuple[int, str]:
-        answer = super()._answer(path, request)
-        hook = self.on_post
+    def _on_post(self, _received: Received) -> None:
+        hook = self.hook
         if hook is not None:
             hook(len(self.received()))
-        return answer
 
     def posts(self) -> Counter[str]:
         return Counter(r.path for r in self.received())
@@ -175,11 +174,11 @@ def kill_on_post(receiver: CountingReceiver, db_url: str, post: int) -> None:
             child[0].send_signal(signal.SIGKILL)
             child[0].wait()
 
-    receiver.on_post = kill
+    receiver.hook = kill
     child.append(start_child(db_url, concurrency=1))
     ready.set()
     child[0].communicate()
-    receiver.on_post = None
+    receiver.hook = None
     assert child[0].returncode == -signal.SIGKILL
 
 
@@ -244,7 +243,7 @@ def test_two_worker_processes_delivering_at_once_send_each_message_exactly_once(
         if seen <= 5:
             overlap.wait()
 
-    receiver.on_post = hold_the_first_five
+    receiver.hook = hold_the_first_five
     children = [start_child(db_url, concurrency=4) for _ in range(2)]
     outputs = [child.communicate() for child in children]
 
@@ -323,10 +322,10 @@ def test_a_run_whose_lease_runs_out_posts_nothing_more_and_the_next_run_sends_th
     def slow_first_post(seen: int) -> None:
         late[0] = timedelta(minutes=15)  # the first post took most of the lease
 
-    receiver.on_post = slow_first_post
+    receiver.hook = slow_first_post
     with caplog.at_level(logging.WARNING, logger="tasks.notify"):
         first = deliver(engine, lease_clock=lease_clock)
-    receiver.on_post = None
+    receiver.hook = None
 
     assert receiver.posts() == Counter({"/first": 1})  # no post once the lease nearly ended
     assert first.partial and any("lease ends soon" in r.getMessage() for r in caplog.records)

@@ -1,123 +1,26 @@
-"""Real receivers on loopback: an SMTP server (aiosmtpd) and an HTTP server for webhooks.
+"""Real receivers on loopback: an SMTP server (aiosmtpd) and the project's HTTP receiver.
 
-The HTTP receiver answers each path from a script (a list of (status, body)
-answers consumed in order, then a default), and records every request.
+The HTTP receiver (`deployments.receiver.Receiver`, also the demo's and the
+benchmarks') answers each path from a script (a list of (status, body) answers
+consumed in order, then a default), and records every request.
 """
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
-from collections import defaultdict, deque
-from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-OK_JSON = '{"errcode": 0, "errmsg": "ok"}'
+from deployments.receiver import OK_JSON, Received, Receiver, free_port
 
+__all__ = ["OK_JSON", "HttpReceiver", "Received", "SmtpReceiver", "free_port"]
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    query: dict[str, list[str]]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-
-class HttpReceiver:
-    """A threaded HTTP server on 127.0.0.1 standing in for webhook channels."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scripts: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
-        self._defaults: dict[str, tuple[int, str]] = {}
-        self.requests: list[Received] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                parts = urlsplit(self.path)
-                status, answer = receiver._answer(
-                    parts.path, Received(parts.path, parse_qs(parts.query), body)
-                )
-                data = answer.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _answer(self, path: str, request: Received) -> tuple[int, str]:
-        with self._lock:
-            self.requests.append(request)
-            script = self._scripts[path]
-            if script:
-                return script.popleft()
-            return self._defaults.get(path, (200, OK_JSON))
-
-    def start(self) -> HttpReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._scripts.clear()
-            self._defaults.clear()
-            self.requests.clear()
-
-    def script(self, path: str, *answers: tuple[int, str]) -> None:
-        with self._lock:
-            self._scripts[path].extend(answers)
-
-    def always(self, path: str, status: int, body: str = OK_JSON) -> None:
-        with self._lock:
-            self._defaults[path] = (status, body)
-
-    def received(self, path: str | None = None) -> list[Received]:
-        with self._lock:
-            return [r for r in self.requests if path is None or r.path == path]
-
-    def json_url(self, path: str) -> str:
-        """An Apprise ``json://`` channel posting to `path` here."""
-        return f"json://127.0.0.1:{self.port}{path}"
-
-    def endpoint(self, path: str, template: str) -> str:
-        """A robot endpoint template (``...?access_token={token}``) pointing here."""
-        return f"http://127.0.0.1:{self.port}{path}?{template}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+HttpReceiver = Receiver
+"""The project's one loopback webhook receiver (`deployments.receiver`)."""
 
 
 class _Handler:
