@@ -131,7 +131,7 @@ def bench_catalog(units: list[SimUnit], indicators: list[SimIndicator]) -> Catal
 
 @contextlib.contextmanager
 def simulator_process(indicators: int, port: int) -> Iterator[tuple[str, int]]:
-    """``python -m deployments.platform_sim`` for the benchmark's catalog: (URL, pid)."""
+    """``python -m deployments.platform_sim_cli`` for the benchmark's catalog: (URL, pid)."""
     with province_simulator(UNITS, indicators, SEED, TOKEN, port) as running:
         yield running
 

@@ -122,7 +122,7 @@ def simulator_process(
     """The simulator serving the province in its own process group: (URL, pid); stopped
     by its pid (SIGTERM, then SIGKILL)."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "deployments.platform_sim", "--units", str(n_units),
+    argv = [sys.executable, "-m", "deployments.platform_sim_cli", "--units", str(n_units),
             "--indicators", str(n_indicators), "--seed", str(seed), "--year", str(YEAR),
             "--port", str(port), "--token", token]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True)

@@ -110,7 +110,7 @@ def platform_sim(
     --error-429-every --retry-after --slow-ms --dead --dead-mode --units --indicators.
     """
     from deployments.demo.sim_feed import demo_dataset
-    from deployments.platform_sim import main_argv
+    from deployments.platform_sim_cli import main_argv
 
     catalog = read_catalog(DEMO_CATALOG)
 

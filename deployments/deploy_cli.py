@@ -133,7 +133,7 @@ def run(
 @deploy_app.command("stop")
 def stop() -> None:
     """Stop the main job started from another shell (and whatever it left running)."""
-    from deployments.main_job import stop_recorded_job
+    from deployments.processes import stop_recorded_job
 
     message, code = stop_recorded_job(get_settings().data_dir.resolve())
     typer.echo(message, err=code != 0)

@@ -18,39 +18,47 @@ stop`` (``make demo-stop``) can stop a job started from another shell.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from asyncio import FIRST_COMPLETED
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from uuid import UUID
 
-import httpx
-
+from deployments.demo_receiver import demo_receiver
+from deployments.processes import (
+    Child,
+    ProcessGroups,
+    StartupError,
+    console_script,
+    port_free,
+    recorded_pid_file,
+    run_step,
+    tail,
+    wait_http,
+)
+from deployments.receiver import Receiver
 from models.rules import Cycle, Period
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
 
 POOL = "assessment-pool"
 DEMO_YEAR = 2026
 BACKFILL_DEPLOYMENT = "backfill_cycles/on-demand"
-STOP_TIMEOUT = 15.0
 
 
 class Stopped(Exception):
     """Ctrl-C or SIGTERM: unwind and stop what was started."""
-
-
-class StartupError(RuntimeError):
-    """A part of the main job did not come up; the message says where to look."""
 
 
 @dataclass(frozen=True)
@@ -90,167 +98,11 @@ class JobConfig:
 
     @property
     def pid_file(self) -> Path:
-        return self.job_dir / "main-job.json"
+        return recorded_pid_file(self.data_dir)
 
     @property
     def prefect_home(self) -> Path:
         return self.data_dir / "prefect"
-
-
-# ------------------------------------------------------------------------ process groups
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    reported_exit: bool = False
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> bool:
-    """Signal the process group led by ``pid``; False when no such group is left."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-@dataclass
-class ProcessGroups:
-    """Children started each in its own session (so Ctrl-C reaches only us), stopped by pid."""
-
-    log_dir: Path
-    children: list[Child] = field(default_factory=list)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
-            out.write(f"\n=== {datetime.now(UTC).isoformat()} {' '.join(argv)}\n".encode())
-            out.flush()
-            process = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        child = Child(name, process, log)
-        self.children.append(child)
-        return child
-
-    def stop(self, timeout: float = STOP_TIMEOUT, echo: Callable[[str], None] = print) -> None:
-        """SIGTERM every group (last started first), then SIGKILL what is left after ``timeout``."""
-        for child in reversed(self.children):
-            if _signal_group(child.pid, signal.SIGTERM):
-                echo(f"  stopping {child.name} (process group {child.pid})")
-        deadline = time.monotonic() + timeout
-        for child in reversed(self.children):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(max(0.1, deadline - time.monotonic()))
-        for child in reversed(self.children):
-            if _signal_group(child.pid, signal.SIGKILL):  # the leader or anything it left behind
-                echo(f"  killed what was left of {child.name}")
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(5)
-        self.children.clear()
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-# ------------------------------------------------------------------------- demo receiver
-
-
-class DemoReceiver:
-    """A loopback HTTP server standing in for every message channel of the demo.
-
-    Apprise's ``json://`` posts land here: ``/units/<code>`` for the units'
-    reminders and warnings, ``/ops`` for the office's operations alerts. Each post
-    is logged (one JSON line) and answered like a robot that accepted it.
-    """
-
-    def __init__(self, host: str, port: int, log: Path, echo: Callable[[str], None]) -> None:
-        self.log = log
-        self.echo = echo
-        self.counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                receiver.record(self.path, self.rfile.read(length))
-                body = b'{"errcode": 0, "errmsg": "ok"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def record(self, path: str, raw: bytes) -> None:
-        try:
-            payload: Any = json.loads(raw.decode("utf-8"))
-        except ValueError:
-            payload = raw.decode("utf-8", errors="replace")
-        title = payload.get("title", "") if isinstance(payload, dict) else ""
-        line = {"at": datetime.now(UTC).isoformat(), "path": path, "payload": payload}
-        with self._lock:
-            self.counts[path] = self.counts.get(path, 0) + 1
-            with self.log.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
-        if path.startswith("/ops"):
-            self.echo(f"[ops channel] {title or 'alert'}  (full text: {self.log})")
-
-    def __enter__(self) -> DemoReceiver:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-# ------------------------------------------------------------------------------ helpers
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _bin(name: str) -> str:
-    """A console script of this virtualenv (``assess``, ``prefect``)."""
-    candidate = Path(sys.executable).with_name(name)
-    return str(candidate) if candidate.exists() else name
 
 
 def child_env(config: JobConfig) -> dict[str, str]:
@@ -274,47 +126,6 @@ def child_env(config: JobConfig) -> dict[str, str]:
     env.setdefault("ASSESS_DATA_DIR", str(config.data_dir))
     env.setdefault("ASSESS_OPS_CHANNELS", json.dumps([config.ops_channel]))
     return env
-
-
-def _wait_http(url: str, child: Child, timeout: float, ok: Callable[[int], bool]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise StartupError(
-                f"{child.name} exited (code {child.process.returncode}); "
-                f"its log {child.log}:\n{_tail(child.log)}"
-            )
-        try:
-            if ok(httpx.get(url, timeout=2).status_code):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise StartupError(f"{child.name} did not answer {url} within {timeout:.0f}s; see {child.log}")
-
-
-def _run(name: str, argv: list[str], env: dict[str, str], config: JobConfig) -> None:
-    """Run a short step in the foreground (its own session too), logging to its file."""
-    config.log_dir.mkdir(parents=True, exist_ok=True)
-    log = config.log_dir / f"{name}.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=config.root,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            code = process.wait()
-        except BaseException:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-            raise
-    if code != 0:
-        raise StartupError(f"{name} failed (exit {code}); its log {log}:\n{_tail(log)}")
 
 
 def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
@@ -378,7 +189,7 @@ class MainJob:
                 ("simulator", c.sim_port),
                 ("receiver", c.receiver_port),
             )
-            if not _port_free(c.host, port)
+            if not port_free(c.host, port)
         ]
         if busy:
             raise StartupError(
@@ -396,15 +207,16 @@ class MainJob:
 
     def start_background(self, env: dict[str, str]) -> tuple[Child, Child]:
         c = self.config
+        prefect = console_script("prefect")
         server = self.groups.start(
             "prefect-server",
-            [_bin("prefect"), "server", "start", "--host", c.host, "--port", str(c.prefect_port)],
+            [prefect, "server", "start", "--host", c.host, "--port", str(c.prefect_port)],
             env,
             c.root,
         )
         sim = self.groups.start(
             "platform-sim",
-            [_bin("assess"), "platform-sim", "--host", c.host, "--port", str(c.sim_port)],
+            [console_script("assess"), "platform-sim", "--host", c.host, "--port", str(c.sim_port)],
             env,
             c.root,
         )
@@ -436,7 +248,7 @@ class MainJob:
             self.groups.start(
                 name,
                 [
-                    _bin("prefect"),
+                    console_script("prefect"),
                     "worker",
                     "start",
                     "--pool",
@@ -453,7 +265,6 @@ class MainJob:
 
     def submit_backfills(self) -> None:
         from prefect import get_client
-        from prefect.client.schemas.objects import FlowRun
 
         plans = due_backfills(datetime.now(UTC))
         if not plans:
@@ -467,7 +278,7 @@ class MainJob:
                 )
                 label = f"{params['cycle']} {params['first']}..{params['last']} ({params['mode']})"
                 self.echo(f"backfill {label}: {self.config.ui_url}/runs/flow-run/{run.id}")
-                self._wait_for(client, run, label)
+                self._wait_for(run.id, label)
             last = plans[0]["last"]
             self.echo(f"the {last} monthly analysis report: {self._report_url(client, last)}")
 
@@ -485,22 +296,38 @@ class MainJob:
             return f"{self.config.ui_url}/artifacts/artifact/{found[0].id}"
         return f"{self.config.ui_url}/artifacts/key/{key}"
 
-    def _wait_for(self, client: Any, run: Any, label: str, timeout: float = 1800) -> None:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            state = client.read_flow_run(run.id).state
-            name = state.name if state else "?"
-            if name != last:
-                self.echo(f"  {label}: {name}")
-                last = name
-            if state is not None and state.is_final():
-                if not state.is_completed():
-                    self.echo(f"  {label} ended {name}: {state.message or ''}")
-                return
-            self.check_children()
-            time.sleep(2)
-        self.echo(f"  {label}: still not finished after {timeout:.0f}s; see the UI")
+    def _wait_for(self, run_id: UUID, label: str, timeout: int = 1800) -> None:
+        """Wait for the run to end (Prefect's ``wait_for_flow_run``), reporting meanwhile any
+        child of the job that exits."""
+        from prefect.exceptions import FlowRunWaitTimeout
+        from prefect.flow_runs import wait_for_flow_run
+
+        async def watch_children() -> None:
+            while True:
+                self.check_children()
+                await asyncio.sleep(2)
+
+        async def wait() -> FlowRun:
+            waiter = asyncio.ensure_future(wait_for_flow_run(run_id, timeout=timeout))
+            watcher = asyncio.ensure_future(watch_children())
+            try:
+                done, _ = await asyncio.wait({waiter, watcher}, return_when=FIRST_COMPLETED)
+            finally:
+                watcher.cancel()
+            if waiter not in done:
+                watcher.result()  # the watcher ends only by raising
+            return waiter.result()
+
+        try:
+            finished = asyncio.run(wait())
+        except FlowRunWaitTimeout:
+            self.echo(f"  {label}: still not finished after {timeout:.0f}s; see the UI")
+            return
+        state = finished.state
+        name = state.name if state else "?"
+        self.echo(f"  {label}: {name}")
+        if state is not None and not state.is_completed():
+            self.echo(f"  {label} ended {name}: {state.message or ''}")
 
     def check_children(self) -> None:
         for child in self.groups.children:
@@ -508,10 +335,10 @@ class MainJob:
                 child.reported_exit = True
                 self.echo(
                     f"warning: {child.name} exited (code {child.process.returncode}); "
-                    f"last lines of {child.log}:\n{_tail(child.log)}"
+                    f"last lines of {child.log}:\n{tail(child.log)}"
                 )
 
-    def banner(self, receiver: DemoReceiver) -> None:
+    def banner(self, receiver: Receiver) -> None:
         c = self.config
         self.echo(
             "\n".join(
@@ -549,23 +376,25 @@ class MainJob:
         step(f"starting the platform simulator ({c.sim_url})")
         server, sim = self.start_background(env)
         step("loading the demo catalog (assess demo --no-cycles)")
-        _run("catalog", [_bin("assess"), "demo", "--no-cycles"], env, c)
+        catalog = [console_script("assess"), "demo", "--no-cycles"]
+        run_step("catalog", catalog, env, c.root, c.log_dir)
         receiver_log = c.log_dir / "receiver.jsonl"
-        with DemoReceiver(c.host, c.receiver_port, receiver_log, self.echo) as receiver:
+        with demo_receiver(c.host, c.receiver_port, receiver_log, self.echo) as receiver:
             step(f"message receiver on {c.host}:{c.receiver_port} (units and ops channels)")
-            _wait_http(f"{c.sim_url}/", sim, 60, lambda status: status < 600)
+            wait_http(f"{c.sim_url}/", sim, 60, lambda status: status < 600)
             step("rendering the schedules into prefect.yaml")
             rendered = render_prefect_yaml(c.root / "prefect.yaml")
             years = ", ".join(str(y) for y in rendered.rendered.years)
             step(f"  {'rewrote' if rendered.changed else 'already up to date'} ({years})")
-            _wait_http(f"{c.api_url}/health", server, 180, lambda status: status == 200)
+            wait_http(f"{c.api_url}/health", server, 180, lambda status: status == 200)
             step("Prefect server is up")
             with temporary_settings({PREFECT_API_URL: c.api_url}):
                 self.ensure_work_pool()
                 self.start_workers(env)
                 step(f"{c.workers} process worker(s) polling {POOL!r}")
                 step("prefect deploy --all")
-                _run("deploy", [_bin("prefect"), "deploy", "--all", "--no-prompt"], env, c)
+                deploy = [console_script("prefect"), "deploy", "--all", "--no-prompt"]
+                run_step("deploy", deploy, env, c.root, c.log_dir)
                 step("deployments created")
                 channels = json.loads(env["ASSESS_OPS_CHANNELS"])
                 alerts = setup_alerts([str(ch) for ch in channels])
@@ -624,39 +453,3 @@ def run_main_job(config: JobConfig, out: TextIO = sys.stdout) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             job.stop()
     return code
-
-
-# ------------------------------------------------------------------------- stop from afar
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def stop_recorded_job(data_dir: Path, timeout: float = 30) -> tuple[str, int]:
-    """Stop the main job recorded under ``data_dir`` (SIGTERM to it; its groups if it is gone)."""
-    pid_file = data_dir / "demo" / "main-job.json"
-    try:
-        data = json.loads(pid_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "no main job recorded (nothing to stop)", 0
-    pid = int(data.get("pid", 0))
-    groups = {str(k): int(v) for k, v in dict(data.get("groups", {})).items()}
-    cmdline = _cmdline(pid) if pid else ""
-    if "deployments" in cmdline or "assess" in cmdline:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _cmdline(pid):
-            time.sleep(0.2)
-    left = [name for name, gid in groups.items() if _signal_group(gid, signal.SIGTERM)]
-    if left:
-        time.sleep(3)
-        for gid in groups.values():
-            _signal_group(gid, signal.SIGKILL)
-    with contextlib.suppress(OSError):
-        pid_file.unlink()
-    extra = f"; also stopped {', '.join(left)}" if left else ""
-    return f"main job {pid} stopped{extra}", 0

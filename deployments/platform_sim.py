@@ -27,14 +27,14 @@ then every ``error_503_every``-th request gets 503, every ``error_429_every``-th
 Faults apply before authentication, like a load balancer in front of the platform.
 
 Use :func:`running_simulator` in tests (background thread, free port) and
-:func:`run_simulator` / :func:`main_argv` to serve one in the foreground.
+:func:`run_simulator` to serve one in the foreground (the command line,
+``deployments.platform_sim_cli.main_argv``, calls it). The wire format (JSON bodies,
+error answers, cursors) is in ``deployments.platform_sim_wire``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import base64
 import bisect
 import contextlib
 import hashlib
@@ -46,9 +46,8 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime
 from typing import Any, Final, Literal
 
 import uvicorn
@@ -63,18 +62,20 @@ from deployments.platform_sim_data import (
     SimDataset,
     SimView,
     ceil_time_key,
-    format_time,
-    generate_year,
     parse_time,
-    synthetic_catalog,
 )
+from deployments.platform_sim_wire import Rejection as _Rejection
+from deployments.platform_sim_wire import decode_cursor as _decode_cursor
+from deployments.platform_sim_wire import encode_cursor as _encode_cursor
+from deployments.platform_sim_wire import error_response as _error
+from deployments.platform_sim_wire import json_body as _json_body
+from deployments.platform_sim_wire import json_response as _json
 
 __all__ = [
     "DEFAULT_TOKEN",
     "SimFaults",
     "SimState",
     "build_app",
-    "main_argv",
     "run_simulator",
     "running_simulator",
 ]
@@ -86,18 +87,6 @@ DEFAULT_LIMIT: Final = 200
 MAX_LIMIT: Final = 1000
 _PERIOD_RE: Final = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _INT_RE: Final = re.compile(r"^[+-]?[0-9]{1,9}$")
-
-try:
-    import orjson
-
-    def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-except ImportError:  # pragma: no cover - depends on the environment
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
 
 # --------------------------------------------------------------------------- faults
 
@@ -206,25 +195,6 @@ class SimState:
 
 
 # --------------------------------------------------------------------------- ASGI
-
-
-def _error(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-) -> Response:
-    body = _dumps({"error": {"code": code, "message": message}})
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def _json(obj: Any, status: int = 200) -> Response:
-    return Response(_dumps(obj), status_code=status, media_type="application/json")
-
-
-class _Rejection(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class _FaultLayer:
@@ -393,38 +363,6 @@ class _SimApi:
         return _json({"now": self.state.dataset.now_key})
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise _Rejection(400, "invalid_json", "body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _Rejection(400, "invalid_json", "body must be a JSON object")
-    return body
-
-
-def _encode_cursor(last: str, fingerprint: str) -> str:
-    raw = json.dumps({"a": last, "q": fingerprint}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, fingerprint: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        body = json.loads(raw)
-        after = body["a"]
-        issued_for = body["q"]
-        if not isinstance(after, str) or not isinstance(issued_for, str):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        raise _Rejection(400, "invalid_cursor", "cursor is not one this platform issued") from None
-    if issued_for != fingerprint:
-        raise _Rejection(
-            400, "cursor_mismatch", "cursor was issued for a different query; start again"
-        )
-    return after
-
-
 class SimApp:
     """The simulator's ASGI app; ``state`` is reachable for in-process tweaks."""
 
@@ -541,67 +479,3 @@ def running_simulator(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _parse_now(text: str) -> datetime:
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an RFC 3339 time with offset: {text!r}") from None
-
-
-def main_argv(
-    argv: Sequence[str] | None = None,
-    *,
-    dataset_factory: Callable[[int, int, datetime | None], SimDataset] | None = None,
-) -> int:
-    """``platform-sim`` command line: serve a synthetic (or supplied) year.
-
-    ``dataset_factory(year, seed, now)`` lets a caller serve its own catalog.
-    """
-    parser = argparse.ArgumentParser(
-        prog="platform-sim", description="Serve a simulated assessment information platform."
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8700)
-    parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token clients must send")
-    parser.add_argument("--year", type=int, default=2026)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--units", type=int, default=30, help="synthetic catalog: units")
-    parser.add_argument("--indicators", type=int, default=40, help="synthetic catalog: indicators")
-    parser.add_argument("--now", type=_parse_now, default=None, help="hide records updated later")
-    parser.add_argument("--error-503-every", type=int, default=0)
-    parser.add_argument("--error-429-every", type=int, default=0)
-    parser.add_argument("--retry-after", type=int, default=1)
-    parser.add_argument("--slow-ms", type=int, default=0)
-    parser.add_argument("--dead", action="store_true")
-    parser.add_argument("--dead-mode", choices=["status", "close"], default="status")
-    parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
-    try:
-        faults = SimFaults(
-            error_503_every=args.error_503_every,
-            error_429_every=args.error_429_every,
-            retry_after=args.retry_after,
-            slow_ms=args.slow_ms,
-            dead=args.dead,
-            dead_mode=args.dead_mode,
-        )
-    except ValueError as exc:
-        parser.error(str(exc))
-    if dataset_factory is not None:
-        dataset = dataset_factory(args.year, args.seed, args.now)
-    else:
-        units, indicators = synthetic_catalog(args.units, args.indicators, args.seed)
-        dataset = generate_year(units, indicators, args.year, args.seed, now=args.now)
-    if args.now is not None:
-        logger.warning("Simulator clock at %s", format_time(args.now))
-    run_simulator(dataset, args.host, args.port, args.token, faults, log_level=args.log_level)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main_argv())

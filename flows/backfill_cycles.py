@@ -8,8 +8,8 @@ parallel) and publishes the report.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
@@ -19,7 +19,9 @@ from prefect import flow, get_client, get_run_logger
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
+from prefect.flow_runs import wait_for_flow_run
 from prefect.runtime import flow_run
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flows.common import clock
 from models.plans.backfill import (
@@ -46,7 +48,6 @@ CycleName = Literal[
 ]
 DEPLOYMENT = "calendar"
 """Each cycle's deployment in prefect.yaml: ``<cycle>/calendar``."""
-POLL_SECONDS = 3.0
 
 
 def cycle_flow(cycle: Cycle) -> Callable[..., Any]:
@@ -165,19 +166,16 @@ def run_deployments_in_parallel(
         assert isinstance(started, FlowRun)
         ids.append(started.id)
     logger.info("started %d runs of %s", len(ids), name)
-    final: dict[UUID, FlowRun] = {}
-    with get_client(sync_client=True) as client:
-        while len(final) < len(ids):
-            for run_id in ids:
-                if run_id not in final:
-                    run = client.read_flow_run(run_id)
-                    if run.state is not None and run.state.is_final():
-                        final[run_id] = run
-            if len(final) < len(ids):
-                time.sleep(POLL_SECONDS)
+
+    async def wait_for_all() -> list[FlowRun]:
+        async with get_client() as client:
+            waits = (wait_for_flow_run(run_id, timeout=None, client=client) for run_id in ids)
+            return list(await asyncio.gather(*waits))
+
+    final: list[FlowRun] = run_coro_as_sync(wait_for_all())
     out = []
-    for run_id in ids:
-        state = final[run_id].state
+    for finished in final:
+        state = finished.state
         assert state is not None
         out.append((state.name or str(state.type.value), state.message or "", state.is_completed()))
     return out

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from deployments.main_job import (
-    DemoReceiver,
-    JobConfig,
-    ProcessGroups,
-    Stopped,
-    _stop_on_signals,
-    child_env,
-    stop_recorded_job,
-)
+from deployments.demo_receiver import demo_receiver
+from deployments.main_job import JobConfig, MainJob, Stopped, _stop_on_signals, child_env
+from deployments.processes import ProcessGroups, stop_recorded_job
 
 
 def _alive(pid: int) -> bool:
@@ -72,9 +68,8 @@ def test_sigint_and_sigterm_become_stopped_and_the_handlers_are_given_back() -> 
 def test_the_demo_receiver_logs_every_post_and_echoes_ops_alerts(tmp_path: Path) -> None:
     echoed: list[str] = []
     log = tmp_path / "receiver.jsonl"
-    with DemoReceiver("127.0.0.1", 0, log, echoed.append) as receiver:
-        port = receiver.server.server_address[1]
-        base = f"http://127.0.0.1:{port}"
+    with demo_receiver("127.0.0.1", 0, log, echoed.append) as receiver:
+        base = receiver.url
         answer = httpx.post(f"{base}/ops", json={"title": "运行异常", "message": "m"}, timeout=5)
         httpx.post(f"{base}/units/C01", json={"title": "提醒", "message": "m"}, timeout=5)
     assert answer.json() == {"errcode": 0, "errmsg": "ok"}
@@ -104,3 +99,38 @@ def test_stop_from_another_shell_stops_the_recorded_groups(tmp_path: Path) -> No
     assert code == 0 and "also stopped sim" in message
     assert left.wait(timeout=10) is not None
     assert not record.exists()
+
+
+@pytest.mark.flow
+def test_the_job_waits_for_each_backfill_run_and_says_how_it_ended(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    from prefect import flow, get_client
+    from prefect.states import Completed, Failed, Scheduled
+
+    @flow(name="main-job-wait-probe")
+    def probe() -> None:
+        pass
+
+    out = io.StringIO()
+    job = MainJob(JobConfig(root=tmp_path, data_dir=tmp_path / "data"), out)
+    with get_client(sync_client=True) as client:
+        done = client.create_flow_run(probe, state=Completed())
+        failing = client.create_flow_run(probe, state=Scheduled())
+        waiting = client.create_flow_run(probe, state=Scheduled())
+        ends = threading.Thread(
+            target=client.set_flow_run_state,
+            args=(failing.id, Failed(message="坏了")),
+            kwargs={"force": True},
+        )
+        ends.start()
+        job._wait_for(done.id, "done")
+        job._wait_for(failing.id, "failing")
+        ends.join()
+        job._wait_for(waiting.id, "waiting", timeout=1)
+    assert out.getvalue().splitlines() == [
+        "  done: Completed",
+        "  failing: Failed",
+        "  failing ended Failed: 坏了",
+        "  waiting: still not finished after 1s; see the UI",
+    ]
