@@ -59,7 +59,9 @@ def _keys(inspector: sa.Inspector, table: str) -> list[tuple[str, ...]]:
     keys = [tuple(inspector.get_pk_constraint(table)["constrained_columns"])]
     keys += [tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)]
     keys += [
-        tuple(str(c) for c in i["column_names"]) for i in inspector.get_indexes(table) if i["unique"]
+        tuple(str(c) for c in i["column_names"])
+        for i in inspector.get_indexes(table)
+        if i["unique"]
     ]
     return list(dict.fromkeys(k for k in keys if k))
 
@@ -76,7 +78,9 @@ FROZEN = "is frozen since its first cycle"
 
 
 def _sqlite_frozen_year(row: str) -> str:
-    return f"EXISTS (SELECT 1 FROM assessment_year WHERE year = {row}.year AND frozen_at IS NOT NULL)"
+    return (
+        f"EXISTS (SELECT 1 FROM assessment_year WHERE year = {row}.year AND frozen_at IS NOT NULL)"
+    )
 
 
 def _sqlite_frozen_lineage(row: str) -> str:
@@ -121,9 +125,9 @@ def _sqlite_frozen_sql() -> list[str]:
         f"(({kept}) AND NEW.year IS NOT OLD.year) "
         "BEGIN SELECT RAISE(ABORT, 'a frozen or published year keeps its year, frozen_at "
         "and published_at: UPDATE refused'); END",
-        f"CREATE TRIGGER assessment_year_kept BEFORE DELETE ON assessment_year WHEN {kept} "
+        f"CREATE TRIGGER assessment_year_kept_delete BEFORE DELETE ON assessment_year WHEN {kept} "
         "BEGIN SELECT RAISE(ABORT, 'a frozen or published year is kept: DELETE refused'); END",
-        "CREATE TRIGGER assessment_year_no_replace BEFORE INSERT ON assessment_year WHEN "
+        "CREATE TRIGGER assessment_year_kept_insert BEFORE INSERT ON assessment_year WHEN "
         "EXISTS (SELECT 1 FROM assessment_year WHERE year = NEW.year AND "
         "(frozen_at IS NOT NULL OR published_at IS NOT NULL)) "
         "BEGIN SELECT RAISE(ABORT, 'a frozen or published year is kept: INSERT over it "
@@ -134,7 +138,11 @@ def _sqlite_frozen_sql() -> list[str]:
 
 def _sqlite_frozen_drop() -> list[str]:
     names = [f"{t}_frozen_{o}" for t in FROZEN_TABLES for o in ("insert", "update", "delete")]
-    names += ["assessment_year_stamps", "assessment_year_kept", "assessment_year_no_replace"]
+    names += [
+        "assessment_year_stamps",
+        "assessment_year_kept_delete",
+        "assessment_year_kept_insert",
+    ]
     return [f"DROP TRIGGER IF EXISTS {name}" for name in names]
 
 
@@ -348,9 +356,7 @@ def upgrade() -> None:
         statements += _pg_seal_sql()
     else:
         inspector = sa.inspect(bind)
-        statements = [
-            ledger_replace_guard_sql(t, _keys(inspector, t)) for t in _ledgers(inspector)
-        ]
+        statements = [ledger_replace_guard_sql(t, _keys(inspector, t)) for t in _ledgers(inspector)]
         statements += _sqlite_frozen_sql()
         statements += [f"DROP TRIGGER IF EXISTS {t}_sealed_year" for t in SEALED_TABLES]
         statements += _sqlite_seal_sql()
