@@ -309,6 +309,12 @@ def _pg_seal_sql() -> list[str]:
             DECLARE
                 sealed integer;
             BEGIN
+                -- the statement's years first (one pass, as 0004): most touch no sealed year
+                IF NOT EXISTS (SELECT 1 FROM assessment_year y
+                               WHERE y.published_at IS NOT NULL
+                               AND y.year IN (SELECT DISTINCT {year} FROM new_rows n)) THEN
+                    RETURN NULL;
+                END IF;
                 SELECT y.year INTO sealed
                 FROM new_rows n
                 JOIN assessment_year y ON y.year = {year} AND y.published_at IS NOT NULL
