@@ -299,6 +299,36 @@ def test_sql_cannot_change_a_frozen_years_items_indicators_lineage_or_stamps(
     assert _dump(engine) == before
 
 
+def test_a_raw_sqlite3_connection_cannot_replace_a_frozen_years_rows(
+    engine: Engine, sqlite_path: str
+) -> None:
+    ids = _catalog(engine)
+    fai, old, item = ids["fai2026"], ids["fai_old2026"], ids["item2026"]
+    before = _dump(engine)
+    raw = sqlite3.connect(sqlite_path)
+    try:
+        assert raw.execute("PRAGMA recursive_triggers").fetchone() == (0,)
+        for sql in (
+            "INSERT OR REPLACE INTO assessment_year (year, name, rules) VALUES (2026, '', '{}')",
+            "UPDATE OR REPLACE assessment_year SET year = 2026 WHERE year = 2027",
+            f"INSERT OR REPLACE INTO indicator SELECT * FROM indicator WHERE id = {fai}",
+            f"UPDATE OR REPLACE indicator SET id = {fai} WHERE id = {ids['fai2027']}",
+            f"UPDATE OR REPLACE item SET id = {item} WHERE id = {ids['item2027']}",
+            f"REPLACE INTO item SELECT * FROM item WHERE id = {item}",
+            "UPDATE OR REPLACE indicator_lineage SET id = "
+            f"(SELECT id FROM indicator_lineage WHERE indicator_id = {fai}) "
+            f"WHERE indicator_id = {ids['fai2027']}",
+            "INSERT OR REPLACE INTO indicator_lineage (indicator_id, source_id, relation) "
+            f"VALUES ({fai}, {old}, 'merged_from')",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="frozen"):
+                raw.execute(sql)
+            raw.rollback()
+    finally:
+        raw.close()
+    assert _dump(engine) == before
+
+
 def test_a_frozen_years_refusals_say_the_year_is_frozen(engine: Engine) -> None:
     ids = _catalog(engine)
     message = _refused(engine, f"UPDATE indicator SET weight = 0 WHERE id = {ids['fai2026']}")

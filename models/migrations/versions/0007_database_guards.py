@@ -106,9 +106,9 @@ def _sqlite_frozen_sql() -> list[str]:
                 f"EXISTS (SELECT 1 FROM {table} r JOIN assessment_year y ON y.year = r.year "
                 "WHERE r.id = NEW.id AND y.frozen_at IS NOT NULL)"
             )
-        conditions = {
+        conditions = {  # ``replaced``: REPLACE over another row (INSERT OR / UPDATE OR)
             "INSERT": f"{new} OR {replaced}",
-            "UPDATE": f"{old} OR {new}",
+            "UPDATE": f"{old} OR {new} OR {replaced}",
             "DELETE": old,
         }
         for op_name, condition in conditions.items():
@@ -122,7 +122,9 @@ def _sqlite_frozen_sql() -> list[str]:
         "CREATE TRIGGER assessment_year_stamps BEFORE UPDATE ON assessment_year WHEN "
         "(OLD.frozen_at IS NOT NULL AND NEW.frozen_at IS NOT OLD.frozen_at) OR "
         "(OLD.published_at IS NOT NULL AND NEW.published_at IS NOT OLD.published_at) OR "
-        f"(({kept}) AND NEW.year IS NOT OLD.year) "
+        f"(({kept}) AND NEW.year IS NOT OLD.year) OR "
+        "(NEW.year IS NOT OLD.year AND EXISTS (SELECT 1 FROM assessment_year WHERE "
+        "year = NEW.year AND (frozen_at IS NOT NULL OR published_at IS NOT NULL))) "
         "BEGIN SELECT RAISE(ABORT, 'a frozen or published year keeps its year, frozen_at "
         "and published_at: UPDATE refused'); END",
         f"CREATE TRIGGER assessment_year_kept_delete BEFORE DELETE ON assessment_year WHEN {kept} "
