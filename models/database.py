@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the project's per-backend settings.
 
     SQLite: foreign keys on, WAL, a busy timeout; the data folder is created.
+    ``recursive_triggers`` is on so that the row ``INSERT OR REPLACE`` deletes fires the
+    DELETE triggers (a ledger refuses it); the ledgers' ``_no_replace`` triggers refuse
+    it on connections without the pragma too.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -39,6 +42,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA recursive_triggers=ON")
             cursor.close()
 
         return engine
@@ -120,6 +124,30 @@ def drop_ledger_trigger_sql(dialect: str, tables: tuple[str, ...] = LEDGER_TABLE
     if dialect == "postgresql":
         statements.append("DROP FUNCTION IF EXISTS refuse_ledger_change()")
     return statements
+
+
+def ledger_replace_guard_sql(table: str, keys: Sequence[Sequence[str]]) -> str:
+    """SQLite DDL of the trigger that refuses an INSERT over an existing row of a ledger.
+
+    ``INSERT OR REPLACE`` (and ``REPLACE``) resolves a key conflict by deleting the
+    existing row, and fires no DELETE trigger unless ``recursive_triggers`` is on: this
+    BEFORE INSERT trigger refuses any row whose primary or unique key (``keys``, each a
+    tuple of columns) is already taken, whatever the connection's pragmas. A plain
+    INSERT of such a row would fail anyway; ``INSERT OR IGNORE`` is refused too. The
+    lookups use the keys' own indexes. PostgreSQL needs none: it has no REPLACE, and
+    ``ON CONFLICT DO UPDATE`` fires the UPDATE trigger.
+    """
+    taken = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} WHERE "
+        + " AND ".join(f"{column} = NEW.{column}" for column in key)
+        + ")"
+        for key in keys
+    )
+    return (
+        f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} WHEN {taken} "
+        f"BEGIN SELECT RAISE(ABORT, 'ledger {table} is append-only: INSERT over an existing "
+        "row (REPLACE) refused'); END"
+    )
 
 
 def year_rules_trigger_sql(dialect: str) -> list[str]:

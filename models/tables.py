@@ -564,7 +564,10 @@ LEDGER_TABLES: tuple[str, ...] = (
     "result_entry",
     "delivery_attempt",
 )
-"""Tables whose rows are never updated or deleted: the database refuses it."""
+"""Tables whose rows are never updated, deleted or replaced: the database refuses it
+(``ledger_trigger_sql``; on SQLite also ``ledger_replace_guard_sql``, migration 0007). A
+new ledger's migration adds both; ``tests/hostile/test_db_guards.py`` probes every table
+listed here."""
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -31,7 +31,7 @@ from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 pytestmark = pytest.mark.db
 
 NOW = datetime(2027, 1, 25, 2, 0, tzinfo=UTC)
-SEALED = "year 2026 is sealed: only entries from a ruling are accepted"
+SEALED = "is sealed: only entries from a ruling on the same unit"
 
 
 def _ids(session: Session) -> tuple[int, int]:

@@ -42,7 +42,7 @@ def test_a_bulk_batch_with_one_entry_of_a_sealed_year_is_refused_whole(
     ]
     sealed_row = (2025, "2025-12", units[0], indicator, "new", "pre", Decimal(1), "red", "", NOW)
     with (
-        pytest.raises(sa.exc.DatabaseError, match="year 2025 is sealed"),
+        pytest.raises(sa.exc.DatabaseError, match="is sealed"),
         session_scope(catalog_db) as session,
     ):
         bulk_insert(
@@ -52,7 +52,7 @@ def test_a_bulk_batch_with_one_entry_of_a_sealed_year_is_refused_whole(
         assert bulk_insert(session.connection(), table_of(DeductionEntry), COLUMNS, open_rows)
     warnings = [("2025-12", units[1], indicator, "red", NOW)]
     with (
-        pytest.raises(sa.exc.DatabaseError, match="year 2025 is sealed"),
+        pytest.raises(sa.exc.DatabaseError, match="is sealed"),
         session_scope(catalog_db) as session,
     ):
         bulk_insert(
