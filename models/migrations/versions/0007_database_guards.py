@@ -47,7 +47,7 @@ from models.database import ledger_replace_guard_sql
 from models.tables import LEDGER_TABLES
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
