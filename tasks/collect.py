@@ -262,15 +262,16 @@ def _write_page(
     source: str,
     now: datetime,
     period: str | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Store good versions and quarantined records (a page's or a batch's) in one
-    transaction; return how many were new.
+    transaction; return how many were new (stored, quarantined) and how many stored
+    versions came again with another value (conflicts, quarantined too).
 
     When some good versions were already stored (or came twice), they are compared
     with what is stored: one with another value or status is quarantined too
     (``conflicting_version``) instead of silently dropped.
     """
-    stored = quarantined = 0
+    stored = quarantined = conflicting = 0
     with engine.begin() as conn:
         bad = list(bad)
         if good:
@@ -280,6 +281,7 @@ def _write_page(
                 stored = _insert_progress_sqlite(conn, good, now)
             if stored < len(good):
                 conflicts = find_conflicts(good, _stored_versions(conn, good))
+                conflicting = len(conflicts)
                 bad.extend(conflicts)
         if bad:
             result = conn.execute(
@@ -287,7 +289,7 @@ def _write_page(
                 [quarantine_row(b, source, now, period) for b in bad],
             )
             quarantined = len(result.all())
-    return stored, quarantined
+    return stored, quarantined, conflicting
 
 
 WRITE_BATCH = 10_000
@@ -307,7 +309,7 @@ class _Batch:
 class _Checked:
     page: CheckedPage
     full: _Batch | None = None  # a batch to write
-    written: tuple[int, int] | None = None  # (stored, quarantined) if written already
+    written: tuple[int, int, int] | None = None  # _write_page's counts if written already
 
 
 class _Pipeline:
@@ -341,7 +343,7 @@ class _Pipeline:
         self.inline = engine.dialect.name == "sqlite"
         self.batch = _Batch()  # touched by the checking thread only
         self.checking: asyncio.Task[_Checked] | None = None
-        self.writing: asyncio.Task[tuple[int, int]] | None = None
+        self.writing: asyncio.Task[tuple[int, int, int]] | None = None
 
     async def page(self, items: Sequence[Any]) -> None:
         """Start checking a page once the previous one is checked."""
@@ -369,7 +371,7 @@ class _Pipeline:
             return _Checked(page, written=self._write_batch(full))
         return _Checked(page, full=full)
 
-    def _write_batch(self, batch: _Batch) -> tuple[int, int]:
+    def _write_batch(self, batch: _Batch) -> tuple[int, int, int]:
         return _write_page(self.engine, batch.good, batch.bad, "progress", self.now, self.period)
 
     async def _settle_check(self) -> None:
@@ -400,9 +402,13 @@ class _Pipeline:
             self.writing = None
             self._count(written)
 
-    def _count(self, written: tuple[int, int]) -> None:
-        self.outcome.stored += written[0]
-        self.outcome.quarantined += written[1]
+    def _count(self, written: tuple[int, int, int]) -> None:
+        outcome = self.outcome
+        outcome.stored += written[0]
+        outcome.quarantined += written[1]
+        if written[2]:
+            reasons = outcome.reasons
+            reasons["conflicting_version"] = reasons.get("conflicting_version", 0) + written[2]
 
 
 async def collect_progress(

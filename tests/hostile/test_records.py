@@ -406,6 +406,7 @@ def test_bad_records_beside_297_good_ones_are_set_aside_and_the_month_completes(
     assert not outcome.unavailable
     assert outcome.records == len(items)
     assert (outcome.stored, outcome.quarantined) == (297, len(hostile))
+    assert Counter(outcome.reasons) == Counter(h[2] for h in hostile)
     stored = dict(_rows(catalog_db, "SELECT record_id, value FROM progress_record"))
     assert set(stored) == {r["record_id"] for r in good_march}
     twin = good_march[10]
