@@ -302,12 +302,12 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
         unit_id=unit.id,
         indicator_id=indicator.id,
         period=month.key,
-        kind=kind[:_KIND_MAX],
+        kind=clean_text(kind, _KIND_MAX),
         claimed_value=claimed,
         reason=clean_text(raw["reason"], _REASON_MAX),
         filed_at=filed_at,
         status="refused" if refusal else "registered",
-        refusal_reason=refusal[:_REFUSAL_MAX],
+        refusal_reason=clean_text(refusal, _REFUSAL_MAX),
     )
 
 

@@ -278,6 +278,20 @@ def test_an_implausible_or_future_appeal_is_set_aside_and_moves_no_watermark() -
     assert plan.high_water == datetime(2026, 4, 9, 2, tzinfo=UTC)
 
 
+def test_an_appeals_odd_kind_or_value_text_is_refused_in_storable_words() -> None:
+    plan = plan_intake(
+        [
+            _appeal(appeal_id="k", kind="投诉\x00" * 30),
+            _appeal(appeal_id="v", claimed_value="约\x00120"),
+        ],
+        CONTEXT,
+    )
+    for appeal in plan.refused:
+        assert "\x00" not in appeal.kind + appeal.refusal_reason
+        assert len(appeal.kind) <= 20 and len(appeal.refusal_reason) <= 500
+    assert [a.platform_id for a in plan.refused] == ["k", "v"]
+
+
 @pytest.mark.parametrize("name", ["limits", "records", "appeal_intake"])
 def test_the_checks_are_pure_and_never_read_the_clock(name: str) -> None:
     path = Path(__file__).resolve().parents[2] / "models" / "plans" / f"{name}.py"
