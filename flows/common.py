@@ -41,9 +41,18 @@ def run_name(cycle: Cycle) -> str:
     return f"{cycle.value.replace('_', '-')}-{key}".lower()
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+time_source: Callable[[], datetime] = wall_clock
+"""Where :func:`clock` reads the time. Tests that replay a whole year of platform data
+set it to a fixed time after the year (platform times later than *now* are refused)."""
+
+
 def clock() -> datetime:
     """The imperative shell's clock (ledger timestamps); logic receives it as ``now``."""
-    return datetime.now(UTC)
+    return time_source()
 
 
 def current_flow_run_id() -> str | None:

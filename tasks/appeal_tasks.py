@@ -62,6 +62,7 @@ from models.plans.explain import (
     VersionFact,
     WarningFact,
 )
+from models.plans.limits import clamp_watermark, usable_watermark
 from models.plans.monthly import IndicatorSnap, UnitSnap, WarningState, effective_observations
 from models.plans.recompute import (
     ANNUAL,
@@ -80,9 +81,10 @@ from models.plans.recompute import (
     latest_rulings,
     plan_recompute,
 )
-from models.plans.records import BadRecord
+from models.plans.records import BadRecord, quarantine_row
 from models.rules import (
     MISSING,
+    Direction,
     Level,
     Observation,
     Period,
@@ -260,7 +262,7 @@ def _months_of(items: Iterable[Any]) -> set[str]:
 
 
 def load_intake_context(
-    session: Session, items: Sequence[Any], calendar: WorkCalendar
+    session: Session, items: Sequence[Any], calendar: WorkCalendar, now: datetime | None = None
 ) -> IntakeContext:
     """Our units, the indicators of the years the appeals name, each year's rules and the
     delivery of the monthly-analysis messages the appeals are about."""
@@ -278,7 +280,8 @@ def load_intake_context(
         except LookupError:
             continue
         for snap in load_indicators(session, year):
-            indicators[(year, snap.code)] = IndicatorRef(snap.id, snap.categories)
+            count = snap.spec.direction is Direction.MILESTONE
+            indicators[(year, snap.code)] = IndicatorRef(snap.id, snap.categories, count)
     delivered: dict[tuple[int, str], datetime] = {}
     if months:
         rows = session.execute(
@@ -294,7 +297,7 @@ def load_intake_context(
         for unit_id, period, at in rows:
             if unit_id is not None and at is not None:
                 delivered[(unit_id, period)] = _aware(at)
-    return IntakeContext(units, indicators, calendar, delivered, rules)
+    return IntakeContext(units, indicators, calendar, delivered, rules, now)
 
 
 def _aware(value: datetime) -> datetime:
@@ -344,17 +347,7 @@ def _appeal_row(a: NewAppeal, now: datetime) -> dict[str, Any]:
 
 
 def _bad_row(b: BadRecord, now: datetime) -> dict[str, Any]:
-    period = b.raw.get("period") if isinstance(b.raw, Mapping) else None
-    return {
-        "source": SOURCE,
-        "period": period if isinstance(period, str) and len(period) <= 7 else None,
-        "record_id": b.record_id[:120] if b.record_id else None,
-        "reason": b.reason,
-        "detail": b.detail[:500],
-        "raw": dict(b.raw),
-        "fingerprint": b.fingerprint,
-        "first_seen_at": now,
-    }
+    return quarantine_row(b, SOURCE, now)
 
 
 def _advance_watermark(
@@ -363,8 +356,7 @@ def _advance_watermark(
     row = session.get(CollectionWatermark, (SOURCE, WATERMARK_PERIOD))
     if row is None:
         row = CollectionWatermark(source=SOURCE, period=WATERMARK_PERIOD)
-    if high_water is not None and (row.high_water is None or high_water > row.high_water):
-        row.high_water = high_water
+    row.high_water = clamp_watermark(row.high_water, high_water, now)
     row.last_run_at = now
     row.records_seen += records
     session.add(row)
@@ -444,7 +436,7 @@ def intake_appeals(
     """Check, store and answer a batch of raw appeals in one transaction."""
     with session_scope(engine) as session:
         serialize(session, INTAKE_LOCK)
-        context = load_intake_context(session, items, calendar)
+        context = load_intake_context(session, items, calendar, now)
         plan = plan_intake(items, context)
         outcome = save_intake(session, plan, now)
         outcome.records = len(items)
@@ -468,7 +460,7 @@ async def collect_appeals(
 
     def since() -> datetime | None:
         with session_scope(engine) as session:
-            return load_watermark(session)
+            return usable_watermark(load_watermark(session), now)
 
     items = await fetch_appeals(client, await asyncio.to_thread(since))
     return await asyncio.to_thread(intake_appeals, engine, items, now, calendar)

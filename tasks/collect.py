@@ -5,8 +5,15 @@ platform only for records changed since the last run (``updated_since``, at or
 after, so the boundary record comes again and is deduplicated); every version is
 stored once (unique ``(record_id, updated_at)``); bad records are set aside in
 ``quarantined_record`` once each (unique fingerprint); good records on the same page
-are kept. While a worker thread checks a page, the next one is already being fetched;
-checked records are written in transactions of about ``WRITE_BATCH`` records (whole
+are kept. Every record is checked against ``models.plans.limits`` before anything is
+written (so one hostile value cannot fail a transaction on PostgreSQL); a version that
+repeats a stored one (same ``record_id`` and ``updated_at``) with another value is set
+aside as ``conflicting_version``. The watermark never passes the run's ``now``: a
+future-stamped record is set aside and does not move it, and a stored watermark
+already past ``now`` is ignored (the month is read afresh).
+
+While a worker thread checks a page, the next one is already being fetched; checked
+records are written in transactions of about ``WRITE_BATCH`` records (whole
 pages), and whatever was read is written before a platform error is reported.
 
 When the platform cannot be read within the client's retry budget, the month is
@@ -29,7 +36,17 @@ from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
-from models.plans.records import BadRecord, CheckedPage, ProgressRow, check_progress_page
+from models.plans.limits import clamp_watermark, usable_watermark
+from models.plans.records import (
+    BadRecord,
+    CheckedPage,
+    ProgressRow,
+    StoredVersion,
+    check_progress_page,
+    find_conflicts,
+    not_an_object,
+    quarantine_row,
+)
 from models.rules import Period
 from models.tables import (
     CollectionWatermark,
@@ -89,8 +106,18 @@ def insert_ignoring_duplicates(engine: Engine, model: Any) -> Any:
     return statement.returning(table.c.id)
 
 
-def _lookup(engine: Engine, year: int) -> tuple[dict[str, int], dict[str, int], int]:
-    """Unit ids by code, the year's assessed indicator ids by code, expected record count."""
+@dataclass(frozen=True)
+class _Lookup:
+    units: dict[str, int]
+    indicators: dict[str, int]
+    counts: frozenset[int]
+    """Indicator ids whose values are counts (milestones completed)."""
+    expected: int
+
+
+def _lookup(engine: Engine, year: int) -> _Lookup:
+    """Unit ids by code, the year's assessed indicator ids by code (and which of them
+    count milestones), the expected record count."""
     unit_t, ind_t = table_of(Unit), table_of(Indicator)
     with engine.connect() as conn:
         units = {code: uid for uid, code in conn.execute(select(unit_t.c.id, unit_t.c.code))}
@@ -101,16 +128,19 @@ def _lookup(engine: Engine, year: int) -> tuple[dict[str, int], dict[str, int], 
             )
         ]
         indicators: dict[str, int] = {}
+        counts: set[int] = set()
         expected = 0
         rows = conn.execute(
-            select(ind_t.c.id, ind_t.c.code, ind_t.c.categories).where(
+            select(ind_t.c.id, ind_t.c.code, ind_t.c.categories, ind_t.c.direction).where(
                 ind_t.c.year == year, ind_t.c.lifecycle.in_(ASSESSED_LIFECYCLES)
             )
         )
-        for iid, code, categories in rows:
+        for iid, code, categories, direction in rows:
             indicators[code] = iid
+            if direction == "milestone":
+                counts.add(iid)
             expected += sum(1 for cat in on_platform if cat in categories)
-    return units, indicators, expected
+    return _Lookup(units, indicators, frozenset(counts), expected)
 
 
 def _load_watermark(engine: Engine, source: str, period: str) -> datetime | None:
@@ -203,43 +233,63 @@ def _insert_progress_postgresql(
         cursor.close()
 
 
+_CONFLICT_CHUNK = 500
+
+
+def _stored_versions(
+    conn: Connection, rows: Sequence[ProgressRow]
+) -> dict[tuple[str, datetime], StoredVersion]:
+    """The stored (value, status) of every version of the rows' record ids."""
+    table = table_of(ProgressRecord)
+    ids = sorted({row[0] for row in rows})
+    stored: dict[tuple[str, datetime], StoredVersion] = {}
+    for start in range(0, len(ids), _CONFLICT_CHUNK):
+        chunk = ids[start : start + _CONFLICT_CHUNK]
+        result = conn.execute(
+            select(table.c.record_id, table.c.updated_at, table.c.value, table.c.status).where(
+                table.c.record_id.in_(chunk)
+            )
+        )
+        for record_id, updated_at, value, status in result:
+            stored[(record_id, updated_at)] = (value, status)
+    return stored
+
+
 def _write_page(
     engine: Engine,
     good: Sequence[ProgressRow],
     bad: Sequence[BadRecord],
     source: str,
     now: datetime,
-) -> tuple[int, int]:
+    period: str | None = None,
+) -> tuple[int, int, int]:
     """Store good versions and quarantined records (a page's or a batch's) in one
-    transaction; return how many were new."""
-    stored = quarantined = 0
+    transaction; return how many were new (stored, quarantined) and how many stored
+    versions came again with another value (conflicts, quarantined too).
+
+    When some good versions were already stored (or came twice), they are compared
+    with what is stored: one with another value or status is quarantined too
+    (``conflicting_version``) instead of silently dropped.
+    """
+    stored = quarantined = conflicting = 0
     with engine.begin() as conn:
+        bad = list(bad)
         if good:
             if engine.dialect.name == "postgresql":
                 stored = _insert_progress_postgresql(conn, good, now)
             else:
                 stored = _insert_progress_sqlite(conn, good, now)
+            if stored < len(good):
+                conflicts = find_conflicts(good, _stored_versions(conn, good))
+                conflicting = len(conflicts)
+                bad.extend(conflicts)
         if bad:
             result = conn.execute(
                 insert_ignoring_duplicates(engine, QuarantinedRecord),
-                [
-                    {
-                        "source": source,
-                        "period": b.raw.get("period")
-                        if isinstance(b.raw.get("period"), str)
-                        else None,
-                        "record_id": b.record_id,
-                        "reason": b.reason,
-                        "detail": b.detail[:500],
-                        "raw": dict(b.raw),
-                        "fingerprint": b.fingerprint,
-                        "first_seen_at": now,
-                    }
-                    for b in bad
-                ],
+                [quarantine_row(b, source, now, period) for b in bad],
             )
             quarantined = len(result.all())
-    return stored, quarantined
+    return stored, quarantined, conflicting
 
 
 WRITE_BATCH = 10_000
@@ -259,7 +309,7 @@ class _Batch:
 class _Checked:
     page: CheckedPage
     full: _Batch | None = None  # a batch to write
-    written: tuple[int, int] | None = None  # (stored, quarantined) if written already
+    written: tuple[int, int, int] | None = None  # _write_page's counts if written already
 
 
 class _Pipeline:
@@ -277,23 +327,23 @@ class _Pipeline:
         self,
         engine: Engine,
         period: str,
-        units: dict[str, int],
-        indicators: dict[str, int],
+        lookup: _Lookup,
         now: datetime,
         outcome: CollectOutcome,
         high_water: datetime | None,
     ) -> None:
         self.engine = engine
         self.period = period
-        self.units = units
-        self.indicators = indicators
+        self.units = lookup.units
+        self.indicators = lookup.indicators
+        self.counts = lookup.counts
         self.now = now
         self.outcome = outcome
         self.high_water = high_water
         self.inline = engine.dialect.name == "sqlite"
         self.batch = _Batch()  # touched by the checking thread only
         self.checking: asyncio.Task[_Checked] | None = None
-        self.writing: asyncio.Task[tuple[int, int]] | None = None
+        self.writing: asyncio.Task[tuple[int, int, int]] | None = None
 
     async def page(self, items: Sequence[Any]) -> None:
         """Start checking a page once the previous one is checked."""
@@ -309,7 +359,9 @@ class _Pipeline:
         await self._settle_write()
 
     def _check(self, items: Sequence[Any]) -> _Checked:  # in a worker thread
-        page = check_progress_page(items, self.period, self.units, self.indicators)
+        page = check_progress_page(
+            items, self.period, self.units, self.indicators, counts=self.counts, now=self.now
+        )
         self.batch.good.extend(page.good)
         self.batch.bad.extend(page.bad)
         if len(self.batch) < WRITE_BATCH:
@@ -319,8 +371,8 @@ class _Pipeline:
             return _Checked(page, written=self._write_batch(full))
         return _Checked(page, full=full)
 
-    def _write_batch(self, batch: _Batch) -> tuple[int, int]:
-        return _write_page(self.engine, batch.good, batch.bad, "progress", self.now)
+    def _write_batch(self, batch: _Batch) -> tuple[int, int, int]:
+        return _write_page(self.engine, batch.good, batch.bad, "progress", self.now, self.period)
 
     async def _settle_check(self) -> None:
         if self.checking is None:
@@ -350,9 +402,13 @@ class _Pipeline:
             self.writing = None
             self._count(written)
 
-    def _count(self, written: tuple[int, int]) -> None:
-        self.outcome.stored += written[0]
-        self.outcome.quarantined += written[1]
+    def _count(self, written: tuple[int, int, int]) -> None:
+        outcome = self.outcome
+        outcome.stored += written[0]
+        outcome.quarantined += written[1]
+        if written[2]:
+            reasons = outcome.reasons
+            reasons["conflicting_version"] = reasons.get("conflicting_version", 0) + written[2]
 
 
 async def collect_progress(
@@ -364,10 +420,19 @@ async def collect_progress(
     on_page: ProgressCallback | None = None,
 ) -> CollectOutcome:
     """Collect one month's progress records (see the module docstring)."""
-    units, indicators, expected = await asyncio.to_thread(_lookup, engine, month.year)
-    since = await asyncio.to_thread(_load_watermark, engine, "progress", month.key)
+    lookup = await asyncio.to_thread(_lookup, engine, month.year)
+    expected = lookup.expected
+    stored_mark = await asyncio.to_thread(_load_watermark, engine, "progress", month.key)
+    since = usable_watermark(stored_mark, now)
+    if since != stored_mark:
+        logger.warning(
+            "progress watermark of %s is %s, later than now (%s): reading the whole month",
+            month.key,
+            stored_mark,
+            now,
+        )
     outcome = CollectOutcome("progress", month.key)
-    pipeline = _Pipeline(engine, month.key, units, indicators, now, outcome, since)
+    pipeline = _Pipeline(engine, month.key, lookup, now, outcome, since)
     try:
         async for page in client.iter_progress(month.key, updated_since=since):
             await pipeline.page(page.items)
@@ -407,8 +472,7 @@ def _advance_watermark(
         row = session.get(CollectionWatermark, ("progress", period))
         if row is None:
             row = CollectionWatermark(source="progress", period=period)
-        if high_water is not None and (row.high_water is None or high_water > row.high_water):
-            row.high_water = high_water
+        row.high_water = clamp_watermark(row.high_water, high_water, now)
         row.last_run_at = now
         row.records_seen += outcome.records
         session.add(row)
@@ -437,9 +501,12 @@ async def collect_units(engine: Engine, client: PlatformClient, now: datetime) -
     registered: dict[str, date | None] = {}
     async for page in client.iter_units():
         for raw in page.items:
-            code = raw.get("unit_code") if isinstance(raw, dict) else None
+            if not isinstance(raw, dict):
+                bad.append(not_an_object(raw))
+                continue
+            code = raw.get("unit_code")
             if not isinstance(code, str):
-                bad.append(BadRecord("missing_fields", "missing: unit_code", None, raw or {}))
+                bad.append(BadRecord("missing_fields", "missing: unit_code", None, raw))
                 continue
             onboarded = raw.get("onboarded_at")
             day: date | None = None

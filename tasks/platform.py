@@ -3,7 +3,19 @@
 This module is the one narrow I/O seam between the assessment system and the
 platform described in ``platform-api.yaml``. It knows about HTTP, paging,
 retries and the shape of a page; it does not validate records (that happens
-later, record by record).
+later, record by record, in ``models.plans.records`` and
+``models.plans.appeal_intake``).
+
+What a page may hold (issue 17): a page is the documented object
+``{"items": [...], "next_cursor": ...}``; its items are passed on *as they are*,
+so an item that is not an object, or holds ``NaN``/``Infinity`` (read as non-finite
+numbers, which the record checks refuse) or a number too large for a double (read
+as infinity), is set aside on its own later and the rest of the page is kept. A
+body that starts like JSON but cannot be parsed (cut short, corrupted) cannot be
+split into items: it is retried like a 503 and, if it stays unreadable, ends in
+:class:`PlatformUnavailable` (the month is marked unavailable, so nobody is
+pre-deducted for what could not be read). A body that is not JSON at all (an HTML
+error page) or not the page object is a :class:`PlatformProtocolError` at once.
 
 Usage::
 
@@ -20,8 +32,9 @@ Errors (all derive from :class:`PlatformError`)::
 
     PlatformError                 base; also raised for client-side misuse of httpx
     ├── PlatformUnavailable       the platform could not be read: a transient failure
-    │                             (429, 502/503/504, timeout, connection error) persisted
-    │                             past the retry policy, or another 5xx answer
+    │                             (429, 502/503/504, timeout, connection error, a page
+    │                             cut short) persisted past the retry policy, or
+    │                             another 5xx answer
     ├── PlatformRejected          the platform refused the request (400, 404, other 4xx);
     │   └── PlatformAuthError     401/403: missing, wrong or insufficient token
     └── PlatformProtocolError     a 200 answer whose body is not the documented page object
@@ -35,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import re
@@ -225,9 +239,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page as the platform sent it: raw record dicts, unvalidated."""
+    """One page as the platform sent it: raw items, unvalidated (an item may even be
+    something other than an object; the record checks set such items aside)."""
 
-    items: list[JSON]
+    items: list[Any]
     next_cursor: str | None
     page_no: int
 
@@ -421,8 +436,16 @@ class PlatformClient:
                 state.last_status = status
                 state.last_exception = None
                 if 200 <= status < 300:
-                    return self._decode(content, path=path, query=query)
-                if status == 429 or status in _RETRYABLE_STATUS:
+                    decoded = self._decode(content, path=path, query=query)
+                    if decoded is not _UNREADABLE:
+                        return decoded
+                    # it looked like JSON but did not parse: cut short on the way, retry
+                    delay = policy.backoff(state.count, self._rng)
+                    what = (
+                        f"HTTP {status} with a body that is not valid JSON "
+                        f"({len(content)} bytes, cut short?)"
+                    )
+                elif status == 429 or status in _RETRYABLE_STATUS:
                     # Retry-After comes with 429 (contract); a 503 may send one too
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                     if retry_after is None:
@@ -479,9 +502,12 @@ class PlatformClient:
             await self._sleep(delay)
 
     def _decode(self, content: bytes, *, path: str, query: str) -> Any:
+        """The parsed body; ``_UNREADABLE`` for a JSON-looking body that does not parse."""
         try:
             return _loads(content)
         except ValueError:
+            if content.lstrip()[:1] in (b"{", b"["):
+                return _UNREADABLE
             excerpt = self._redact(content[:_MAX_BODY_EXCERPT].decode("utf-8", "replace"))
             raise PlatformProtocolError(
                 f"platform answered GET {_target(path, query)} with a body that is not JSON: "
@@ -535,20 +561,39 @@ class PlatformClient:
 
 # --------------------------------------------------------------------------- helpers
 
+_UNREADABLE: Final = object()
+"""What ``_decode`` returns for a body that starts like JSON but does not parse."""
+
+
+def _lenient_int(text: str) -> int | float:
+    # a longer integer would trip Python's int/str digit limit: no value is that long
+    return int(text) if len(text) <= 40 else float(text)
+
+
+def _lenient_loads(content: bytes) -> Any:
+    """The standard parser, which also reads ``NaN``/``Infinity`` (as non-finite
+    floats) and numbers beyond a double (as infinity), so one such item does not
+    make the page unreadable; the record checks then set the item aside."""
+    try:
+        return json.loads(content, parse_int=_lenient_int)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValueError(str(exc)) from None
+
+
 try:  # orjson is faster for large pages; plain json works the same
     import orjson
 
     def _loads(content: bytes) -> Any:
         try:
             return orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(str(exc)) from None
+        except orjson.JSONDecodeError:
+            # orjson refuses NaN, Infinity and numbers beyond a double: try leniently
+            return _lenient_loads(content)
 
 except ImportError:  # pragma: no cover - depends on the environment
-    import json
 
     def _loads(content: bytes) -> Any:
-        return json.loads(content)
+        return _lenient_loads(content)
 
 
 def _parse_page(body: Any, *, path: str, query: str, page_no: int) -> Page:
@@ -568,9 +613,6 @@ def _parse_page(body: Any, *, path: str, query: str, page_no: int) -> Page:
     cursor = body["next_cursor"]
     if not isinstance(items, list):
         raise fail(f"'items' is {type(items).__name__}, not an array")
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise fail(f"item {index} is {type(item).__name__}, not an object")
     if cursor is not None and (not isinstance(cursor, str) or not cursor):
         raise fail("'next_cursor' is neither null nor a non-empty string")
     return Page(items=items, next_cursor=cursor, page_no=page_no)

@@ -8,7 +8,10 @@ each unit, the working-day calendar and each year's rules) and decides:
   ``appeals``): records we cannot attribute to one of our units, indicators
   and months (not an object, a required field missing or of the wrong type, an
   unknown unit or indicator, a period that is not a month, an unreadable
-  ``filed_at``). Nobody can be told about these but the office.
+  ``filed_at``), or that break a limit of ``models.plans.limits`` (an appeal id
+  too long for its column or holding control characters, a claimed value beyond
+  the plausible range or negative for a count, a ``filed_at`` later than *now*
+  plus the allowed clock skew). Nobody can be told about these but the office.
 - *refuse* (an ``Appeal`` with status ``refused`` and the reason in Chinese, and
   the unit is told): attributable appeals that cannot be accepted: outside the
   appeal window, about an indicator that does not apply to the unit, of an
@@ -25,7 +28,11 @@ on the platform. An appeal filed before the analysis ran has no result to
 appeal; one filed after the analysis but before the message was delivered is in
 time (the unit could already see its results).
 
-Nothing here reads a database, the network or the clock.
+The watermark to read from next time (``IntakePlan.high_water``) is the latest
+readable ``filed_at`` that is not in the future, never later than *now*: an appeal
+stamped in the future is set aside and does not move it.
+
+Nothing here reads a database, the network or the clock (*now* is in the context).
 """
 
 from __future__ import annotations
@@ -37,7 +44,15 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from models.plans.records import BadRecord
+from models.plans.limits import (
+    MAX_APPEAL_REASON,
+    MAX_RECORD_ID,
+    clean_text,
+    latest_acceptable,
+    number_problem,
+    parse_time,
+)
+from models.plans.records import BadRecord, identifier_bad, not_an_object
 from models.rules import DEFAULT_RULES, Period, WorkCalendar, YearRules, is_appeal_in_time
 from models.rules.periods import to_shanghai
 
@@ -78,11 +93,15 @@ QUARANTINE_LABELS: dict[str, str] = {
     "unknown_indicator": "指标编码不存在",
     "bad_period": "申诉期次不是月份",
     "bad_time": "提交时间格式无效",
+    "future_time": "提交时间晚于当前时间",
+    "too_long": "字段超长",
+    "bad_characters": "字段含有控制字符或无效字符",
+    "value_out_of_range": "申诉所附数值超出合理范围",
 }
 """Chinese labels of the reasons a raw appeal is set aside (for the office's artifact)."""
 
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-_REASON_MAX = 2000
+_REASON_MAX = MAX_APPEAL_REASON
 _REFUSAL_MAX = 500
 _KIND_MAX = 20
 
@@ -102,6 +121,8 @@ class UnitRef:
 class IndicatorRef:
     id: int
     categories: frozenset[str]
+    count: bool = False
+    """Its values are counts (milestones completed): a claimed value is never negative."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,8 @@ class IntakeContext:
     ``indicators`` maps (year, code) to the year's assessed indicator;
     ``delivered_at`` maps (unit id, month key) to the latest delivery of the unit's
     monthly-analysis message for that month; ``rules`` maps a year to its rules
-    (a year absent uses the defaults).
+    (a year absent uses the defaults); ``now`` is the run's time: an appeal filed
+    later than now (plus the allowed clock skew) is set aside (None: not checked).
     """
 
     units: Mapping[str, UnitRef]
@@ -119,6 +141,7 @@ class IntakeContext:
     calendar: WorkCalendar
     delivered_at: Mapping[tuple[int, str], datetime] = field(default_factory=dict)
     rules: Mapping[int, YearRules] = field(default_factory=dict)
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +169,8 @@ class IntakePlan:
     appeals: tuple[NewAppeal, ...]
     bad: tuple[BadRecord, ...]
     high_water: datetime | None
-    """The latest readable ``filed_at`` seen (the watermark to read from next time)."""
+    """The latest readable ``filed_at`` seen that is not in the future, at most *now*
+    (the watermark to read from next time)."""
 
     @property
     def registered(self) -> tuple[NewAppeal, ...]:
@@ -158,13 +182,7 @@ class IntakePlan:
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    return parse_time(value)
 
 
 def _zh_time(when: datetime) -> str:
@@ -205,7 +223,7 @@ def _bad(reason: str, detail: str, record_id: str | None, raw: Mapping[str, Any]
 def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
     """Check one raw appeal: a ``NewAppeal`` (registered or refused) or a ``BadRecord``."""
     if not isinstance(raw, Mapping):
-        return _bad("not_an_object", f"expected an object, got {type(raw).__name__}", None, {})
+        return not_an_object(raw)
     appeal_id = raw.get("appeal_id") if isinstance(raw.get("appeal_id"), str) else None
     missing = [f for f in APPEAL_REQUIRED if raw.get(f) is None or raw.get(f) == ""]
     if missing:
@@ -214,8 +232,9 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
     if wrong:
         return _bad("bad_type", "not a string: " + ", ".join(wrong), appeal_id, raw)
     assert appeal_id is not None
-    if len(appeal_id) > 120:
-        return _bad("bad_type", "appeal_id longer than 120 characters", appeal_id, raw)
+    bad_id = identifier_bad("appeal_id", appeal_id, MAX_RECORD_ID)
+    if bad_id is not None:
+        return _bad(*bad_id, appeal_id, raw)
     unit = ctx.units.get(raw["unit_code"])
     if unit is None:
         return _bad("unknown_unit", f"unit_code {raw['unit_code']!r}", appeal_id, raw)
@@ -229,7 +248,10 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
         return _bad("unknown_indicator", detail, appeal_id, raw)
     filed_at = _time(raw["filed_at"])
     if filed_at is None:
-        return _bad("bad_time", f"filed_at {raw['filed_at']!r}", appeal_id, raw)
+        return _bad("bad_time", f"filed_at {raw['filed_at'][:80]!r}", appeal_id, raw)
+    if ctx.now is not None and filed_at > latest_acceptable(ctx.now):
+        detail = f"filed_at {raw['filed_at'][:80]!r} is later than now ({ctx.now.isoformat()})"
+        return _bad("future_time", detail, appeal_id, raw)
 
     kind_raw = raw.get("kind")
     kind = kind_raw if isinstance(kind_raw, str) and kind_raw else "other"
@@ -246,6 +268,10 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
                 claimed_ok = False
             if claimed is not None and not claimed.is_finite():
                 claimed, claimed_ok = None, False
+    if claimed is not None:
+        problem = number_problem(claimed, count=indicator.count)
+        if problem is not None:
+            return _bad(problem[0], f"claimed_value: {problem[1]}", appeal_id, raw)
     rules = ctx.rules.get(month.year, DEFAULT_RULES)
 
     refusal = ""
@@ -276,12 +302,12 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
         unit_id=unit.id,
         indicator_id=indicator.id,
         period=month.key,
-        kind=kind[:_KIND_MAX],
+        kind=clean_text(kind, _KIND_MAX),
         claimed_value=claimed,
-        reason=raw["reason"][:_REASON_MAX],
+        reason=clean_text(raw["reason"], _REASON_MAX),
         filed_at=filed_at,
         status="refused" if refusal else "registered",
-        refusal_reason=refusal[:_REFUSAL_MAX],
+        refusal_reason=clean_text(refusal, _REFUSAL_MAX),
     )
 
 
@@ -291,10 +317,15 @@ def plan_intake(items: Iterable[Any], ctx: IntakeContext) -> IntakePlan:
     bad: list[BadRecord] = []
     seen: set[str] = set()
     high_water: datetime | None = None
+    latest = None if ctx.now is None else latest_acceptable(ctx.now)
     for raw in items:
         if isinstance(raw, Mapping):
             filed = _time(raw.get("filed_at"))
-            if filed is not None and (high_water is None or filed > high_water):
+            if (
+                filed is not None
+                and (latest is None or filed <= latest)
+                and (high_water is None or filed > high_water)
+            ):
                 high_water = filed
         checked = check_appeal(raw, ctx)
         if isinstance(checked, BadRecord):
@@ -304,4 +335,6 @@ def plan_intake(items: Iterable[Any], ctx: IntakeContext) -> IntakePlan:
             continue
         seen.add(checked.platform_id)
         appeals.append(checked)
+    if high_water is not None and ctx.now is not None and high_water > ctx.now:
+        high_water = ctx.now
     return IntakePlan(tuple(appeals), tuple(bad), high_water)

@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,14 +82,33 @@ def _source_of(url: str) -> str:
     return database_name
 
 
+AFTER_THE_YEAR = datetime(2027, 2, 1, tzinfo=UTC)
+"""The clock of the year's flows: after every platform time of the demo year (the
+platform's records and appeals of December carry January 2027 times, and times later
+than *now* are refused)."""
+
+
+def after_the_year() -> datetime:
+    return AFTER_THE_YEAR
+
+
+@pytest.fixture(autouse=True)
+def _clock_after_the_year(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.common
+
+    monkeypatch.setattr(flows.common, "time_source", after_the_year)
+
+
 def run_year(url: str, platform_url: str) -> None:
     """Run the year's cycles in the calendar's order through the real flows."""
+    import flows.common
     from flows.annual_assessment import annual_assessment
     from flows.half_year_evaluation import half_year_evaluation
     from flows.monthly_analysis import monthly_analysis
 
     with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
         warnings.simplefilter("ignore", CalendarFallbackWarning)
+        mp.setattr(flows.common, "time_source", after_the_year)
         mp.setenv("ASSESS_DATABASE_URL", url)
         mp.setenv("ASSESS_PLATFORM_URL", platform_url)
         mp.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)

@@ -311,7 +311,6 @@ def test_a_refusal_without_a_json_error_still_says_what_came_back() -> None:
         (b'{"items": []}', "missing next_cursor"),
         (b'{"next_cursor": null}', "missing items"),
         (b'{"items": {}, "next_cursor": null}', "not an array"),
-        (b'{"items": [1], "next_cursor": null}', "item 0 is int"),
         (b'{"items": [], "next_cursor": 5}', "next_cursor"),
         (b'{"items": [], "next_cursor": ""}', "next_cursor"),
     ],
@@ -321,6 +320,30 @@ def test_a_body_that_is_not_the_documented_page_is_a_protocol_error(body: bytes,
     with pytest.raises(PlatformProtocolError, match=why):
         call(script, all_pages)
     assert len(script.requests) == 1
+
+
+def test_items_that_are_not_objects_or_hold_nan_are_passed_on_for_the_record_checks() -> None:
+    body = b'{"items": [1, {"value": NaN}, {"value": -Infinity}, "x"], "next_cursor": null}'
+    script = Script([httpx.Response(200, content=body)])
+    (only,) = call(script, all_pages)
+    assert only.items[0] == 1 and only.items[3] == "x"
+    assert only.items[1]["value"] != only.items[1]["value"]  # NaN
+    assert only.items[2]["value"] == float("-inf")
+
+
+def test_a_page_cut_short_is_retried_and_then_read() -> None:
+    good = b'{"items": [{"record_id": "r1"}], "next_cursor": null}'
+    script = Script([httpx.Response(200, content=good[:20]), httpx.Response(200, content=good)])
+    (only,) = call(script, all_pages)
+    assert only.items == [{"record_id": "r1"}]
+    assert len(script.requests) == 2
+
+
+def test_a_page_that_stays_cut_short_makes_the_platform_unavailable() -> None:
+    script = Script([httpx.Response(200, content=b'{"items": [{"record_id": "r1"')])
+    with pytest.raises(PlatformUnavailable, match="not valid JSON") as caught:
+        call(script, all_pages, retry=RetryPolicy(max_attempts=3))
+    assert caught.value.attempts == 3 and len(script.requests) == 3
 
 
 # --------------------------------------------------------------------------- secrecy
