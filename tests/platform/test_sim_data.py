@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -226,12 +225,10 @@ def test_indicators_reject_impossible_definitions() -> None:
 
 
 @pytest.mark.slow
-def test_a_100k_record_month_is_generated_well_under_two_seconds() -> None:
+def test_a_100k_pair_province_serves_a_full_month() -> None:
+    # How fast it is generated is measured by bench/collect_month.py, never timed here.
     units, indicators = synthetic_catalog(100, 1000, seed=1)
     data = generate_year(units, indicators, YEAR, seed=1)
     assert data.pair_count == 100_000
-    started = time.perf_counter()
     view = data.progress_view(f"{YEAR}-03")
-    elapsed = time.perf_counter() - started
     assert len(view.items) > 95_000
-    assert elapsed < 2.0
