@@ -25,7 +25,7 @@ from models.plans.cycle_reports import (
     simplification_publication,
 )
 from models.plans.results import plan_annual
-from models.rules import Cycle
+from models.rules import Cycle, CycleStatus
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.report_tasks import (
     gather_burden_counts_task,
@@ -71,5 +71,5 @@ def annual_assessment(period: str | None = None, force: bool = False) -> State[d
     ):
         publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
     summary = annual_summary(year, plan.results, plan.settlements, notices, proposals)
-    finish_cycle_task(claim.run_id, "completed", summary, clock())
+    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{year.key} assessed", data=summary)

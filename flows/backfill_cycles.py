@@ -33,8 +33,8 @@ from models.plans.backfill import (
     pick_periods,
 )
 from models.rules import Cycle, Period
+from models.rules.cycle_runs import STALE_AFTER
 from tasks.cycle_tasks import queue_cycles_task
-from tasks.cycles import STALE_AFTER
 from tasks.result_tasks import load_cycle_rows_task, publish_report_task
 from tasks.runtime import work_calendar
 from tasks.year_rules import load_year_rules_task

@@ -12,7 +12,7 @@ from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.cycle_reports import half_year_publication
 from models.plans.results import plan_results
-from models.rules import Cycle
+from models.rules import Cycle, CycleStatus
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.result_tasks import load_result_inputs_task, publish_report_task, save_results_task
 
@@ -41,5 +41,5 @@ def half_year_evaluation(period: str | None = None, force: bool = False) -> Stat
     pub = half_year_publication(half, results, inputs.units)
     publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
     summary: dict[str, Any] = {"period": half.key, "units": len(results)}
-    finish_cycle_task(claim.run_id, "completed", summary, clock())
+    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{half.key} evaluated", data=summary)

@@ -11,7 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import clock, current_flow_run_id, resolve_period, run_name
 from models.plans.reports import MonthReport, category_rows, monthly_markdown, monthly_summary
-from models.rules import Cycle
+from models.rules import Cycle, CycleStatus
 from tasks.cycle_tasks import (
     analyse_batch_task,
     batch_concurrency,
@@ -57,9 +57,9 @@ def monthly_analysis(
     publish_artifacts_task(
         key, category_rows(report), monthly_markdown(report, collected), f"{month.key} 月分析"
     )
-    status = "partial" if collected["unavailable"] else "completed"
+    status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
     finish_cycle_task(claim.run_id, status, summary, clock())
-    if status == "partial":
+    if status is CycleStatus.PARTIAL:
         return Completed(name="Partial", message=f"platform unavailable: {collected['reason']}",
                          data=summary)  # fmt: skip
     return Completed(message=f"{month.key} analysed", data=summary)

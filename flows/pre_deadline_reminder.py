@@ -9,7 +9,7 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from flows.common import clock, current_flow_run_id, resolve_period, run_name
-from models.rules import Cycle
+from models.rules import Cycle, CycleStatus
 from tasks.cycle_tasks import claim_cycle_task, collect_progress_task, finish_cycle_task
 from tasks.digest_tasks import queue_missing_upload_reminders_task
 
@@ -32,10 +32,10 @@ def pre_deadline_reminder(period: str | None = None, force: bool = False) -> Sta
     if collected["unavailable"]:
         # Without the platform we cannot tell who is missing: remind no one, say so.
         summary = {"collection": collected, "messages": {}}
-        finish_cycle_task(claim.run_id, "partial", summary, clock())
+        finish_cycle_task(claim.run_id, CycleStatus.PARTIAL, summary, clock())
         return Completed(name="Partial", message=f"platform unavailable: {collected['reason']}",
                          data=summary)  # fmt: skip
     messages = queue_missing_upload_reminders_task(month.key, claim.run_id, now)
     summary = {"collection": collected, "messages": messages}
-    finish_cycle_task(claim.run_id, "completed", summary, clock())
+    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{month.key} reminders queued", data=summary)

@@ -18,7 +18,7 @@ from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_
 from flows.monthly_analysis import monthly_analysis
 from models.plans.cycle_reports import quarterly_report
 from models.plans.onsite import DEFAULT_SAMPLE_RULE
-from models.rules import Cycle
+from models.rules import Cycle, CycleStatus
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
 from tasks.result_tasks import load_quarter_task, publish_report_task
@@ -58,5 +58,5 @@ def quarterly_monitoring(
     report = quarterly_report(quarter, units, levels, on_list)
     pub = report.publication
     publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
-    finish_cycle_task(claim.run_id, "completed", report.summary, clock())
+    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, report.summary, clock())
     return Completed(message=f"{quarter.key} monitored", data=report.summary)

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from models.rules.cycle_runs import STALE_AFTER, CycleStatus
 from models.tables import AssessmentYear, CycleRun
 
-DONE = "completed"
-QUEUED = "queued"
-RUNNING = "running"
-STALE_AFTER = timedelta(hours=6)
-"""A queued or running claim older than this no longer holds later periods back."""
+DONE = CycleStatus.COMPLETED
+QUEUED = CycleStatus.QUEUED
+RUNNING = CycleStatus.RUNNING
 
 
 @dataclass(frozen=True)

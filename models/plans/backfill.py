@@ -29,6 +29,7 @@ from models.rules import (
     YearRules,
     period_range,
 )
+from models.rules.cycle_runs import CLAIM_STATUSES, RERUN_STATUSES
 
 Mode = Literal["missing", "failed", "all"]
 MODE_LABELS: dict[str, str] = {
@@ -36,8 +37,6 @@ MODE_LABELS: dict[str, str] = {
     "failed": "失败、部分完成或卡住",
     "all": "全部（强制重跑）",
 }
-RERUN_STATUSES = frozenset({"failed", "partial"})
-CLAIM_STATUSES = frozenset({"running", "queued"})
 
 
 class RecordedRun(Protocol):

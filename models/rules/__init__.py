@@ -35,6 +35,7 @@ from .completion import (
     expected,
     scoring_completion,
 )
+from .cycle_runs import STALE_AFTER, CycleStatus
 from .ledger import LedgerChange, LedgerChangeKind, plan_entries, plan_entry
 from .levels import (
     MISSING,
@@ -114,6 +115,7 @@ __all__ = [
     "DEFAULT_RULES",
     "MISSING",
     "SHANGHAI",
+    "STALE_AFTER",
     "UNAVAILABLE",
     "Absent",
     "Assessment",
@@ -122,6 +124,7 @@ __all__ = [
     "CalendarOverrides",
     "CalendarWarning",
     "Cycle",
+    "CycleStatus",
     "Direction",
     "Grade",
     "IndicatorSpec",
