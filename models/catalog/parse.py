@@ -43,7 +43,7 @@ from models.catalog.vocabulary import (
     CATEGORIES_BY_KIND,
     CATEGORY_LABELS,
     ITEM_STATUS_LABELS,
-    KIND_LABELS,
+    UNIT_KIND_LABELS,
 )
 from models.rules import YearRules
 
@@ -280,7 +280,7 @@ def _unit(raw: RawRow, problems: list[CatalogProblem]) -> UnitRow | None:
     if code and not CODE_PATTERN.match(code):
         r.fail("code", f"{code!r} is not a valid code (letters, digits, - _ .)")
     kind = r.get("kind", _text, "")
-    if kind and kind not in KIND_LABELS:
+    if kind and kind not in UNIT_KIND_LABELS:
         r.fail("kind", f"unknown kind {kind!r} (use county or department)")
     category = r.get("category", _text, "")
     if category and category not in CATEGORY_LABELS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-KIND_LABELS: dict[str, str] = {"county": "区县", "department": "市直部门"}
+UNIT_KIND_LABELS: dict[str, str] = {"county": "区县", "department": "市直部门"}
 
 CATEGORY_LABELS: dict[str, str] = {
     "key_development": "重点发展县",

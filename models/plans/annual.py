@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from models.catalog.vocabulary import CATEGORY_LABELS, KIND_LABELS, RESULT_USES
+from models.catalog.vocabulary import CATEGORY_LABELS, RESULT_USES, UNIT_KIND_LABELS
 from models.messages import AppealWindow, MessageKind, ResultItem, UnitDigest, content_hash
 from models.rules import (
     DEFAULT_RULES,
@@ -147,7 +147,7 @@ def results_export(
         row: dict[str, Any] = {
             "单位编码": r.unit_code,
             "单位名称": r.unit_name,
-            "单位类型": KIND_LABELS.get(r.kind, r.kind),
+            "单位类型": UNIT_KIND_LABELS.get(r.kind, r.kind),
             "考核类别": CATEGORY_LABELS.get(r.category, r.category),
             "最终得分": r.score,
             "类别内排名": r.rank,
