@@ -26,13 +26,14 @@ from models.plans.cycle_reports import (
 )
 from models.plans.results import plan_annual
 from models.rules import Cycle, CycleStatus
+from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.report_tasks import (
     gather_burden_counts_task,
     queue_result_notices_task,
     simplification_proposals_task,
 )
-from tasks.result_tasks import load_result_inputs_task, publish_report_task, save_annual_task
+from tasks.result_tasks import load_result_inputs_task, save_annual_task
 
 CYCLE = Cycle.ANNUAL_ASSESSMENT
 
@@ -69,7 +70,7 @@ def annual_assessment(period: str | None = None, force: bool = False) -> State[d
         simplification_publication(year, proposals, rules),
         burden_publication(year, counts, rules),
     ):
-        publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
+        publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     summary = annual_summary(year, plan.results, plan.settlements, notices, proposals)
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{year.key} assessed", data=summary)

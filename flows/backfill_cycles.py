@@ -34,8 +34,9 @@ from models.plans.backfill import (
 )
 from models.rules import Cycle, Period
 from models.rules.cycle_runs import STALE_AFTER
+from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_tasks import queue_cycles_task
-from tasks.result_tasks import load_cycle_rows_task, publish_report_task
+from tasks.result_tasks import load_cycle_rows_task
 from tasks.runtime import work_calendar
 from tasks.year_rules import load_year_rules_task
 
@@ -124,7 +125,7 @@ def backfill_cycles(
         cycle, first, last, mode, dry_run=dry_run, parallel=parallel,
         periods=len(periods), pick=pick, outcomes=outcomes,
     )  # fmt: skip
-    publish_report_task(backfill_key(cycle, first, last), None, markdown, f"补跑 {cycle}")
+    publish_artifacts_task(backfill_key(cycle, first, last), f"补跑 {cycle}", markdown)
     failed = [o.period for o in outcomes if not o.completed]
     if failed:
         raise RuntimeError(f"{cycle}: {', '.join(failed)} did not complete")

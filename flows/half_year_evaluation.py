@@ -13,8 +13,9 @@ from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.cycle_reports import half_year_publication
 from models.plans.results import plan_results
 from models.rules import Cycle, CycleStatus
+from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
-from tasks.result_tasks import load_result_inputs_task, publish_report_task, save_results_task
+from tasks.result_tasks import load_result_inputs_task, save_results_task
 
 CYCLE = Cycle.HALF_YEAR_EVALUATION
 
@@ -39,7 +40,7 @@ def half_year_evaluation(period: str | None = None, force: bool = False) -> Stat
     results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
     save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
     pub = half_year_publication(half, results, inputs.units)
-    publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
+    publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     summary: dict[str, Any] = {"period": half.key, "units": len(results)}
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{half.key} evaluated", data=summary)

@@ -12,13 +12,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.common import clock, current_flow_run_id, resolve_period, run_name
 from models.plans.reports import MonthReport, category_rows, monthly_markdown, monthly_summary
 from models.rules import Cycle, CycleStatus
+from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_tasks import (
     analyse_batch_task,
     batch_concurrency,
     claim_cycle_task,
     collect_progress_task,
     finish_cycle_task,
-    publish_artifacts_task,
     unit_batches_task,
 )
 
@@ -55,7 +55,7 @@ def monthly_analysis(
     summary = monthly_summary(report, collected)
     key = f"monthly-analysis-{month.key}".lower()
     publish_artifacts_task(
-        key, category_rows(report), monthly_markdown(report, collected), f"{month.key} 月分析"
+        key, f"{month.key} 月分析", monthly_markdown(report, collected), category_rows(report)
     )
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
     finish_cycle_task(claim.run_id, status, summary, clock())

@@ -19,9 +19,10 @@ from flows.monthly_analysis import monthly_analysis
 from models.plans.cycle_reports import quarterly_report
 from models.plans.onsite import DEFAULT_SAMPLE_RULE
 from models.rules import Cycle, CycleStatus
+from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
-from tasks.result_tasks import load_quarter_task, publish_report_task
+from tasks.result_tasks import load_quarter_task
 
 CYCLE = Cycle.QUARTERLY_MONITORING
 
@@ -57,6 +58,6 @@ def quarterly_monitoring(
     draw_onsite_plan_task(quarter.key, keys, now, onsite_share, onsite_minimum)
     report = quarterly_report(quarter, units, levels, on_list)
     pub = report.publication
-    publish_report_task(pub.key, pub.table, pub.markdown, pub.title)
+    publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, report.summary, clock())
     return Completed(message=f"{quarter.key} monitored", data=report.summary)

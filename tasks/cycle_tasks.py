@@ -16,8 +16,6 @@ from prefect import get_run_logger, task
 from prefect.artifacts import (
     acreate_progress_artifact,
     aupdate_progress_artifact,
-    create_markdown_artifact,
-    create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 
@@ -43,7 +41,6 @@ __all__ = [
     "collect_progress_task",
     "database",
     "finish_cycle_task",
-    "publish_artifacts_task",
     "queue_cycles_task",
     "unit_batches_task",
     "work_calendar",
@@ -167,11 +164,3 @@ def analyse_batch_task(
         report = month_report(plan, snapshot)
         report.messages.update(queue_monthly_digests(session, plan, snapshot, run_id, now))
     return report
-
-
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish_artifacts_task(
-    key: str, table: list[dict[str, Any]], markdown: str, title: str
-) -> None:
-    create_table_artifact(key=key, table=table, description=title)
-    create_markdown_artifact(key=f"{key}-report", markdown=markdown, description=title)

@@ -9,10 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import insert, select
 from sqlmodel import Session
@@ -193,12 +191,3 @@ def save_annual_task(
 def load_cycle_rows_task(cycle: str) -> dict[str, CycleRow]:
     with session_scope(database()) as session:
         return load_cycle_rows(session, cycle)
-
-
-@task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report_task(
-    key: str, table: list[dict[str, Any]] | None, markdown: str, title: str
-) -> None:
-    if table is not None:
-        create_table_artifact(key=key, table=table, description=title)
-    create_markdown_artifact(key=f"{key}-report", markdown=markdown, description=title)
