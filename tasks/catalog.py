@@ -23,6 +23,7 @@ from models.catalog.schema import (
     Milestone,
     UnitRow,
     YearRow,
+    row_fields,
 )
 from models.tables import AssessmentYear, Indicator, IndicatorLineage, Item, Unit
 
@@ -64,44 +65,20 @@ def _plan_json(plan: tuple[Decimal, ...] | None) -> list[str] | None:
 
 
 def _unit_values(u: UnitRow) -> dict[str, Any]:
-    return {
-        "name": u.name,
-        "kind": u.kind,
-        "category": u.category,
-        "on_platform": u.on_platform,
-        "onboarded_on": u.onboarded_on,
-        "channels": list(u.channels),
-    }
+    return _without(row_fields(u), "code")
 
 
 def _item_values(i: ItemRow) -> dict[str, Any]:
-    return {
-        "name": i.name,
-        "key": i.key,
-        "status": i.status,
-        "decided_by": i.decided_by,
-        "decided_on": i.decided_on,
-        "document_ref": i.document_ref,
-        "note": i.note,
-    }
+    return _without(row_fields(i), "year", "code")
 
 
 def _indicator_values(i: IndicatorRow, item_id: int) -> dict[str, Any]:
-    return {
-        "item_id": item_id,
-        "name": i.name,
-        "weight": i.weight,
-        "direction": i.direction,
-        "target": i.target,
-        "baseline": i.baseline,
-        "unit_of_measure": i.unit_of_measure,
-        "plan": _plan_json(i.plan),
-        "milestones": [{"name": m.name, "due_month": m.due_month} for m in i.milestones],
-        "categories": list(i.categories),
-        "source_field": i.source_field,
-        "lifecycle": i.lifecycle,
-        "reason": i.reason,
-    }
+    values = _without(row_fields(i), "year", "code", "item", "merged_into", "adapted_from")
+    return {"item_id": item_id, **values, "plan": _plan_json(i.plan)}
+
+
+def _without(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in names}
 
 
 def save_catalog(session: Session, catalog: Catalog) -> ImportReport:

@@ -18,9 +18,7 @@ from models.catalog.schema import (
     COLUMNS,
     SHEETS,
     Catalog,
-    IndicatorRow,
-    ItemRow,
-    UnitRow,
+    row_fields,
 )
 from models.rules import YearRules
 from tasks.workbook import Sheet, write_workbook
@@ -77,58 +75,14 @@ def catalog_rows(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
     return {
         "years": [{"year": y.year, "name": y.name} for y in catalog.years],
         "rules": rules,
-        "units": [_unit_row(u) for u in catalog.units],
-        "items": [_item_row(i) for i in catalog.items],
-        "indicators": [_indicator_row(i) for i in catalog.indicators],
+        "units": [_ordered("units", row_fields(u, _num)) for u in catalog.units],
+        "items": [_ordered("items", row_fields(i, _num)) for i in catalog.items],
+        "indicators": [_ordered("indicators", row_fields(i, _num)) for i in catalog.indicators],
     }
 
 
-def _unit_row(u: UnitRow) -> dict[str, Any]:
-    return {
-        "code": u.code,
-        "name": u.name,
-        "kind": u.kind,
-        "category": u.category,
-        "on_platform": u.on_platform,
-        "onboarded_on": u.onboarded_on,
-        "channels": list(u.channels),
-    }
-
-
-def _item_row(i: ItemRow) -> dict[str, Any]:
-    return {
-        "year": i.year,
-        "code": i.code,
-        "name": i.name,
-        "key": i.key,
-        "status": i.status,
-        "decided_by": i.decided_by,
-        "decided_on": i.decided_on,
-        "document_ref": i.document_ref,
-        "note": i.note,
-    }
-
-
-def _indicator_row(i: IndicatorRow) -> dict[str, Any]:
-    return {
-        "year": i.year,
-        "code": i.code,
-        "item": i.item,
-        "name": i.name,
-        "weight": _num(i.weight),
-        "direction": i.direction,
-        "target": _num(i.target),
-        "baseline": _num(i.baseline),
-        "unit_of_measure": i.unit_of_measure,
-        "plan": None if i.plan is None else [_num(v) for v in i.plan],
-        "milestones": [{"name": m.name, "due_month": m.due_month} for m in i.milestones],
-        "categories": list(i.categories),
-        "source_field": i.source_field,
-        "lifecycle": i.lifecycle,
-        "reason": i.reason,
-        "merged_into": i.merged_into,
-        "adapted_from": i.adapted_from,
-    }
+def _ordered(sheet: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {column: values[column] for column in COLUMNS[sheet]}
 
 
 def write_yaml(catalog: Catalog, path: Path) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -219,6 +219,32 @@ class IndicatorRow:
     merged_into: str | None = None
     adapted_from: str | None = None
     loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+def row_fields(
+    row: UnitRow | ItemRow | IndicatorRow, number: Callable[[Decimal], Any] = lambda d: d
+) -> dict[str, Any]:
+    """A row's catalog fields as plain values, in ``COLUMNS`` order: tuples as lists,
+    milestones as ``{"name", "due_month"}``, each decimal through ``number`` (the
+    export and the database each want their own number form); ``loc`` left out."""
+    out: dict[str, Any] = {}
+    for f in fields(row):
+        if f.name == "loc":
+            continue
+        value = getattr(row, f.name)
+        if isinstance(value, Decimal):
+            value = number(value)
+        elif isinstance(value, tuple):
+            value = [
+                {"name": v.name, "due_month": v.due_month}
+                if isinstance(v, Milestone)
+                else number(v)
+                if isinstance(v, Decimal)
+                else v
+                for v in value
+            ]
+        out[f.name] = value
+    return out
 
 
 @dataclass(frozen=True)
