@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tasks.notify import (
+from tasks.delivery import (
     DeliveryPolicy,
     RateLimit,
     RateLimiter,
