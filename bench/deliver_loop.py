@@ -15,7 +15,7 @@ from pathlib import Path
 
 from models.database import make_engine, session_scope
 from models.settings import get_settings
-from tasks.notify import deliver_due
+from tasks.delivery import deliver_due
 
 
 def main(argv: list[str] | None = None) -> int:

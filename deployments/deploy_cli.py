@@ -84,7 +84,7 @@ def setup_alerts_command(
     ] = None,
 ) -> None:
     """Create the automation that notifies operations when a cycle run fails or crashes."""
-    from tasks.notify import redact_channel
+    from tasks.delivery import redact_channel
 
     channels = channel or [c.get_secret_value() for c in get_settings().ops_channels]
     try:

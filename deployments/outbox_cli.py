@@ -18,8 +18,7 @@ from datetime import date, datetime
 from models.database import make_engine, session_scope
 from models.rules.periods import SHANGHAI
 from models.settings import get_settings
-from tasks.notify import outbox_snapshot
-from tasks.outbox_tasks import outbox_report
+from tasks.delivery import outbox_report, outbox_snapshot
 
 
 def today_in_shanghai() -> date:

@@ -5,7 +5,7 @@
 the working-day calendar, make-up working days 调休 included). Its ``now`` is the
 run's scheduled start time, never the wall clock inside the logic. Outside the
 window it sends nothing: due messages wait for the next window. Each run publishes
-the outbox artifact ``outbox-YYYY-MM-DD`` (`tasks.outbox_tasks`).
+the outbox artifact ``outbox-YYYY-MM-DD`` (`tasks.delivery.tasks`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from models.rules.periods import to_shanghai
-from tasks.outbox_tasks import deliver_due_messages, publish_outbox_artifact, take_outbox_snapshot
+from tasks.delivery.tasks import deliver_due_messages, publish_outbox_artifact, take_outbox_snapshot
 
 __all__ = ["SCHEDULE_CRON", "SCHEDULE_TIMEZONE", "deliver_outbox", "resolve_now"]
 

@@ -118,6 +118,7 @@ from models.tables import (
 )
 from models.tables import Ruling as RulingRow
 from tasks.bulk import bulk_insert
+from tasks.delivery import queue_digests, send_window
 from tasks.locks import category_lock, serialize
 from tasks.monthly import (
     deadline_cutoff,
@@ -126,7 +127,6 @@ from tasks.monthly import (
     load_unavailable,
     load_year_rules,
 )
-from tasks.notify import queue_digests, send_window
 from tasks.platform import PlatformClient
 from tasks.report_tasks import load_annual_results, previous_notices
 from tasks.runtime import database, work_calendar

@@ -23,8 +23,8 @@ from models.tables import (
     ProgressRecord,
     columns_of,
 )
+from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators, load_units
-from tasks.notify import queue_digests, send_window
 from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules
 

@@ -62,7 +62,7 @@ from models.tables import (
     Unit,
     columns_of,
 )
-from tasks.notify import queue_digests, send_window
+from tasks.delivery import queue_digests, send_window
 from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules
 

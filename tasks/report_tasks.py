@@ -49,8 +49,8 @@ from models.tables import (
     Unit,
     columns_of,
 )
+from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators
-from tasks.notify import queue_digests, send_window
 from tasks.onsite_tasks import ONSITE_SOURCE
 from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules

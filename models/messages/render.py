@@ -144,7 +144,7 @@ class RenderedMessage:
     """A message ready for the outbox: subject, three bodies and the digest's content hash.
 
     Only `build_unit_message` seals a message as fit for a unit (`for_unit`); the
-    outbox (`tasks.notify.save_outbox`) refuses any other for a unit.
+    outbox (`tasks.delivery.queueing.save_outbox`) refuses any other for a unit.
     """
 
     subject: str

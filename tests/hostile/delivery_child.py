@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 
 from models.database import make_engine, session_scope
-from tasks.notify import deliver_due
+from tasks.delivery import deliver_due
 
 
 def main(argv: list[str]) -> int:

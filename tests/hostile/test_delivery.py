@@ -30,7 +30,7 @@ from models.database import make_engine, session_scope
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.tables import DeliveryAttempt, Message, Unit
-from tasks.notify import (
+from tasks.delivery import (
     DeliveryPolicy,
     DeliveryRun,
     Notifier,
@@ -38,7 +38,7 @@ from tasks.notify import (
     make_notifier,
     queue_digests,
 )
-from tasks.notify import send_window as window_of
+from tasks.delivery import send_window as window_of
 from tests.notify.conftest import FakeClock
 from tests.notify.receivers import HttpReceiver, Received
 from tests.notify.support import monthly_digest
@@ -288,7 +288,7 @@ def test_a_lease_expired_after_a_lost_answer_causes_exactly_one_logged_resend(
     def an_hour_later() -> datetime:
         return datetime.now(UTC) + timedelta(hours=1)
 
-    with caplog.at_level(logging.WARNING, logger="tasks.notify"):
+    with caplog.at_level(logging.WARNING, logger="tasks.delivery"):
         run = deliver(engine, lease_clock=an_hour_later)
         again = deliver(engine, lease_clock=an_hour_later)
 
@@ -323,7 +323,7 @@ def test_a_run_whose_lease_runs_out_posts_nothing_more_and_the_next_run_sends_th
         late[0] = timedelta(minutes=15)  # the first post took most of the lease
 
     receiver.hook = slow_first_post
-    with caplog.at_level(logging.WARNING, logger="tasks.notify"):
+    with caplog.at_level(logging.WARNING, logger="tasks.delivery"):
         first = deliver(engine, lease_clock=lease_clock)
     receiver.hook = None
 

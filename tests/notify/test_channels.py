@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
-from tasks.notify import (
+from tasks.delivery import (
     DeliveryPolicy,
     RateLimit,
     RateLimiter,
@@ -14,7 +17,9 @@ from tasks.notify import (
     redact_channel,
     robot_response_error,
     scrub,
+    send_message,
 )
+from tasks.retry import RetryPolicy
 from tests.notify.conftest import FakeClock
 
 DINGTALK = "dingtalk://SECabc123signing@0123456789abcdeftoken/"
@@ -126,3 +131,42 @@ def test_the_default_policy_tries_three_times_with_growing_backoff() -> None:
     assert policy.tries == 3
     assert [policy.delay_before(n) for n in (2, 3)] == [2.0, 8.0]
     assert policy.unreachable_after_attempts == 6
+
+
+@dataclass(frozen=True)
+class _Message:
+    id: int = 1
+    subject: str = "提醒"
+    body_markdown: str = "正文"
+    body_text: str = "正文"
+    body_html: str = "<p>正文</p>"
+
+
+class _Refusing:
+    def notify(self, *, body: str, title: str, body_format: str) -> bool:
+        return False
+
+
+def test_a_channel_is_tried_again_only_while_the_wait_fits_the_retry_budget(
+    clock: FakeClock,
+) -> None:
+    budget = RetryPolicy(
+        max_attempts=5,
+        base_delay=2.0,
+        multiplier=4.0,
+        max_delay=8.0,
+        jitter=False,
+        total_budget=5.0,
+    )
+    result = send_message(
+        _Message(),
+        [HOOK],
+        now=datetime(2026, 3, 2, 1, 0, tzinfo=UTC),
+        notifier_factory=lambda url: _Refusing(),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        policy=DeliveryPolicy(retry=budget),
+    )
+    assert len(result.attempts) == 2  # waiting 8 s more after 2 s would end past 5 s
+    assert clock.slept == [2.0]
+    assert not result.delivered_any

@@ -15,7 +15,7 @@ from models.database import session_scope
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.tables import DeliveryAttempt, Message, Unit
-from tasks.notify import (
+from tasks.delivery import (
     DeliveryRun,
     OutboxRow,
     OutboxSnapshot,
@@ -25,7 +25,7 @@ from tasks.notify import (
     queue_digests,
     send_window,
 )
-from tasks.outbox_tasks import ARTIFACT_ROWS, render_outbox
+from tasks.delivery.report import ARTIFACT_ROWS, render_outbox
 from tests.notify.conftest import FakeClock
 from tests.notify.receivers import HttpReceiver
 from tests.notify.support import monthly_digest

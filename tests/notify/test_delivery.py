@@ -20,19 +20,19 @@ from models.messages.render import RenderedMessage
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.tables import DeliveryAttempt, Message, Unit
-from tasks.notify import (
+from tasks.delivery import (
     DeliveryRun,
     Notifier,
     deliver_due,
     load_due_messages,
     make_notifier,
+    outbox_report,
     outbox_snapshot,
     queue_digests,
     requeue_message,
     save_outbox,
     send_window,
 )
-from tasks.outbox_tasks import outbox_report
 from tests.notify.conftest import SMTP_PASSWORD, FakeClock
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from tests.notify.support import monthly_digest

@@ -18,8 +18,8 @@ from models.database import session_scope
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from models.tables import Unit
-from tasks.notify import queue_digests, send_window
-from tasks.outbox_tasks import artifact_key, retry_on_database_error
+from tasks.delivery import queue_digests, send_window
+from tasks.delivery.tasks import artifact_key, retry_on_database_error
 from tests.notify.conftest import SMTP_PASSWORD
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from tests.notify.support import monthly_digest, reminder_digest

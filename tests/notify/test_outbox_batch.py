@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-import tasks.notify as notify
+import tasks.delivery.reads as reads
 from models.database import session_scope
 from models.messages import PlanAction, UnitDigest, build_unit_message, plan_outbox
 from models.rules.periods import SHANGHAI
 from models.tables import Message, Unit
-from tasks.notify import load_existing, queue_digests, save_outbox
+from tasks.delivery import load_existing, queue_digests, save_outbox
 from tests.notify.support import PERIOD, monthly_digest
 
 pytestmark = pytest.mark.db
@@ -98,7 +98,7 @@ def test_a_batch_is_stored_as_built_and_queued_only_once(engine: Engine) -> None
 def test_changes_in_a_batch_correct_replace_withdraw_or_leave_messages_as_before(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(notify, "_IN_CHUNK", 3)  # several IN lists per bulk update
+    monkeypatch.setattr(reads, "IN_CHUNK", 3)  # several IN lists per bulk update
     add_units(engine, CODES)
     queue(engine, [digest(code) for code in CODES], NOW)
     first = {m.unit_id: m for m in messages(engine)}

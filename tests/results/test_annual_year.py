@@ -23,7 +23,7 @@ from models.database import session_scope
 from models.plans.onsite import FindingForm
 from models.rules import SHANGHAI, Grade, WorkCalendar, to_shanghai
 from models.tables import Message
-from tasks.notify import deliver_due
+from tasks.delivery import deliver_due
 from tasks.onsite_tasks import queue_rectification_notice, record_finding
 from tests.results.support import artifacts_of, leaks, rows, stored_plan, unit_codes_in
 

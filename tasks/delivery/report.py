@@ -1,35 +1,35 @@
-"""The outbox's Prefect tasks and the office's view of it (``outbox-YYYY-MM-DD``).
+"""The office's view of the outbox, rendered: what goes out on a day and what failed.
 
-- `take_outbox_snapshot`, `deliver_due_messages` (inside the send window only: a
-  working day, the year's hours; never retried by Prefect, since a retry could send
-  twice) and `publish_outbox_artifact`, for the `deliver_outbox` flow;
-- `render_outbox` / `outbox_report`: what goes out on a day and what failed, in
-  Chinese, channels redacted, no message bodies. The artifact lists at most
-  `ARTIFACT_ROWS` messages per section and says how many more there are (at
-  province scale a full list would make the artifact megabytes long); ``assess
-  outbox`` renders the full view.
+In Chinese, channels redacted, no message bodies. `render_outbox` renders an
+`tasks.delivery.snapshot.OutboxSnapshot`; `outbox_report` is ``assess outbox``'s full
+view; `artifact_markdown` the ``outbox-YYYY-MM-DD`` artifact of the `deliver_outbox`
+flow, which lists at most `ARTIFACT_ROWS` messages per section and says how many
+more there are (at province scale a full list would make it megabytes long).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from models.database import session_scope
 from models.messages import KIND_LABELS
 from models.rules.periods import to_shanghai
-from models.settings import get_settings
-from tasks.notify import OutboxRow, OutboxSnapshot, deliver_due, outbox_snapshot
-from tasks.runtime import database, work_calendar
-from tasks.year_rules import load_year_rules
+from tasks.delivery.reads import UNIT_UNREACHABLE
+from tasks.delivery.snapshot import OutboxRow, OutboxSnapshot, outbox_snapshot
 
-OFFICE_KIND_LABELS = {"unit_unreachable": "运维告警（单位无法送达）"}
+__all__ = [
+    "ARTIFACT_ROWS",
+    "GROUP_LABELS",
+    "OFFICE_KIND_LABELS",
+    "STATUS_LABELS",
+    "artifact_markdown",
+    "day_title",
+    "outbox_report",
+    "render_outbox",
+]
+
+OFFICE_KIND_LABELS = {UNIT_UNREACHABLE: "运维告警（单位无法送达）"}
 STATUS_LABELS = {
     "pending": "待发送",
     "partial": "部分送达（待重试）",
@@ -42,14 +42,6 @@ STATUS_LABELS = {
 GROUP_LABELS = (("pending", "待发送"), ("delivered", "已送达"), ("failed", "失败"))
 ARTIFACT_ROWS = 50
 """Messages listed per section of the artifact (the counts cover them all)."""
-
-
-def artifact_key(day: date) -> str:
-    """``outbox-2026-10-08``: lowercase letters, digits and dashes only."""
-    return f"outbox-{day.isoformat()}"
-
-
-# ---------------------------------------------------------------------------- report
 
 
 def _kind_label(kind: str) -> str:
@@ -154,78 +146,33 @@ def render_outbox(
     return "\n".join(lines) + "\n"
 
 
-def _day_title(day: date) -> str:
+def day_title(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
 def outbox_report(session: Session, day: date) -> str:
     """What goes out on `day` and what failed (``assess outbox``)."""
     snapshot = outbox_snapshot(session, day)
-    return f"# 消息发送情况（{_day_title(day)}）\n\n" + render_outbox(snapshot)
+    return f"# 消息发送情况（{day_title(day)}）\n\n" + render_outbox(snapshot)
 
 
-# ----------------------------------------------------------------------------- tasks
-
-
-def retry_on_database_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a task only when the database was briefly unavailable."""
-    try:
-        state.result()
-    except OperationalError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(
-    name="outbox-snapshot",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_database_error,
-)
-def take_outbox_snapshot(day: date) -> OutboxSnapshot:
-    with session_scope(database()) as session:
-        return outbox_snapshot(session, day)
-
-
-@task(name="deliver-due-messages", cache_policy=NO_CACHE)
-def deliver_due_messages(at: datetime) -> dict[str, int]:
-    """Send what is due if the window is open. Never retried by Prefect: a retry could
-    send twice; delivery retries per channel itself and again at the next run."""
-    logger = get_run_logger()
-    calendar = work_calendar()
-    with session_scope(database()) as session:
-        rules = load_year_rules(session, to_shanghai(at).year)
-        if not calendar.in_message_window(at, rules):
-            logger.info(
-                "outside the send window at %s: due messages wait until %s",
-                to_shanghai(at).isoformat(),
-                calendar.message_send_time(at, rules).isoformat(),
-            )
-            return {"window_open": 0}
-        run = deliver_due(
-            session,
-            now=at,
-            ops_channels=[c.get_secret_value() for c in get_settings().ops_channels],
-        )
-    counts = {"window_open": 1, **run.counts()}
-    logger.info("outbox delivered: %s", counts)
-    return counts
-
-
-@task(name="publish-outbox-artifact", cache_policy=NO_CACHE)
-def publish_outbox_artifact(
-    before: OutboxSnapshot, after: OutboxSnapshot, at: datetime, counts: dict[str, int]
+def artifact_markdown(
+    before: OutboxSnapshot,
+    after: OutboxSnapshot,
+    at: datetime,
+    counts: dict[str, int],
+    *,
+    limit: int = ARTIFACT_ROWS,
 ) -> str:
+    """The artifact of one delivery run: its counts, and the day's outbox before and
+    after it (at most ``limit`` messages per list)."""
     day = after.day
     state = (
         "开放，已发送到期消息" if counts.get("window_open") else "关闭，到期消息等待下一发送窗口"
     )
-    markdown = "\n".join(
+    return "\n".join(
         [
-            f"# 消息发送情况（{_day_title(day)}）",
+            f"# 消息发送情况（{day_title(day)}）",
             "",
             f"运行时间：{to_shanghai(at).strftime('%Y-%m-%d %H:%M')}（北京时间）；"
             f"发送窗口：{state}。",
@@ -242,13 +189,10 @@ def publish_outbox_artifact(
             "",
             "## 发送前",
             "",
-            render_outbox(before, heading="###", limit=ARTIFACT_ROWS),
+            render_outbox(before, heading="###", limit=limit),
             "## 发送后",
             "",
-            render_outbox(after, heading="###", limit=ARTIFACT_ROWS),
+            render_outbox(after, heading="###", limit=limit),
             "渠道地址已脱敏；本页不含消息正文。",
         ]
     )
-    key = artifact_key(day)
-    create_markdown_artifact(markdown=markdown, key=key, description=f"outbox {day.isoformat()}")
-    return key

@@ -1,4 +1,5 @@
-"""Leases on outbox messages: a message is claimed before it is sent.
+"""Leases on outbox messages: a message is claimed before it is sent, its answers are
+committed as they come, and it is released with its new status.
 
 Two delivery runs (an overlapping schedule, two workers, a rerun after a crash)
 never send one message both: each run claims a message just before its first post
@@ -18,16 +19,19 @@ message in the transaction that writes its new status (`settle`).
   crashed) between a post and its recorded answer: the message may have reached
   the unit. The run that takes it over sends it again once (``resend`` on the
   attempt, and a warning in the log); no other message is ever sent twice.
+- `Bookkeeping` keeps the books of one claimed message while it is sent: each
+  channel's answer is committed before anything else is posted or waited for.
 - Lease times are wall-clock times (``lease_clock``), not the run's scheduled
   ``now``: they must mean the same for every worker.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -42,6 +46,7 @@ __all__ = [
     "DEFAULT_LEASE",
     "LEASE_MARGIN",
     "WAITING_STATUSES",
+    "Bookkeeping",
     "LeaseSeen",
     "claim",
     "insert_attempts",
@@ -50,6 +55,8 @@ __all__ = [
     "settle",
     "wall_clock",
 ]
+
+log = logging.getLogger(__name__)
 
 WAITING_STATUSES = ("pending", "failed", "partial")
 """Statuses a delivery run picks up (and may claim)."""
@@ -193,3 +200,66 @@ def release(conn: Connection, message_id: int, *, holder: str) -> None:
             .where(m.id == message_id, m.claimed_by == holder)
             .values(lease_until=None)
         )
+
+
+class Bookkeeping:
+    """The answers of one claimed message, committed as they come (the `Checkpoints` of
+    `tasks.delivery.sending`).
+
+    Runs in the worker thread sending the message, on that thread's connection. When
+    the run took the message over from a run whose lease expired (``takeover``), the
+    first post to each channel is a resend: marked ``resend`` and logged.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        message_id: int,
+        *,
+        until: datetime,
+        lease_clock: Callable[[], datetime],
+        takeover: LeaseSeen | None,
+    ) -> None:
+        self.conn = conn
+        self.message_id = message_id
+        self.until = until
+        self.lease_clock = lease_clock
+        self.takeover = takeover
+        self._rows: list[dict[str, Any]] = []
+        self._posted: set[str] = set()
+
+    def answered(self, attempt: DeliveryAttempt) -> None:
+        resend = self.takeover is not None and attempt.channel not in self._posted
+        self._posted.add(attempt.channel)
+        if resend and self.takeover is not None:
+            log.warning(
+                "message %s resent to %s: the lease of %s expired at %s before its answer "
+                "was recorded",
+                self.message_id,
+                attempt.channel,
+                self.takeover.claimed_by,
+                self.takeover.lease_until,
+            )
+        self._rows.append(
+            {
+                "message_id": self.message_id,
+                "channel": attempt.channel,
+                "attempted_at": attempt.attempted_at,
+                "outcome": attempt.outcome,
+                "error": attempt.error,
+                "resend": resend,
+            }
+        )
+
+    def flush(self) -> None:
+        if self._rows:
+            with self.conn.begin():
+                insert_attempts(self.conn, self.take())
+
+    def take(self) -> list[dict[str, Any]]:
+        """The answers not yet committed (the caller writes them)."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def may_post(self) -> bool:
+        return self.lease_clock() + LEASE_MARGIN < self.until

@@ -1,0 +1,201 @@
+"""Queueing into the outbox: a unit's digest becomes a message, once.
+
+`queue_digests` = `load_existing` + `models.messages.plan_outbox` + `save_outbox`. A
+message is keyed by unit, kind, period and content hash, so the same content is
+never queued twice; changed content is queued as a correction (or replaces a
+message that has not reached the unit yet). Messages wait for the send window
+(`send_window`: a working day, the year's hours). `requeue_message` queues an
+undeliverable message again once its channel is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
+
+from models.messages import (
+    ConfidentialContentError,
+    MessagePlan,
+    PlanAction,
+    UnitDigest,
+    plan_outbox,
+)
+from models.rules.workdays import WorkCalendar
+from models.rules.yearrules import DEFAULT_RULES, YearRules
+from models.tables import Message, Unit, table_of
+from tasks.delivery.reads import chunks
+
+__all__ = ["load_existing", "queue_digests", "requeue_message", "save_outbox", "send_window"]
+
+
+def send_window(
+    calendar: WorkCalendar, rules: YearRules = DEFAULT_RULES
+) -> Callable[[datetime], datetime]:
+    """The ``send_at_fn`` of `plan_outbox`: the next send window (working day 09:00–18:00)."""
+
+    def send_at(at: datetime) -> datetime:
+        return calendar.message_send_time(at, rules)
+
+    return send_at
+
+
+def load_existing(
+    session: Session, slots: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], list[tuple[str, str, int]]]:
+    """Earlier unit messages per (unit_code, kind, period_key), oldest first.
+
+    One query, reading only the columns a plan needs (not the bodies).
+    """
+    wanted = set(slots)
+    if not wanted:
+        return {}
+    codes = {s[0] for s in wanted}
+    kinds = {s[1] for s in wanted}
+    periods = {s[2] for s in wanted}
+    table = table_of(Message)
+    m = table.c
+    rows = session.execute(
+        core_select(col(Unit.code), m.kind, m.period, m.content_hash, m.status, m.id)
+        .join_from(table, Unit, m.unit_id == col(Unit.id))
+        .where(
+            m.audience == "unit",
+            col(Unit.code).in_(codes),
+            m.kind.in_(kinds),
+            m.period.in_(periods),
+        )
+        .order_by(m.id)
+    ).all()
+    out: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    for code, kind, period, digest_hash, status, message_id in rows:
+        slot = (code, kind, period)
+        if slot in wanted and message_id is not None:
+            out.setdefault(slot, []).append((digest_hash, status, message_id))
+    return out
+
+
+def _mark_old(session: Session, ids: Sequence[int], status: str, condition: Any) -> None:
+    """Set ``status`` on the messages ``ids`` that meet ``condition``.
+
+    ORM-enabled UPDATEs: messages already loaded in the session see the new status.
+    """
+    for chunk in chunks(ids):
+        session.execute(
+            update(Message)
+            .where(col(Message.id).in_(chunk), condition)
+            .values(status=status)
+            .execution_options(synchronize_session="fetch")
+        )
+
+
+def save_outbox(
+    session: Session,
+    plans: Iterable[MessagePlan],
+    units_by_code: Mapping[str, Unit],
+    now: datetime,
+    *,
+    cycle_run_id: int | None = None,
+) -> int:
+    """Apply plans: insert new messages, supersede or withdraw waiting ones.
+
+    Every plan is checked before anything is written. Superseded and withdrawn
+    messages are updated in bulk; new messages are inserted, in plan order, in one
+    executemany (Core: no ORM objects, nothing read back). Returns how many were
+    inserted.
+    """
+    withdraw: list[int] = []
+    supersede: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for plan in plans:
+        if plan.action is PlanAction.SKIP:
+            continue
+        if plan.action is PlanAction.WITHDRAW:
+            if plan.supersedes_id is not None:
+                withdraw.append(plan.supersedes_id)
+            continue
+        rendered = plan.rendered
+        if rendered is None or plan.due_at is None:
+            raise ValueError(f"plan {plan.action} for {plan.key} has no rendered message")
+        if not rendered.for_unit:
+            raise ConfidentialContentError(
+                f"refused: the message for {plan.unit_code} was not built by build_unit_message"
+            )
+        unit = units_by_code.get(plan.unit_code)
+        if unit is None or unit.id is None:
+            raise ValueError(f"unknown unit {plan.unit_code!r}")
+        if plan.supersedes_id is not None:
+            supersede.append(plan.supersedes_id)
+        rows.append(
+            {
+                "key": plan.key,
+                "unit_id": unit.id,
+                "audience": "unit",
+                "kind": plan.kind,
+                "period": plan.period_key,
+                "content_hash": plan.content_hash,
+                "subject": rendered.subject,
+                "body_markdown": rendered.markdown,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "supersedes_id": plan.supersedes_id,
+                "status": "pending",
+                "due_at": plan.due_at,
+                "created_at": now,
+                "delivered_at": None,
+                "cycle_run_id": cycle_run_id,
+            }
+        )
+    session.flush()
+    status = col(Message.status)
+    _mark_old(session, withdraw, "withdrawn", status.in_(("pending", "failed")))
+    _mark_old(
+        session, supersede, "superseded", status.not_in(("delivered", "withdrawn", "superseded"))
+    )
+    if rows:
+        session.execute(insert(table_of(Message)), rows)
+    return len(rows)
+
+
+def queue_digests(
+    session: Session,
+    digests: Iterable[UnitDigest],
+    *,
+    now: datetime,
+    send_at_fn: Callable[[datetime], datetime],
+    cycle_run_id: int | None = None,
+) -> list[MessagePlan]:
+    """Plan and save the outbox for `digests` (idempotent: the same content is never
+    queued twice). Returns the plans, skips included."""
+    the_digests = list(digests)
+    existing = load_existing(session, (d.slot for d in the_digests))
+    plans = plan_outbox(the_digests, existing, now, send_at_fn)
+    codes = {p.unit_code for p in plans if p.creates_message}
+    units = (
+        {u.code: u for u in session.exec(select(Unit).where(col(Unit.code).in_(codes))).all()}
+        if codes
+        else {}
+    )
+    save_outbox(session, plans, units, now, cycle_run_id=cycle_run_id)
+    return plans
+
+
+def requeue_message(session: Session, message_id: int, now: datetime) -> Message:
+    """Queue an undeliverable (or failed) message again, e.g. after its channel was fixed.
+
+    It is due at `now` and its failures count afresh; a new alert is raised if it
+    becomes undeliverable again.
+    """
+    message = session.get(Message, message_id)
+    if message is None:
+        raise ValueError(f"no message {message_id}")
+    if message.status not in ("undeliverable", "failed", "partial"):
+        raise ValueError(f"message {message_id} is {message.status}: nothing to requeue")
+    message.status = "partial" if message.delivered_at is not None else "pending"
+    message.due_at = now
+    session.add(message)
+    session.flush()
+    return message
