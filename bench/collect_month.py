@@ -52,7 +52,7 @@ from sqlalchemy.engine import make_url
 from bench.province import simulator_process as province_simulator
 from deployments.platform_sim_data import SimIndicator, SimUnit, synthetic_catalog
 from models.catalog.schema import Catalog, IndicatorRow, ItemRow, Milestone, UnitRow, YearRow
-from models.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import make_engine, session_scope, upgrade_database
 from models.rules import SHANGHAI, Period, YearRules
 from tasks.catalog import save_catalog
 from tasks.collect import CollectOutcome, collect_progress

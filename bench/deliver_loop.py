@@ -13,9 +13,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from models.database import make_engine, session_scope
-from models.settings import get_settings
+from models.persistence.database import make_engine, session_scope
 from tasks.delivery import deliver_due
+from tasks.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:

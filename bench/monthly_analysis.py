@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 from bench.province import ROOT, YEAR, province, simulator, use_environment
 from bench.receiver import received, receiver
 from models.catalog.schema import Catalog, UnitRow
-from models.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import make_engine, session_scope, upgrade_database
 from tasks.catalog import save_catalog
 from tasks.platform import PlatformClient
 

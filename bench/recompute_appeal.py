@@ -57,9 +57,9 @@ from sqlalchemy import Engine, text
 
 from bench.monthly_analysis import scratch_database
 from bench.province import YEAR, province, simulator, use_environment
-from models.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.persistence.tables import Appeal
 from models.rules import CalendarFallbackWarning, Ruling, RulingKind, WorkCalendar
-from models.tables import Appeal
 from tasks.catalog import save_catalog
 
 TOKEN = "bench-token"

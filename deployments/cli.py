@@ -13,12 +13,12 @@ import typer
 from deployments.deploy_cli import deploy_app
 from deployments.platform_sim_data import SimDataset
 from deployments.results_cli import add_to
-from models.catalog.files import read_catalog
 from models.catalog.schema import Catalog, CatalogError
-from models.database import make_engine, session_scope, upgrade_database
-from models.settings import get_settings
+from models.persistence.database import make_engine, session_scope, upgrade_database
 from tasks.catalog import load_catalog, save_catalog
-from tasks.catalog_files import write_catalog
+from tasks.files.catalog_read import read_catalog
+from tasks.files.catalog_write import write_catalog
+from tasks.settings import get_settings
 
 app = typer.Typer(
     help="青岚 assessment calendar: catalog, calendar, platform, cycles.", no_args_is_help=True

@@ -27,7 +27,7 @@ from deployments.prefect_setup import (
     render_prefect_yaml,
     setup_alerts,
 )
-from models.settings import get_settings
+from tasks.settings import get_settings
 
 deploy_app = typer.Typer(
     help="Prefect deployments: schedules, failure alerts, the main job.", no_args_is_help=True

@@ -24,12 +24,12 @@ The lead wires it into ``deployments.cli``, e.g.::
 
 from __future__ import annotations
 
-from models.database import make_engine, session_scope
+from models.persistence.database import make_engine, session_scope
 from models.plans.explain import explain_markdown
 from models.rules import Period, PeriodError, PeriodKind
-from models.settings import get_settings
 from tasks.appeal_tasks import NotFound, load_explain
 from tasks.runtime import work_calendar
+from tasks.settings import get_settings
 
 
 class ExplainError(ValueError):

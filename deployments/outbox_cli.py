@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from models.database import make_engine, session_scope
+from models.persistence.database import make_engine, session_scope
 from models.rules.periods import SHANGHAI
-from models.settings import get_settings
 from tasks.delivery import outbox_report, outbox_snapshot
+from tasks.settings import get_settings
 
 
 def today_in_shanghai() -> date:

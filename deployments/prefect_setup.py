@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from models.rules import SHANGHAI, Cycle, YearRules
-from models.settings import get_settings
+from tasks.settings import get_settings
 
 if TYPE_CHECKING:
     from prefect.events.schemas.automations import AutomationCore
@@ -46,7 +46,7 @@ def stored_year_rules(years: Sequence[int]) -> dict[int, YearRules]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from models.database import make_engine, session_scope
+    from models.persistence.database import make_engine, session_scope
     from tasks.year_rules import load_rules_of_years
 
     url = get_settings().resolved_database_url()

@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
-from models.database import make_engine, session_scope
+from models.persistence.database import make_engine, session_scope
 from models.plans.annual import results_export
 from models.plans.burden import burden_figures, burden_markdown
 from models.plans.onsite import OnsiteError, plan_sheets
@@ -37,8 +37,7 @@ from models.plans.sharing import (
     change_notice_markdown,
 )
 from models.rules import SHANGHAI
-from models.settings import get_settings
-from tasks.exports import export_format, write_export
+from tasks.files.exports import export_format, write_export
 from tasks.onsite_tasks import close_problem, onsite_export_payload
 from tasks.report_tasks import (
     ResultsError,
@@ -47,6 +46,7 @@ from tasks.report_tasks import (
     load_result_uses,
     record_result_use,
 )
+from tasks.settings import get_settings
 from tasks.share_tasks import export_share, pending_changes
 from tasks.year_rules import load_year_rules
 

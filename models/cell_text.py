@@ -2,7 +2,7 @@
 
 A spreadsheet program may run text that starts with ``= + - @`` (or a tab or a
 carriage return) as a formula when the cell is edited or the file is converted
-(OWASP "CSV injection"). Every workbook the project writes (``tasks.workbook``)
+(OWASP "CSV injection"). Every workbook the project writes (``tasks.files.workbook``)
 prefixes such text with a single quote; a reader of the project's own files
 (the catalog importer) removes that one quote again, so an export re-imports
 unchanged. Full-width ``＝ ＋ － ＠`` are ordinary Chinese punctuation that no

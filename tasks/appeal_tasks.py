@@ -39,8 +39,29 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from models.database import session_scope
 from models.messages import AppealDecision, UnitDigest
+from models.persistence.database import session_scope
+from models.persistence.tables import (
+    Appeal,
+    AssessmentYear,
+    CollectionWatermark,
+    CommitteeDecision,
+    CycleRun,
+    DeductionEntry,
+    ExpertRecommendation,
+    Indicator,
+    Message,
+    MonthlyAssessment,
+    NegativeListEntry,
+    ProgressRecord,
+    QuarantinedRecord,
+    ResultEntry,
+    Unit,
+    WarningEntry,
+    columns_of,
+    table_of,
+)
+from models.persistence.tables import Ruling as RulingRow
 from models.plans.annual import result_notice_digests
 from models.plans.appeal_intake import (
     IndicatorRef,
@@ -95,28 +116,6 @@ from models.rules import (
     appeal_deadline,
     assess,
 )
-from models.settings import get_settings
-from models.tables import (
-    Appeal,
-    AssessmentYear,
-    CollectionWatermark,
-    CommitteeDecision,
-    CycleRun,
-    DeductionEntry,
-    ExpertRecommendation,
-    Indicator,
-    Message,
-    MonthlyAssessment,
-    NegativeListEntry,
-    ProgressRecord,
-    QuarantinedRecord,
-    ResultEntry,
-    Unit,
-    WarningEntry,
-    columns_of,
-    table_of,
-)
-from models.tables import Ruling as RulingRow
 from tasks.bulk import bulk_insert
 from tasks.delivery import queue_digests, send_window
 from tasks.locks import category_lock, serialize
@@ -130,6 +129,7 @@ from tasks.monthly import (
 from tasks.platform import PlatformClient
 from tasks.report_tasks import load_annual_results, previous_notices
 from tasks.runtime import database, work_calendar
+from tasks.settings import get_settings
 
 __all__ = [
     "AppealStateError",

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, Numeric, Table
 from sqlalchemy.exc import DBAPIError
 
-from models.types import UTCDateTime
+from models.persistence.types import UTCDateTime
 
 
 def _utc_text(value: datetime) -> str:

@@ -25,7 +25,7 @@ from models.catalog.schema import (
     YearRow,
     row_fields,
 )
-from models.tables import AssessmentYear, Indicator, IndicatorLineage, Item, Unit
+from models.persistence.tables import AssessmentYear, Indicator, IndicatorLineage, Item, Unit
 
 
 @dataclass

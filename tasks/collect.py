@@ -36,6 +36,16 @@ from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
+from models.persistence.tables import (
+    CollectionWatermark,
+    Indicator,
+    ProgressRecord,
+    QuarantinedRecord,
+    UnavailableValue,
+    Unit,
+    table_of,
+)
+from models.persistence.types import utc
 from models.plans.limits import clamp_watermark, usable_watermark
 from models.plans.records import (
     BadRecord,
@@ -48,16 +58,6 @@ from models.plans.records import (
     quarantine_row,
 )
 from models.rules import Period
-from models.tables import (
-    CollectionWatermark,
-    Indicator,
-    ProgressRecord,
-    QuarantinedRecord,
-    UnavailableValue,
-    Unit,
-    table_of,
-)
-from models.types import utc
 from tasks.platform import PlatformClient, PlatformError, PlatformUnavailable
 
 logger = logging.getLogger(__name__)

@@ -20,11 +20,10 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from models.catalog.vocabulary import CATEGORY_LABELS
-from models.database import session_scope
+from models.persistence.database import session_scope
 from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.plans.reports import MonthReport, month_report
 from models.rules import Period
-from models.settings import get_settings
 from tasks.appeal_tasks import load_standing_rulings
 from tasks.collect import CollectOutcome, collect_progress
 from tasks.cycles import Blocker, Claim, blocking_period, claim_cycle, finish_cycle, queue_cycles
@@ -33,6 +32,7 @@ from tasks.locks import category_lock, share
 from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
 from tasks.runtime import batch_concurrency, database, work_calendar
+from tasks.settings import get_settings
 
 __all__ = [
     "analyse_batch_task",

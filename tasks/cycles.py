@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from models.persistence.tables import AssessmentYear, CycleRun
 from models.rules.cycle_runs import STALE_AFTER, CycleStatus
-from models.tables import AssessmentYear, CycleRun
 
 DONE = CycleStatus.COMPLETED
 QUEUED = CycleStatus.QUEUED

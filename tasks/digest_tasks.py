@@ -11,18 +11,18 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.database import session_scope
 from models.messages import Rectification, UnitDigest
-from models.plans.digests import missing_upload_digests, monthly_digests
-from models.plans.monthly import MonthlyPlan, MonthSnapshot
-from models.rules import Period, appeal_deadline
-from models.tables import (
+from models.persistence.database import session_scope
+from models.persistence.tables import (
     MonthlyAssessment,
     ProblemClosure,
     ProblemEntry,
     ProgressRecord,
     columns_of,
 )
+from models.plans.digests import missing_upload_digests, monthly_digests
+from models.plans.monthly import MonthlyPlan, MonthSnapshot
+from models.rules import Period, appeal_deadline
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators, load_units
 from tasks.runtime import database, work_calendar

@@ -11,6 +11,18 @@ from sqlalchemy import case, delete, func, select, true
 from sqlmodel import Session
 
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
+from models.persistence.tables import (
+    DeductionEntry,
+    Indicator,
+    MonthlyAssessment,
+    NegativeListEntry,
+    ProgressRecord,
+    UnavailableValue,
+    Unit,
+    WarningEntry,
+    columns_of,
+    table_of,
+)
 from models.plans.monthly import (
     ChosenVersion,
     IndicatorSnap,
@@ -31,18 +43,6 @@ from models.rules import (
 
 # Re-exported for tasks.appeal_tasks (and its tests) until they import from their homes.
 from models.rules import deadline_cutoff as deadline_cutoff
-from models.tables import (
-    DeductionEntry,
-    Indicator,
-    MonthlyAssessment,
-    NegativeListEntry,
-    ProgressRecord,
-    UnavailableValue,
-    Unit,
-    WarningEntry,
-    columns_of,
-    table_of,
-)
 from tasks.bulk import bulk_insert, parse_decimal, parse_time
 from tasks.year_rules import load_year_rules as load_year_rules
 from tasks.year_rules import require_catalog_year

@@ -31,8 +31,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from models.database import session_scope
 from models.messages import MessagePlan
+from models.persistence.database import session_scope
+from models.persistence.tables import (
+    Message,
+    MonthlyAssessment,
+    OnsiteCheckFinding,
+    OnsiteCheckPlan,
+    ProblemClosure,
+    ProblemEntry,
+    Unit,
+    columns_of,
+)
 from models.plans.onsite import (
     DEFAULT_REMINDER_WORKING_DAYS,
     RED_LEVELS,
@@ -52,16 +62,6 @@ from models.plans.onsite import (
     rectification_reminders,
 )
 from models.rules import SHANGHAI, Period, WorkCalendar
-from models.tables import (
-    Message,
-    MonthlyAssessment,
-    OnsiteCheckFinding,
-    OnsiteCheckPlan,
-    ProblemClosure,
-    ProblemEntry,
-    Unit,
-    columns_of,
-)
 from tasks.delivery import queue_digests, send_window
 from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules

@@ -23,19 +23,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models.catalog.vocabulary import COUNTING_ITEM_STATUSES, RESULT_USES
-from models.database import session_scope
 from models.messages import MessagePlan
-from models.plans.annual import (
-    AnnualResult,
-    IndicatorRef,
-    RecordedUse,
-    SimplificationProposal,
-    result_notice_digests,
-    simplification_proposals,
-)
-from models.plans.burden import BurdenCounts
-from models.rules import SHANGHAI, Cycle, Level, WorkCalendar, YearRules, to_shanghai
-from models.tables import (
+from models.persistence.database import session_scope
+from models.persistence.tables import (
     Indicator,
     Item,
     Message,
@@ -49,6 +39,16 @@ from models.tables import (
     Unit,
     columns_of,
 )
+from models.plans.annual import (
+    AnnualResult,
+    IndicatorRef,
+    RecordedUse,
+    SimplificationProposal,
+    result_notice_digests,
+    simplification_proposals,
+)
+from models.plans.burden import BurdenCounts
+from models.rules import SHANGHAI, Cycle, Level, WorkCalendar, YearRules, to_shanghai
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators
 from tasks.onsite_tasks import ONSITE_SOURCE

@@ -15,11 +15,17 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import (
+    CycleRun,
+    DeductionEntry,
+    MonthlyAssessment,
+    ResultEntry,
+    columns_of,
+)
 from models.plans.monthly import IndicatorSnap, UnitSnap
 from models.plans.results import DecemberCell, Settlement, UnitResult
 from models.rules import YearRules
-from models.tables import CycleRun, DeductionEntry, MonthlyAssessment, ResultEntry, columns_of
 from tasks.monthly import (
     load_indicators,
     load_ledger_sums,

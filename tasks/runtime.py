@@ -6,10 +6,10 @@ from functools import lru_cache
 
 from sqlalchemy import Engine
 
-from models.database import make_engine
+from models.persistence.database import make_engine
 from models.rules import WorkCalendar
-from models.settings import get_settings
 from tasks.calendar import load_work_calendar
+from tasks.settings import get_settings
 
 
 @lru_cache(maxsize=4)

@@ -17,6 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from models.persistence.tables import (
+    Indicator,
+    MonthlyAssessment,
+    NegativeListEntry,
+    ProblemClosure,
+    ProblemEntry,
+    ShareRecord,
+    Unit,
+    columns_of,
+)
 from models.plans.onsite import RED_LEVELS
 from models.plans.sharing import (
     CHANGE_NOTICE,
@@ -38,16 +48,6 @@ from models.plans.sharing import (
     share_sheets,
 )
 from models.rules import Period, to_shanghai
-from models.tables import (
-    Indicator,
-    MonthlyAssessment,
-    NegativeListEntry,
-    ProblemClosure,
-    ProblemEntry,
-    ShareRecord,
-    Unit,
-    columns_of,
-)
 
 UNIT = columns_of(Unit)
 NEG = columns_of(NegativeListEntry)

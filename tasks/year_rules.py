@@ -25,9 +25,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import AssessmentYear
 from models.rules import DEFAULT_RULES, YearRules
-from models.tables import AssessmentYear
 from tasks.runtime import database
 
 __all__ = [

@@ -67,7 +67,7 @@ PLANTED = [
     ("models/rules/levels.py", "import sqlalchemy", "pure core does no I/O"),
     ("models/plans/monthly.py", "import time", "pure core does no I/O"),
     ("tasks/bulk.py", "import flows.common", "Dependencies point one way"),
-    ("models/tables.py", "import tasks.runtime", "Dependencies point one way"),
+    ("models/persistence/tables.py", "import tasks.runtime", "Dependencies point one way"),
     ("models/rules/periods.py", "from models.rules import workdays", "No import cycle"),
     ("models/messages/render.py", "import models.plans.monthly", "Inside the core"),
 ]

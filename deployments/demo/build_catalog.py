@@ -15,7 +15,7 @@ from pathlib import Path
 
 from models.catalog.schema import Catalog, IndicatorRow, ItemRow, Milestone, UnitRow, YearRow
 from models.rules import YearRules
-from tasks.catalog_files import write_xlsx, write_yaml
+from tasks.files.catalog_write import write_xlsx, write_yaml
 
 HERE = Path(__file__).parent
 DEMO_RECEIVER = "json://127.0.0.1:8790/units"

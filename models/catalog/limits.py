@@ -6,7 +6,7 @@ reaches the database, so that a refusal is always a located ``CatalogError`` (ne
 traceback, never a database error) and reading it needs bounded memory, alike on
 SQLite and PostgreSQL.
 
-File limits (checked by ``models.catalog.intake`` before and while reading):
+File limits (checked by ``tasks.files.catalog_intake`` before and while reading):
 
 - ``MAX_FILE_BYTES``: an XLSX file on disk; ``MAX_YAML_BYTES``: a YAML file (parsed
   YAML costs ~60 bytes of memory and ~1 µs per byte, so it is bounded tighter; 2 MB
@@ -29,7 +29,7 @@ Content limits (``models.catalog.content.check_limits``, run on every parsed cat
 and again before saving):
 
 - text: ``TEXT_LIMITS`` per field, the lengths of the database columns
-  (``models.tables``); list entries (channels, categories, milestones) are bounded
+  (``models.persistence.tables``); list entries (channels, categories, milestones) are bounded
   by ``MAX_LIST_ENTRIES`` and their own lengths; no control characters.
 - words that betray an on-site check plan (``models.messages.find_confidential_marker``)
   are refused in every text that can reach a unit's message.

@@ -1,6 +1,6 @@
 """The catalog as plain data, parsed from sheet rows and checked as a whole.
 
-Readers (``models.catalog.files``) turn an XLSX or YAML file into ``RawCatalog``:
+Readers (``tasks.files.catalog_read``) turn an XLSX or YAML file into ``RawCatalog``:
 rows of cells with their locations. ``parse_catalog`` turns that into a ``Catalog``
 and every problem found, each naming file, sheet, row and column. Nothing here
 touches a database.

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, Insert, Update, bindparam, insert, or_, update
 from sqlalchemy import select as core_select
 
-from models.tables import DeliveryAttempt, Message, columns_of, table_of
+from models.persistence.tables import DeliveryAttempt, Message, columns_of, table_of
 
 __all__ = [
     "DEFAULT_LEASE",

@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session, col, select
 
-from models.tables import Message
+from models.persistence.tables import Message
 from tasks.delivery.lease import (
     Bookkeeping,
     LeaseSeen,

@@ -25,9 +25,9 @@ from models.messages import (
     UnitDigest,
     plan_outbox,
 )
+from models.persistence.tables import Message, Unit, table_of
 from models.rules.workdays import WorkCalendar
 from models.rules.yearrules import DEFAULT_RULES, YearRules
-from models.tables import Message, Unit, table_of
 from tasks.delivery.reads import chunks
 
 __all__ = ["load_existing", "queue_digests", "requeue_message", "save_outbox", "send_window"]

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
+from models.persistence.tables import DeliveryAttempt, Message, Unit, columns_of
 from models.rules.periods import SHANGHAI
-from models.tables import DeliveryAttempt, Message, Unit, columns_of
 from tasks.delivery.lease import WAITING_STATUSES, LeaseSeen
 
 __all__ = [

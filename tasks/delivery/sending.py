@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from models.tables import DeliveryAttempt
+from models.persistence.tables import DeliveryAttempt
 from tasks.delivery.channels import body_format_for, channel_secrets, redact_channel, scrub
 from tasks.delivery.lease import DEFAULT_LEASE, LEASE_MARGIN
 from tasks.delivery.log_guard import LogGuard, guarded_logs

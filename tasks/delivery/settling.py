@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from models.messages import build_office_alert, message_key
-from models.tables import Message
+from models.persistence.tables import Message
 from tasks.delivery.channels import redact_channel
 from tasks.delivery.reads import (
     OFFICE,

@@ -16,8 +16,8 @@ from sqlalchemy import and_, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
+from models.persistence.tables import DeliveryAttempt, Message, columns_of
 from models.rules.periods import SHANGHAI
-from models.tables import DeliveryAttempt, Message, columns_of
 from tasks.delivery.channels import redact_channel
 from tasks.delivery.lease import WAITING_STATUSES
 from tasks.delivery.reads import AttemptLike, attempts_by_message, aware, load_units

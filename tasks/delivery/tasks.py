@@ -18,13 +18,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
-from models.database import session_scope
+from models.persistence.database import session_scope
 from models.rules.periods import to_shanghai
-from models.settings import get_settings
 from tasks.delivery.outbox import deliver_due
 from tasks.delivery.report import artifact_markdown
 from tasks.delivery.snapshot import OutboxSnapshot, outbox_snapshot
 from tasks.runtime import database, work_calendar
+from tasks.settings import get_settings
 from tasks.year_rules import load_year_rules
 
 __all__ = [

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from deployments.demo.build_catalog import demo_catalog
-from models.database import make_engine, session_scope
+from models.persistence.database import make_engine, session_scope
 from models.rules import CalendarFallbackWarning
 from tasks.catalog import save_catalog
 from tasks.runtime import database

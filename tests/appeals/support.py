@@ -20,7 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import Appeal
 from models.plans.monthly import MonthSnapshot
 from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.plans.results import plan_results
@@ -35,7 +36,6 @@ from models.rules import (
     final_deduction,
     ruled_amount,
 )
-from models.tables import Appeal
 from tasks.monthly import (
     deadline_cutoff,
     load_indicators,

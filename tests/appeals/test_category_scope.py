@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from models.database import session_scope
+from models.persistence.database import session_scope
 from models.rules import WorkCalendar
 from tasks.monthly import load_year_rules
 from tasks.report_tasks import load_annual_results, previous_notices

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from models.database import session_scope
+from models.persistence.database import session_scope
 from models.rules import Ruling, RulingKind, WorkCalendar
 from tasks.appeal_tasks import RecomputeOutcome, recompute_ruling, record_ruling
 from tests.appeals.support import assert_matches_fresh, file_appeal, rows

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from deployments.explain_cli import ExplainError, explain_command
-from models.database import session_scope
+from models.persistence.database import session_scope
 from tasks.monthly import load_indicators
 from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from deployments.explain_cli import explain_command
 from flows.recompute_after_appeal import recompute_after_appeal
 from flows.rule_on_appeal import rule_on_appeal
-from models.database import session_scope
+from models.persistence.database import session_scope
 from models.rules import Ruling, RulingKind
 from tasks.appeal_tasks import publish_year
 from tests.appeals.support import (

@@ -13,8 +13,8 @@ from alembic import command
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from models.database import alembic_config, make_engine, session_scope, upgrade_database
-from models.tables import (
+from models.persistence.database import alembic_config, make_engine, session_scope, upgrade_database
+from models.persistence.tables import (
     Appeal,
     AssessmentYear,
     DeductionEntry,

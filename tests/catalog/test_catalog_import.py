@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from deployments.cli import app
 from deployments.demo.build_catalog import demo_catalog
-from models.catalog.files import read_catalog
 from models.catalog.schema import CatalogError, CatalogProblem
-from models.database import session_scope
-from models.tables import AssessmentYear
+from models.persistence.database import session_scope
+from models.persistence.tables import AssessmentYear
 from tasks.catalog import load_catalog, save_catalog
-from tasks.catalog_files import write_xlsx, write_yaml
+from tasks.files.catalog_read import read_catalog
+from tasks.files.catalog_write import write_xlsx, write_yaml
 
 pytestmark = pytest.mark.db
 CATALOG_TABLES = ("assessment_year", "unit", "item", "indicator", "indicator_lineage")

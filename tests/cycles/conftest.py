@@ -13,7 +13,7 @@ from deployments.demo.build_catalog import demo_catalog
 from deployments.demo.sim_feed import demo_dataset
 from deployments.platform_sim import running_simulator
 from deployments.platform_sim_data import SimDataset
-from models.database import session_scope
+from models.persistence.database import session_scope
 from tasks.catalog import save_catalog
 from tasks.platform import PlatformClient, RetryPolicy
 

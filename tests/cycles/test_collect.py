@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from deployments.demo.build_catalog import demo_catalog
 from deployments.platform_sim_data import SimDataset
-from models.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import make_engine, session_scope, upgrade_database
 from models.rules import Period
 from tasks.catalog import save_catalog
 from tasks.collect import collect_progress

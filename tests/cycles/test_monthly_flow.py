@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from flows.monthly_analysis import monthly_analysis
-from models.database import session_scope
+from models.persistence.database import session_scope
 from models.plans.monthly import plan_monthly_analysis
 from models.rules import Level, Period
 from tasks.cycle_tasks import work_calendar

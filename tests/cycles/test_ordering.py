@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from models.database import session_scope
-from models.tables import AssessmentYear, CycleRun
+from models.persistence.database import session_scope
+from models.persistence.tables import AssessmentYear, CycleRun
 from tasks.cycles import (
     STALE_AFTER,
     blocking_period,

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import ProgressRecord, table_of
 from models.plans.monthly import choose_versions
 from models.rules import Period
-from models.tables import ProgressRecord, table_of
 from tasks.bulk import bulk_insert
 from tasks.monthly import load_chosen_versions, load_versions
 

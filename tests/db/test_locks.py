@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from models.database import make_engine
+from models.persistence.database import make_engine
 from tasks.locks import category_lock, serialize, share
 from tests.conftest import BACKEND
 

@@ -13,8 +13,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
-from models.database import alembic_config, make_engine, upgrade_database
-from models.tables import (
+from models.persistence.database import alembic_config, make_engine, upgrade_database
+from models.persistence.tables import (
     LEDGER_TABLES,
     AssessmentYear,
     DeductionEntry,

@@ -7,9 +7,9 @@ import logging
 import pytest
 from sqlalchemy import Engine
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import AssessmentYear
 from models.rules import DEFAULT_RULES, YearRules
-from models.tables import AssessmentYear
 from tasks.year_rules import (
     YearNotInCatalog,
     load_rules_of_years,

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from deployments.demo.build_catalog import demo_catalog
 from deployments.main_job import POOL
 from deployments.processes import ProcessGroups
-from models.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import make_engine, session_scope, upgrade_database
 from tasks.catalog import save_catalog
 from tests.conftest import PG_URL
 from tests.cycles.conftest import TOKEN

@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import datetime
 
-from models.database import make_engine, session_scope
+from models.persistence.database import make_engine, session_scope
 from tasks.delivery import deliver_due
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Table
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401 (registers the tables)
+import models.persistence.tables  # noqa: F401 (registers the tables)
 
 NOW = datetime(2026, 4, 2, 1, 0, tzinfo=UTC)
 

@@ -27,7 +27,6 @@ from typer.testing import CliRunner
 
 from deployments.cli import app
 from deployments.demo.build_catalog import demo_catalog
-from models.catalog.files import read_catalog
 from models.catalog.limits import (
     MAX_COLUMNS,
     MAX_FILE_BYTES,
@@ -38,9 +37,10 @@ from models.catalog.limits import (
     MB,
 )
 from models.catalog.schema import Catalog, CatalogError, CatalogProblem
-from models.database import session_scope
+from models.persistence.database import session_scope
 from tasks.catalog import load_catalog, save_catalog
-from tasks.catalog_files import write_xlsx, write_yaml
+from tasks.files.catalog_read import read_catalog
+from tasks.files.catalog_write import write_xlsx, write_yaml
 
 pytestmark = pytest.mark.db
 

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine
 
-from models.database import alembic_config, make_engine, session_scope, upgrade_database
-from models.tables import (
+from models.persistence.database import alembic_config, make_engine, session_scope, upgrade_database
+from models.persistence.tables import (
     LEDGER_TABLES,
     Appeal,
     AssessmentYear,

@@ -26,10 +26,10 @@ from prefect.cli.deploy._models import DeploymentConfig
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.database import make_engine, session_scope
+from models.persistence.database import make_engine, session_scope
+from models.persistence.tables import DeliveryAttempt, Message, Unit
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
-from models.tables import DeliveryAttempt, Message, Unit
 from tasks.delivery import (
     DeliveryPolicy,
     DeliveryRun,

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from deployments.platform_sim_data import SimDataset
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import CollectionWatermark
 from models.plans.appeal_intake import IndicatorRef, IntakeContext, UnitRef, plan_intake
 from models.plans.limits import (
     MAX_ABS_VALUE,
@@ -44,7 +45,6 @@ from models.plans.records import (
     quarantine_row,
 )
 from models.rules import Period, WorkCalendar
-from models.tables import CollectionWatermark
 from tasks.appeal_tasks import collect_appeals
 from tasks.collect import collect_progress
 from tasks.platform import PlatformClient, RetryPolicy

@@ -30,15 +30,15 @@ from models.cell_text import (
     is_formula_like,
     unescape_cell_text,
 )
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import NegativeListEntry, OnsiteCheckPlan, ProblemEntry, ResultEntry
 from models.plans.onsite import FindingForm
 from models.rules import SHANGHAI
-from models.tables import NegativeListEntry, OnsiteCheckPlan, ProblemEntry, ResultEntry
 from tasks.catalog import load_catalog
-from tasks.catalog_files import write_xlsx as write_catalog_xlsx
+from tasks.files.catalog_write import write_xlsx as write_catalog_xlsx
+from tasks.files.workbook import DATETIME, PERCENT, SCORE, Sheet, write_workbook
 from tasks.onsite_tasks import record_finding
 from tasks.report_tasks import record_result_use
-from tasks.workbook import DATETIME, PERCENT, SCORE, Sheet, write_workbook
 from tests.cycles.conftest import catalog_db
 from tests.results.conftest import db_env
 
@@ -166,7 +166,7 @@ def test_the_workbook_writer_is_the_only_code_that_creates_a_workbook() -> None:
         for path in (root / folder).rglob("*.py")
         if "Workbook(" in path.read_text(encoding="utf-8")
     ]
-    assert writers == ["tasks/workbook.py"]
+    assert writers == ["tasks/files/workbook.py"]
 
 
 # ----------------------------------------------------------------- the four workbooks

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import DeliveryAttempt, Message, Unit
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
-from models.tables import DeliveryAttempt, Message, Unit
 from tasks.delivery import (
     DeliveryRun,
     OutboxRow,

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from models.database import session_scope
 from models.messages import ConfidentialContentError, MessagePlan, PlanAction, UnitDigest
 from models.messages.render import RenderedMessage
+from models.persistence.database import session_scope
+from models.persistence.tables import DeliveryAttempt, Message, Unit
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
-from models.tables import DeliveryAttempt, Message, Unit
 from tasks.delivery import (
     DeliveryRun,
     Notifier,

@@ -14,10 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from deployments.outbox_cli import outbox_command
 from flows.deliver_outbox import deliver_outbox
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import Unit
 from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
-from models.tables import Unit
 from tasks.delivery import queue_digests, send_window
 from tasks.delivery.tasks import artifact_key, retry_on_database_error
 from tests.notify.conftest import SMTP_PASSWORD

@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 import tasks.delivery.reads as reads
-from models.database import session_scope
 from models.messages import PlanAction, UnitDigest, build_unit_message, plan_outbox
+from models.persistence.database import session_scope
+from models.persistence.tables import Message, Unit
 from models.rules.periods import SHANGHAI
-from models.tables import Message, Unit
 from tasks.delivery import load_existing, queue_digests, save_outbox
 from tests.notify.support import PERIOD, monthly_digest
 

@@ -19,10 +19,10 @@ from deployments.results_cli import problems_app, report_app, results_app
 from flows.annual_assessment import annual_assessment
 from flows.monthly_analysis import monthly_analysis
 from flows.quarterly_monitoring import quarterly_monitoring
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import Message
 from models.plans.onsite import FindingForm
 from models.rules import SHANGHAI, Grade, WorkCalendar, to_shanghai
-from models.tables import Message
 from tasks.delivery import deliver_due
 from tasks.onsite_tasks import queue_rectification_notice, record_finding
 from tests.results.support import artifacts_of, leaks, rows, stored_plan, unit_codes_in

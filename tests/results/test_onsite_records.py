@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import OnsiteCheckPlan
 from models.plans.onsite import FindingForm, OnsiteError, draw_plan, problems_in_body
 from models.rules import SHANGHAI, WorkCalendar
-from models.tables import OnsiteCheckPlan
 from tasks.onsite_tasks import (
     close_problem,
     draw_and_save_plan,

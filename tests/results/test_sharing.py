@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from deployments.results_cli import share_app
-from models.database import session_scope
+from models.persistence.database import session_scope
+from models.persistence.tables import Appeal, NegativeListEntry, ProblemEntry, Ruling
 from models.plans.sharing import change_notice_markdown, content_hash
-from models.tables import Appeal, NegativeListEntry, ProblemEntry, Ruling
 from tasks.share_tasks import export_share, pending_changes
 
 pytestmark = pytest.mark.db

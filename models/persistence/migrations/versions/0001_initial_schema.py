@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
-from models.database import (
+import models.persistence.types
+from models.persistence.database import (
     drop_ledger_trigger_sql,
     drop_year_rules_trigger_sql,
     ledger_trigger_sql,
@@ -44,16 +44,20 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("rules", sa.JSON(), nullable=False),
-        sa.Column("frozen_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("published_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("frozen_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "published_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.PrimaryKeyConstraint("year"),
     )
     op.create_table(
         "collection_watermark",
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
-        sa.Column("high_water", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_run_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("high_water", models.persistence.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "last_run_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("records_seen", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("source", "period"),
     )
@@ -64,8 +68,12 @@ def upgrade() -> None:
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("flow_run_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("claimed_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "claimed_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "finished_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -78,7 +86,7 @@ def upgrade() -> None:
         sa.Column("seed", sa.Integer(), nullable=False),
         sa.Column("candidates", sa.JSON(), nullable=False),
         sa.Column("sample", sa.JSON(), nullable=False),
-        sa.Column("drawn_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("drawn_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("period"),
     )
@@ -92,7 +100,9 @@ def upgrade() -> None:
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=False),
         sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("first_seen_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "first_seen_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("fingerprint"),
     )
@@ -107,7 +117,7 @@ def upgrade() -> None:
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
         sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("unit_codes", sa.JSON(), nullable=False),
-        sa.Column("shared_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("shared_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -163,9 +173,13 @@ def upgrade() -> None:
         sa.Column("body_html", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("supersedes_id", sa.Integer(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("due_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "delivered_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["cycle_run_id"],
@@ -193,7 +207,9 @@ def upgrade() -> None:
         sa.Column("checked_on", sa.Date(), nullable=False),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("rectify_by", sa.Date(), nullable=False),
-        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "recorded_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["plan_id"],
             ["onsite_check_plan.id"],
@@ -216,7 +232,9 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("use", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "recorded_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["unit_id"],
             ["unit.id"],
@@ -232,8 +250,12 @@ def upgrade() -> None:
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "recorded_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "resolved_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["unit_id"],
             ["unit.id"],
@@ -248,7 +270,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("attempted_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "attempted_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.ForeignKeyConstraint(
@@ -315,8 +339,10 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("claimed_value", sa.Numeric(precision=20, scale=6), nullable=True),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("filed_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("filed_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "received_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
         sa.Column("refusal_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.ForeignKeyConstraint(
@@ -371,7 +397,9 @@ def upgrade() -> None:
         sa.Column("completion", sa.Numeric(precision=20, scale=6), nullable=True),
         sa.Column("pre_deduction", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
-        sa.Column("computed_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "computed_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["cycle_run_id"],
             ["cycle_run.id"],
@@ -401,7 +429,9 @@ def upgrade() -> None:
         sa.Column("finding_id", sa.Integer(), nullable=True),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("rectify_by", sa.Date(), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["finding_id"],
             ["onsite_check_finding.id"],
@@ -428,9 +458,15 @@ def upgrade() -> None:
         sa.Column("indicator_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.Numeric(precision=20, scale=6), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("reported_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("collected_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "reported_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "updated_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "collected_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("evidence_count", sa.Integer(), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -453,7 +489,7 @@ def upgrade() -> None:
         "problem_closure",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("problem_id", sa.Integer(), nullable=False),
-        sa.Column("closed_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.ForeignKeyConstraint(
             ["problem_id"],
@@ -472,8 +508,10 @@ def upgrade() -> None:
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("document_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("ruled_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("ruled_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("effective_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ruled_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "effective_at", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["appeal_id"],
             ["appeal.id"],
@@ -491,7 +529,9 @@ def upgrade() -> None:
         sa.Column("approved", sa.Boolean(), nullable=False),
         sa.Column("document_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("decided_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "decided_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["appeal_id"],
             ["appeal.id"],
@@ -522,7 +562,9 @@ def upgrade() -> None:
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
         sa.Column("corrects_id", sa.Integer(), nullable=True),
         sa.Column("ruling_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.ForeignKeyConstraint(
             ["corrects_id"],
@@ -559,7 +601,9 @@ def upgrade() -> None:
         sa.Column("ruling_id", sa.Integer(), nullable=True),
         sa.Column("recommendation", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("experts", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("recommended_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "recommended_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["appeal_id"],
             ["appeal.id"],
@@ -583,7 +627,9 @@ def upgrade() -> None:
         sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
         sa.Column("ruling_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["cycle_run_id"],
             ["cycle_run.id"],
@@ -615,7 +661,9 @@ def upgrade() -> None:
         sa.Column("grade", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
         sa.Column("ruling_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["cycle_run_id"],
             ["cycle_run.id"],
@@ -648,7 +696,9 @@ def upgrade() -> None:
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
         sa.Column("corrects_id", sa.Integer(), nullable=True),
         sa.Column("ruling_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", models.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["corrects_id"],
             ["warning_entry.id"],

@@ -6,7 +6,7 @@ Three holes closed in the database itself, on both backends (issue 17):
 1. SQLite's ``INSERT OR REPLACE`` over an existing ledger row deleted it without firing
    the DELETE trigger (unless ``recursive_triggers`` is on). Each ledger gets a BEFORE
    INSERT trigger ``<table>_no_replace`` that refuses a row whose primary or unique key
-   is taken (``models.database.ledger_replace_guard_sql``). The ledgers are every table
+   is taken (``models.persistence.database.ledger_replace_guard_sql``). The ledgers are every table
    of ``LEDGER_TABLES`` present when this revision runs; their keys are read from the
    database. PostgreSQL has no REPLACE; its ``ON CONFLICT DO UPDATE`` fires the UPDATE
    trigger, refused since 0001.
@@ -43,8 +43,8 @@ from types import ModuleType
 import sqlalchemy as sa
 from alembic import op
 
-from models.database import ledger_replace_guard_sql
-from models.tables import LEDGER_TABLES
+from models.persistence.database import ledger_replace_guard_sql
+from models.persistence.tables import LEDGER_TABLES
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -346,7 +346,7 @@ def _pg_seal_drop() -> list[str]:
 
 
 def _revision(name: str) -> ModuleType:
-    return importlib.import_module(f"models.migrations.versions.{name}")
+    return importlib.import_module(f"models.persistence.migrations.versions.{name}")
 
 
 # ------------------------------------------------------------------------ alembic

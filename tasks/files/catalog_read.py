@@ -1,7 +1,7 @@
 """Reading the catalog file: XLSX (the office's spreadsheet) and YAML.
 
 The layout is documented in ``models/catalog/CATALOG.md`` next to ``template.xlsx``.
-Writing it (export, the demo catalog, the template) is ``tasks.catalog_files``.
+Writing it (export, the demo catalog, the template) is ``tasks.files.catalog_write``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,6 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from models.catalog.intake import (
-    check_archive,
-    check_size,
-    decode_yaml,
-    load_yaml,
-    non_scalar,
-    refuse,
-    scan_sheet,
-    xlsx_value,
-)
 from models.catalog.limits import (
     MAX_COLUMNS,
     MAX_FILE_BYTES,
@@ -41,6 +31,16 @@ from models.catalog.schema import (
     Loc,
     RawCatalog,
     RawRow,
+)
+from tasks.files.catalog_intake import (
+    check_archive,
+    check_size,
+    decode_yaml,
+    load_yaml,
+    non_scalar,
+    refuse,
+    scan_sheet,
+    xlsx_value,
 )
 
 

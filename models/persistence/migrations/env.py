@@ -1,21 +1,28 @@
-"""Alembic environment: the URL comes from the config (set by models.database) or settings."""
+"""Alembic environment: the URL comes from the config (``assess db upgrade`` sets it from
+the settings) or, for a bare ``alembic upgrade head``, from ``ASSESS_DATABASE_URL``."""
 
 from __future__ import annotations
+
+import os
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  (registers every table on SQLModel.metadata)
-from models.database import make_engine
-from models.settings import get_settings
+import models.persistence.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+from models.persistence.database import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url")
-    return url or get_settings().resolved_database_url()
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("ASSESS_DATABASE_URL")
+    if not url:
+        raise SystemExit(
+            "no database URL: run `assess db upgrade` (it reads the settings), "
+            "or set ASSESS_DATABASE_URL for a bare `alembic upgrade head`"
+        )
+    return url
 
 
 def run_migrations_offline() -> None:

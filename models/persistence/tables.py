@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Numeric, Table, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from models.persistence.types import UTCDateTime
 
 POINTS = Numeric(12, 2)
 VALUE = Numeric(20, 6)

@@ -1,6 +1,6 @@
 """Writing the office's exports to files: JSON (UTF-8) or XLSX (one sheet per table).
 
-XLSX goes through ``tasks.workbook``, the one workbook writer.
+XLSX goes through ``tasks.files.workbook``, the one workbook writer.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tasks.workbook import tables, write_workbook
+from tasks.files.workbook import tables, write_workbook
 
 FORMATS = (".json", ".xlsx")
 
@@ -31,7 +31,7 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def write_xlsx(path: Path, sheets: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-    """One worksheet per table, written by ``tasks.workbook`` (no formula from data)."""
+    """One worksheet per table, written by ``tasks.files.workbook`` (no formula from data)."""
     write_workbook(path, tables(sheets))
 
 

@@ -59,7 +59,9 @@ def _function(kind: str) -> str:
 
 
 def _seal_0002() -> ModuleType:
-    return importlib.import_module("models.migrations.versions.0002_seal_published_years")
+    return importlib.import_module(
+        "models.persistence.migrations.versions.0002_seal_published_years"
+    )
 
 
 def upgrade() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from models.tables import LEDGER_TABLES
+from models.persistence.tables import LEDGER_TABLES
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

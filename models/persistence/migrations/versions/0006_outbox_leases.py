@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import models.persistence.types
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -33,7 +33,9 @@ def upgrade() -> None:
     )
     op.add_column(
         "message",
-        sa.Column("lease_until", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "lease_until", models.persistence.types.UTCDateTime(timezone=True), nullable=True
+        ),
     )
     op.add_column(
         "delivery_attempt",

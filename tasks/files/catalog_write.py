@@ -1,6 +1,6 @@
-"""Writing the catalog file: XLSX (through ``tasks.workbook``) and YAML.
+"""Writing the catalog file: XLSX (through ``tasks.files.workbook``) and YAML.
 
-The reading side is ``models.catalog.files``; the layout is documented in
+The reading side is ``tasks.files.catalog_read``; the layout is documented in
 ``models/catalog/CATALOG.md``. ``write_catalog`` picks the format from the file name.
 """
 
@@ -21,7 +21,7 @@ from models.catalog.schema import (
     row_fields,
 )
 from models.rules import YearRules
-from tasks.workbook import Sheet, write_workbook
+from tasks.files.workbook import Sheet, write_workbook
 
 HEADER_LABELS: dict[str, str] = {
     "year": "年度",
@@ -116,7 +116,7 @@ def _cell(column: str, value: Any) -> Any:
 def write_xlsx(catalog: Catalog, path: Path) -> None:
     """The catalog as the office's spreadsheet: a 说明 sheet, then one sheet per section.
 
-    Written by ``tasks.workbook``: formula-like names are escaped with a leading quote
+    Written by ``tasks.files.workbook``: formula-like names are escaped with a leading quote
     (the importer removes it), numbers are numeric cells, dates are date cells.
     """
     rows = catalog_rows(catalog)

@@ -1,0 +1,1 @@
+"""Persistence: the tables (SQLModel), the database engines and guards, the Alembic migrations."""
