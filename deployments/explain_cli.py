@@ -28,7 +28,7 @@ from models.database import make_engine, session_scope
 from models.plans.explain import explain_markdown
 from models.rules import Period, PeriodError, PeriodKind
 from models.settings import get_settings
-from tasks.appeal_tasks import NotFound, load_explain
+from tasks.appeals.explain import NotFound, load_explain
 from tasks.runtime import work_calendar
 
 

@@ -22,7 +22,8 @@ from prefect.states import Completed
 from flows.common import clock
 from models.plans.appeal_intake import QUARANTINE_LABELS
 from models.rules.periods import to_shanghai
-from tasks.appeal_tasks import IntakeOutcome, collect_appeals_task, publish_markdown_task
+from tasks.appeals.intake import IntakeOutcome, collect_appeals_task
+from tasks.appeals.publish import publish_markdown_task
 
 
 def intake_markdown(outcome: IntakeOutcome, day: str) -> str:

@@ -21,7 +21,9 @@ from prefect.states import Completed
 
 from flows.common import clock
 from models.plans.explain import explain_markdown
-from tasks.appeal_tasks import explain_task, publish_markdown_task, recompute_task
+from tasks.appeals.explain import explain_task
+from tasks.appeals.publish import publish_markdown_task
+from tasks.appeals.recompute import recompute_task
 
 
 @flow(

@@ -33,12 +33,8 @@ from flows.common import clock
 from flows.recompute_after_appeal import recompute_after_appeal
 from models.plans.appeal_intake import KIND_LABELS
 from models.rules import Ruling, RulingKind, to_decimal
-from tasks.appeal_tasks import (
-    RulingRecord,
-    publish_markdown_task,
-    record_committee_task,
-    record_ruling_task,
-)
+from tasks.appeals.publish import publish_markdown_task
+from tasks.appeals.rulings import RulingRecord, record_committee_task, record_ruling_task
 
 RulingName = Literal["rejected", "corrected", "waived", "reduced"]
 DEFAULT_COMMITTEE_TIMEOUT = 7 * 24 * 3600

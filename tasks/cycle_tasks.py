@@ -27,7 +27,7 @@ from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.plans.reports import MonthReport, month_report
 from models.rules import Period
 from models.settings import get_settings
-from tasks.appeal_tasks import load_standing_rulings
+from tasks.appeals.reads import load_standing_rulings
 from tasks.collect import CollectOutcome, collect_progress
 from tasks.cycles import Blocker, Claim, blocking_period, claim_cycle, finish_cycle, queue_cycles
 from tasks.digest_tasks import queue_monthly_digests

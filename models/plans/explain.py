@@ -7,7 +7,7 @@ each corrects and which ruling it comes from), the month's warning entries, the
 unit's negative-list events, and its score: now and as published at each cycle.
 
 ``explain_markdown`` renders ``ExplainFacts`` (plain data gathered by
-``tasks.appeal_tasks.load_explain``). Nothing here reads a database or the clock.
+``tasks.appeals.explain.load_explain``). Nothing here reads a database or the clock.
 """
 
 from __future__ import annotations
