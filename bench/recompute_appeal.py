@@ -13,7 +13,7 @@ Timed, in this order, in the same process and with the same Prefect settings:
 - ``trivial flow``: a flow run that does nothing (the median of ``--trivial`` runs): the
   start-up every flow run pays;
 - ``recompute flow``: the ``recompute_after_appeal`` flow run for the ruling;
-- ``recompute body``: ``tasks.appeal_tasks.recompute_ruling`` inside that run (the
+- ``recompute body``: ``tasks.appeals.recompute.recompute_ruling`` inside that run (the
   recompute task's body: lock, gather, plan, book, queue the unit's message), and
   ``explain body``: ``load_explain`` inside it (the run's artifact);
 - ``second run``: the same flow again, which must book and send nothing.
@@ -92,7 +92,7 @@ def _scalar(engine: Engine, sql: str, **params: Any) -> Any:
 def file_and_rule(engine: Engine, month: str, now: datetime) -> dict[str, Any]:
     """A data-error appeal on the red cell of ``month`` with the largest pre-deduction, and
     a ``corrected`` ruling (the expected value) that takes effect at once."""
-    from tasks.appeal_tasks import record_ruling
+    from tasks.appeals.rulings import record_ruling
 
     with engine.connect() as conn:
         row = conn.execute(
@@ -236,7 +236,8 @@ def run(
 
         from prefect import flow
 
-        import tasks.appeal_tasks as appeal_tasks
+        import tasks.appeals.explain as explain_module
+        import tasks.appeals.recompute as recompute_module
         from flows.recompute_after_appeal import recompute_after_appeal
 
         @flow(name="bench_trivial")
@@ -266,10 +267,10 @@ def run(
         trivial_s = statistics.median(spans)
 
         profile = cProfile.Profile() if profile_path else None
-        body = Timed(appeal_tasks.recompute_ruling, profile)
-        explain = Timed(appeal_tasks.load_explain, profile)
-        appeal_tasks.recompute_ruling = body
-        appeal_tasks.load_explain = explain
+        body = Timed(recompute_module.recompute_ruling, profile)
+        explain = Timed(explain_module.load_explain, profile)
+        recompute_module.recompute_ruling = body
+        explain_module.load_explain = explain
         try:
             before = _entries(engine)
             started = time.perf_counter()
@@ -293,8 +294,8 @@ def run(
             assert _entries(engine) == before, "the second run booked or queued something"
             assert not second.get("cells") and not second.get("deductions"), second
         finally:
-            appeal_tasks.recompute_ruling = body.func
-            appeal_tasks.load_explain = explain.func
+            recompute_module.recompute_ruling = body.func
+            explain_module.load_explain = explain.func
         engine.dispose()
     return {
         "records": cells,

@@ -161,7 +161,7 @@ def publish(
     year: Annotated[int, typer.Option(help="the year whose results are published")],
 ) -> None:
     """Publish a year's annual results: from then on its ledgers take only ruling entries."""
-    from tasks.appeal_tasks import publish_year
+    from tasks.appeals.publish import publish_year
 
     engine = make_engine(_database_url())
     with session_scope(engine) as session:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from models.persistence.database import make_engine, session_scope
 from models.plans.explain import explain_markdown
 from models.rules import Period, PeriodError, PeriodKind
-from tasks.appeal_tasks import NotFound, load_explain
+from tasks.appeals.explain import NotFound, load_explain
 from tasks.runtime import work_calendar
 from tasks.settings import get_settings
 

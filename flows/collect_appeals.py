@@ -22,7 +22,8 @@ from prefect.states import Completed
 from flows.common import clock
 from models.plans.appeal_intake import QUARANTINE_LABELS
 from models.rules.periods import to_shanghai
-from tasks.appeal_tasks import IntakeOutcome, collect_appeals_task, publish_markdown_task
+from tasks.appeals.intake import IntakeOutcome, collect_appeals_task
+from tasks.artifacts import publish_artifacts_task
 
 
 def intake_markdown(outcome: IntakeOutcome, day: str) -> str:
@@ -70,7 +71,7 @@ def collect_appeals() -> State[dict[str, Any]]:
         outcome.duplicates,
     )
     day = to_shanghai(now).date().isoformat()
-    publish_markdown_task("collect-appeals", intake_markdown(outcome, day), "申诉受理")
+    publish_artifacts_task("collect-appeals", "申诉受理", intake_markdown(outcome, day))
     return Completed(
         message=(
             f"{len(outcome.registered)} registered, {len(outcome.refused)} refused, "

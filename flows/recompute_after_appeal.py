@@ -21,7 +21,9 @@ from prefect.states import Completed
 
 from flows.common import clock
 from models.plans.explain import explain_markdown
-from tasks.appeal_tasks import explain_task, publish_markdown_task, recompute_task
+from tasks.appeals.explain import explain_task
+from tasks.appeals.recompute import recompute_task
+from tasks.artifacts import publish_artifacts_task
 
 
 @flow(
@@ -39,10 +41,10 @@ def recompute_after_appeal(ruling_id: int) -> State[dict[str, Any]]:
     else:
         logger.info("ruling %s: nothing to book (already recomputed, or a rejection)", ruling_id)
     facts = explain_task(outcome.unit_code, outcome.indicator_code, outcome.period)
-    publish_markdown_task(
+    publish_artifacts_task(
         f"appeal-recompute-{ruling_id}",
-        explain_markdown(facts),
         f"裁定 {ruling_id} 重新核算：{outcome.unit_code} {outcome.indicator_code} {outcome.period}",
+        explain_markdown(facts),
     )
     message = (
         f"ruling {ruling_id}: {outcome.unit_code} {outcome.indicator_code} {outcome.period} "

@@ -33,12 +33,8 @@ from flows.common import clock
 from flows.recompute_after_appeal import recompute_after_appeal
 from models.plans.appeal_intake import KIND_LABELS
 from models.rules import Ruling, RulingKind, to_decimal
-from tasks.appeal_tasks import (
-    RulingRecord,
-    publish_markdown_task,
-    record_committee_task,
-    record_ruling_task,
-)
+from tasks.appeals.rulings import RulingRecord, record_committee_task, record_ruling_task
+from tasks.artifacts import publish_artifacts_task
 
 RulingName = Literal["rejected", "corrected", "waived", "reduced"]
 DEFAULT_COMMITTEE_TIMEOUT = 7 * 24 * 3600
@@ -160,10 +156,10 @@ def rule_on_appeal(
     )
     key = f"appeal-{appeal_id}-committee"
     if not record.effective:
-        publish_markdown_task(
+        publish_artifacts_task(
             key,
-            waiting_markdown(record, decided, reason, document_ref, committee_timeout_seconds),
             f"申诉 {appeal_id} 待考核委审定",
+            waiting_markdown(record, decided, reason, document_ref, committee_timeout_seconds),
         )
         logger.info(
             "appeal %s: expert recommendation %s (ruling %s) waits for the committee",
@@ -183,10 +179,10 @@ def rule_on_appeal(
                 key=f"committee-{record.ruling_id}",
             )
         except FlowPauseTimeout:
-            publish_markdown_task(
+            publish_artifacts_task(
                 key,
-                timeout_markdown(record, committee_timeout_seconds),
                 f"申诉 {appeal_id} 仍待审定",
+                timeout_markdown(record, committee_timeout_seconds),
             )
             logger.warning(
                 "appeal %s: the committee did not decide within %ss; the case stays open "

@@ -13,8 +13,9 @@ from prefect.cache_policies import NO_CACHE
 def publish_artifacts_task(
     key: str, title: str, markdown: str, table: list[dict[str, Any]] | None = None
 ) -> None:
-    """The run's report as the markdown artifact ``<key>-report`` and, with ``table``, the
-    table artifact ``<key>`` beside it (keys: lowercase letters, digits and dashes)."""
+    """The run's report as the markdown artifact ``key``; with ``table``, the table takes
+    ``key`` and the report ``<key>-report`` (keys: lowercase letters, digits, dashes)."""
     if table is not None:
         create_table_artifact(key=key, table=table, description=title)
-    create_markdown_artifact(key=f"{key}-report", markdown=markdown, description=title)
+        key = f"{key}-report"
+    create_markdown_artifact(key=key, markdown=markdown, description=title)

@@ -13,12 +13,47 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, DateTime, Numeric, Table
 from sqlalchemy.exc import DBAPIError
 
 from models.persistence.types import UTCDateTime
+
+DEDUCTION_COLUMNS: Final = (
+    "year",
+    "period",
+    "unit_id",
+    "indicator_id",
+    "kind",
+    "stage",
+    "amount",
+    "level",
+    "completion",
+    "cycle_run_id",
+    "corrects_id",
+    "ruling_id",
+    "created_at",
+    "note",
+)
+"""The columns of a ``deduction_entry`` a cycle (ruling_id None) or a recomputation after
+a ruling books with ``bulk_insert``: each row gives them in this order."""
+
+WARNING_COLUMNS: Final = (
+    "period",
+    "unit_id",
+    "indicator_id",
+    "level",
+    "completion",
+    "expected",
+    "actual",
+    "cycle_run_id",
+    "corrects_id",
+    "ruling_id",
+    "created_at",
+)
+"""The columns of a ``warning_entry`` a cycle (ruling_id None) or a recomputation after a
+ruling books with ``bulk_insert``: each row gives them in this order."""
 
 
 def _utc_text(value: datetime) -> str:

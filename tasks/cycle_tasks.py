@@ -24,7 +24,7 @@ from models.persistence.database import session_scope
 from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.plans.reports import MonthReport, month_report
 from models.rules import Period
-from tasks.appeal_tasks import load_standing_rulings
+from tasks.appeals.reads import load_standing_rulings
 from tasks.collect import CollectOutcome, collect_progress
 from tasks.cycles import Blocker, Claim, blocking_period, claim_cycle, finish_cycle, queue_cycles
 from tasks.digest_tasks import queue_monthly_digests

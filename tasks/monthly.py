@@ -40,12 +40,8 @@ from models.rules import (
     Period,
     WorkCalendar,
 )
-
-# Re-exported for tasks.appeal_tasks (and its tests) until they import from their homes.
-from models.rules import deadline_cutoff as deadline_cutoff
-from tasks.bulk import bulk_insert, parse_decimal, parse_time
-from tasks.year_rules import load_year_rules as load_year_rules
-from tasks.year_rules import require_catalog_year
+from tasks.bulk import DEDUCTION_COLUMNS, WARNING_COLUMNS, bulk_insert, parse_decimal, parse_time
+from tasks.year_rules import load_year_rules, require_catalog_year
 
 UNIT = columns_of(Unit)
 IND = columns_of(Indicator)
@@ -299,20 +295,7 @@ def save_month_plan(
     bulk_insert(
         conn,
         table_of(DeductionEntry),
-        (
-            "year",
-            "period",
-            "unit_id",
-            "indicator_id",
-            "kind",
-            "stage",
-            "amount",
-            "level",
-            "completion",
-            "cycle_run_id",
-            "created_at",
-            "note",
-        ),
+        DEDUCTION_COLUMNS,
         (
             (
                 year,
@@ -325,6 +308,8 @@ def save_month_plan(
                 d.level.value,
                 d.completion,
                 run_id,
+                None,
+                None,
                 now,
                 "",
             )
@@ -334,18 +319,7 @@ def save_month_plan(
     bulk_insert(
         conn,
         table_of(WarningEntry),
-        (
-            "period",
-            "unit_id",
-            "indicator_id",
-            "level",
-            "completion",
-            "expected",
-            "actual",
-            "cycle_run_id",
-            "corrects_id",
-            "created_at",
-        ),
+        WARNING_COLUMNS,
         (
             (
                 key,
@@ -357,6 +331,7 @@ def save_month_plan(
                 w.assessment.actual,
                 run_id,
                 w.corrects_id,
+                None,
                 now,
             )
             for w in plan.warnings

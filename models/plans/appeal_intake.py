@@ -53,13 +53,20 @@ from models.plans.limits import (
     parse_time,
 )
 from models.plans.records import BadRecord, identifier_bad, not_an_object
-from models.rules import DEFAULT_RULES, Period, WorkCalendar, YearRules, is_appeal_in_time
+from models.rules import (
+    DEFAULT_RULES,
+    AppealStatus,
+    Period,
+    WorkCalendar,
+    YearRules,
+    intake_status,
+    is_appeal_in_time,
+)
 from models.rules.periods import to_shanghai
 
 __all__ = [
     "APPEAL_KINDS",
     "APPEAL_REQUIRED",
-    "COMMITTEE_KINDS",
     "KIND_LABELS",
     "QUARANTINE_LABELS",
     "IndicatorRef",
@@ -68,16 +75,12 @@ __all__ = [
     "NewAppeal",
     "UnitRef",
     "check_appeal",
-    "needs_committee",
     "plan_intake",
     "window_check",
 ]
 
 APPEAL_REQUIRED = ("appeal_id", "unit_code", "indicator_code", "period", "reason", "filed_at")
 APPEAL_KINDS = ("data_error", "force_majeure", "innovation", "other")
-COMMITTEE_KINDS = frozenset({"force_majeure", "innovation"})
-"""Kinds whose ruling needs the expert panel's recommendation and the committee's approval."""
-
 KIND_LABELS: dict[str, str] = {
     "data_error": "数据有误",
     "force_majeure": "不可抗力（规划政策调整、自然灾害）",
@@ -104,11 +107,6 @@ _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _REASON_MAX = MAX_APPEAL_REASON
 _REFUSAL_MAX = 500
 _KIND_MAX = 20
-
-
-def needs_committee(kind: str) -> bool:
-    """Force majeure and reform/innovation appeals need the expert panel and the committee."""
-    return kind in COMMITTEE_KINDS
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ class NewAppeal:
 
     @property
     def refused(self) -> bool:
-        return self.status == "refused"
+        return self.status == AppealStatus.REFUSED
 
 
 @dataclass(frozen=True)
@@ -306,7 +304,7 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
         claimed_value=claimed,
         reason=clean_text(raw["reason"], _REASON_MAX),
         filed_at=filed_at,
-        status="refused" if refusal else "registered",
+        status=intake_status(bool(refusal)).value,
         refusal_reason=clean_text(refusal, _REFUSAL_MAX),
     )
 

@@ -7,7 +7,7 @@ each corrects and which ruling it comes from), the month's warning entries, the
 unit's negative-list events, and its score: now and as published at each cycle.
 
 ``explain_markdown`` renders ``ExplainFacts`` (plain data gathered by
-``tasks.appeal_tasks.load_explain``). Nothing here reads a database or the clock.
+``tasks.appeals.explain.load_explain``). Nothing here reads a database or the clock.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from models.catalog.vocabulary import CATEGORY_LABELS, DIRECTION_LABELS
 from models.plans.appeal_intake import KIND_LABELS as APPEAL_KIND_LABELS
 from models.plans.recompute import CellState
-from models.rules import Grade, Level, Period, RulingKind
+from models.rules import Grade, Level, Period, RulingKind, appeal_status_label
 from models.rules.periods import to_shanghai
 
 __all__ = [
@@ -39,14 +39,6 @@ __all__ = [
 ZERO = Decimal(0)
 _CENT = Decimal("0.01")
 
-APPEAL_STATUS_LABELS = {
-    "registered": "已受理，待裁定",
-    "refused": "不予受理",
-    "expert_review": "专家组评审中",
-    "awaiting_committee": "待考核委审定",
-    "ruled": "已裁定",
-    "expired": "已逾期",
-}
 ENTRY_KIND_LABELS = {"new": "新增", "adjusted": "调整", "released": "释放", "settled": "结算"}
 STAGE_LABELS = {"pre": "预扣分", "final": "最终扣分"}
 CYCLE_LABELS = {"half_year_evaluation": "半年评估", "annual_assessment": "年度考核"}
@@ -350,7 +342,7 @@ def explain_markdown(facts: ExplainFacts) -> str:
         lines.append(
             f"- 申诉 {a.id}（平台编号 {a.platform_id}）：{kind}{claimed}；"
             f"提交于 {_time(a.filed_at)}；"
-            f"状态：{APPEAL_STATUS_LABELS.get(a.status, a.status)}。理由：{a.reason}"
+            f"状态：{appeal_status_label(a.status)}。理由：{a.reason}"
         )
         if a.refusal_reason:
             lines.append(f"  - 不予受理原因：{a.refusal_reason}")

@@ -24,8 +24,24 @@ What is where:
   low discrimination.
 - `rulings`: `Ruling`, `apply_ruling`, `ruled_amount`, `appeal_deadline`,
   `is_appeal_in_time`.
+- `appeals`: the appeal's life: `AppealStatus` (with its Chinese label), which step
+  may follow which (`APPEAL_STEPS`, `after_ruling`, `after_committee`), the kinds
+  that need the committee (`needs_committee`).
 """
 
+from .appeals import (
+    APPEAL_STEPS,
+    COMMITTEE_KINDS,
+    AppealStateError,
+    AppealStatus,
+    after_committee,
+    after_ruling,
+    appeal_status_label,
+    intake_status,
+    may_be_ruled,
+    needs_committee,
+    waits_for_committee,
+)
 from .completion import (
     Direction,
     IndicatorSpec,
@@ -112,12 +128,16 @@ from .yearrules import (
 )
 
 __all__ = [
+    "APPEAL_STEPS",
+    "COMMITTEE_KINDS",
     "DEFAULT_RULES",
     "MISSING",
     "SHANGHAI",
     "STALE_AFTER",
     "UNAVAILABLE",
     "Absent",
+    "AppealStateError",
+    "AppealStatus",
     "Assessment",
     "CalendarFallbackWarning",
     "CalendarOverrideError",
@@ -146,7 +166,10 @@ __all__ = [
     "WorkCalendar",
     "YearRules",
     "YearRulesError",
+    "after_committee",
+    "after_ruling",
     "appeal_deadline",
+    "appeal_status_label",
     "apply_ruling",
     "as_month",
     "as_period",
@@ -162,10 +185,13 @@ __all__ = [
     "expected",
     "final_deduction",
     "grades",
+    "intake_status",
     "is_appeal_in_time",
     "level_for_completion",
     "low_discrimination",
     "low_discrimination_for_year",
+    "may_be_ruled",
+    "needs_committee",
     "negative_list_by_unit",
     "negative_list_history",
     "overrides_from_mapping",
@@ -184,4 +210,5 @@ __all__ = [
     "to_decimal",
     "to_shanghai",
     "top_share_count",
+    "waits_for_committee",
 ]

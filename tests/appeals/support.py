@@ -33,17 +33,12 @@ from models.rules import (
     Ruling,
     RulingKind,
     WorkCalendar,
+    deadline_cutoff,
     final_deduction,
     ruled_amount,
 )
-from tasks.monthly import (
-    deadline_cutoff,
-    load_indicators,
-    load_unavailable,
-    load_units,
-    load_versions,
-    load_year_rules,
-)
+from tasks.monthly import load_indicators, load_unavailable, load_units, load_versions
+from tasks.year_rules import load_year_rules
 
 YEAR = 2026
 CENT = Decimal("0.01")

@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 
 from models.persistence.database import session_scope
 from models.rules import WorkCalendar
-from tasks.monthly import load_year_rules
 from tasks.report_tasks import load_annual_results, previous_notices
+from tasks.year_rules import load_year_rules
 
 pytestmark = [
     pytest.mark.flow,

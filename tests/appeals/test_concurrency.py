@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 
 from models.persistence.database import session_scope
 from models.rules import Ruling, RulingKind, WorkCalendar
-from tasks.appeal_tasks import RecomputeOutcome, recompute_ruling, record_ruling
+from tasks.appeals.recompute import RecomputeOutcome, recompute_ruling
+from tasks.appeals.rulings import record_ruling
 from tests.appeals.support import assert_matches_fresh, file_appeal, rows
 
 pytestmark = [

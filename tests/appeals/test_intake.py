@@ -21,7 +21,7 @@ from models.plans.appeal_intake import (
 )
 from models.plans.records import BadRecord
 from models.rules import SHANGHAI, WorkCalendar
-from tasks.appeal_tasks import intake_appeals
+from tasks.appeals.intake import intake_appeals
 from tests.appeals.support import rows
 
 CALENDAR = WorkCalendar()

@@ -16,7 +16,7 @@ from flows.recompute_after_appeal import recompute_after_appeal
 from flows.rule_on_appeal import rule_on_appeal
 from models.persistence.database import session_scope
 from models.rules import Ruling, RulingKind
-from tasks.appeal_tasks import publish_year
+from tasks.appeals.publish import publish_year
 from tests.appeals.support import (
     assert_matches_fresh,
     file_appeal,

@@ -25,7 +25,7 @@ from models.persistence.tables import (
     Unit,
     WarningEntry,
 )
-from tasks.appeal_tasks import publish_year
+from tasks.appeals.publish import publish_year
 from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.db

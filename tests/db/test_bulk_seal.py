@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from models.persistence.database import session_scope
 from models.persistence.tables import DeductionEntry, WarningEntry, table_of
-from tasks.appeal_tasks import publish_year
+from tasks.appeals.publish import publish_year
 from tasks.bulk import bulk_insert
 from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 

@@ -37,7 +37,7 @@ from models.persistence.tables import (
     WarningEntry,
     table_of,
 )
-from tasks.appeal_tasks import publish_year
+from tasks.appeals.publish import publish_year
 from tasks.bulk import bulk_insert
 from tests.hostile.rows import NOW, RowMaker, changed_expression, schema_table, unique_keys
 

@@ -45,7 +45,7 @@ from models.plans.records import (
     quarantine_row,
 )
 from models.rules import Period, WorkCalendar
-from tasks.appeal_tasks import collect_appeals
+from tasks.appeals.intake import collect_appeals
 from tasks.collect import collect_progress
 from tasks.platform import PlatformClient, RetryPolicy
 from tests.cycles.conftest import catalog_db, demo_year  # noqa: F401 (fixtures)

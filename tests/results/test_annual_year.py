@@ -101,9 +101,9 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
 
     # The run's artifacts: results, simplification proposals, the report; never a plan.
     artifacts = dict(artifacts_of(state.state_details.flow_run_id))
-    assert {"annual-simplification-2026-report", "burden-2026-report"} <= set(artifacts)
+    assert {"annual-simplification-2026-report", "burden-2026"} <= set(artifacts)
     assert "年度指标简化建议" in artifacts["annual-simplification-2026-report"]
-    report_artifact = artifacts["burden-2026-report"]
+    report_artifact = artifacts["burden-2026"]
     assert "2026年度考核工作减负增效情况报告" in report_artifact and "None" not in report_artifact
     plans = {q: stored_plan(engine, f"2026-Q{q}") for q in (1, 2, 3, 4)}
     assert {p.seed for p in plans.values()} == {SEED}

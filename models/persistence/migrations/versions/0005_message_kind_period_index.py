@@ -1,7 +1,7 @@
 """an index on message (kind, period, unit_id)
 
 Queueing a batch's digests looks up the earlier messages of its units for the same
-kind and period (``tasks.notify.load_existing``); a recompute does it for one
+kind and period (``tasks.delivery.load_existing``); a recompute does it for one
 category's annual notices. With only ``ix_message_unit_id`` that read every message
 of the units (a year of them) or, without statistics, walked the units one by one.
 
