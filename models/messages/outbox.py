@@ -42,10 +42,54 @@ class ExistingMessage(NamedTuple):
 ExistingMessages = Mapping[tuple[str, str, str], Sequence[tuple[str, str, int]]]
 """(unit_code, kind, period_key) -> earlier messages as (content_hash, status, message_id)."""
 
-DELIVERED_STATUSES = frozenset({"delivered", "partial"})
+
+class MessageStatus(StrEnum):
+    """Where a message in the outbox stands (the ``message.status`` column's values)."""
+
+    PENDING = "pending"
+    """Waiting for its send window."""
+    PARTIAL = "partial"
+    """Reached some of its unit's channels; the others are tried again."""
+    FAILED = "failed"
+    """Reached none of its channels yet; tried again."""
+    DELIVERED = "delivered"
+    """Reached every channel of its unit."""
+    UNDELIVERABLE = "undeliverable"
+    """Given up after the retries; the office was alerted."""
+    SUPERSEDED = "superseded"
+    """Replaced by a newer message before it reached the unit."""
+    WITHDRAWN = "withdrawn"
+    """Nothing left to act on: withdrawn before it was sent."""
+
+    @property
+    def label(self) -> str:
+        return MESSAGE_STATUS_LABELS[self]
+
+
+MESSAGE_STATUS_LABELS: dict[MessageStatus, str] = {
+    MessageStatus.PENDING: "待发送",
+    MessageStatus.PARTIAL: "部分送达（待重试）",
+    MessageStatus.FAILED: "发送失败（待重试）",
+    MessageStatus.DELIVERED: "已送达",
+    MessageStatus.UNDELIVERABLE: "无法送达（已告警）",
+    MessageStatus.SUPERSEDED: "已被替换",
+    MessageStatus.WITHDRAWN: "已撤回",
+}
+
+
+class AttemptOutcome(StrEnum):
+    """How one post to one channel ended (``delivery_attempt.outcome``)."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+DELIVERED_STATUSES = frozenset({MessageStatus.DELIVERED, MessageStatus.PARTIAL})
 """Statuses of a message that reached the unit (through all or some of its channels)."""
-_WAITING_STATUSES = frozenset({"pending", "failed", "partial"})
-_INACTIVE_STATUSES = frozenset({"withdrawn", "superseded"})
+WAITING_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.FAILED, MessageStatus.PARTIAL})
+"""Statuses of a message still to be sent (to some or all of its channels)."""
+_WAITING_STATUSES = WAITING_STATUSES
+_INACTIVE_STATUSES = frozenset({MessageStatus.WITHDRAWN, MessageStatus.SUPERSEDED})
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,6 @@ from models.persistence.tables import LEDGER_TABLES
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-class LedgerWriteRefused(Exception):
-    """The database refused to change a ledger row (ledgers are append-only)."""
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the project's per-backend settings.
 

@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, Insert, Update, bindparam, insert, or_, update
 from sqlalchemy import select as core_select
 
+from models.messages import WAITING_STATUSES as WAITING
 from models.persistence.tables import DeliveryAttempt, Message, columns_of, table_of
 
 __all__ = [
@@ -58,7 +59,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WAITING_STATUSES = ("pending", "failed", "partial")
+WAITING_STATUSES = tuple(sorted(WAITING))
 """Statuses a delivery run picks up (and may claim)."""
 DEFAULT_LEASE = timedelta(minutes=15)
 """How long a claim holds a message: longer than any one message's sending (every

@@ -29,6 +29,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session, col, select
 
+from models.messages import AttemptOutcome, MessageStatus
 from models.persistence.tables import Message
 from tasks.delivery.lease import (
     Bookkeeping,
@@ -318,7 +319,7 @@ class _Delivery:
                     message.id,
                 )
                 return
-            if status != "undeliverable" or message.audience == OFFICE:
+            if status != MessageStatus.UNDELIVERABLE or message.audience == OFFICE:
                 return
             with Session(bind=conn) as session:
                 alert = raise_alert(session, message, job.unit, history, job.channels, self.now)
@@ -393,7 +394,9 @@ def deliver_due(
                     monotonic=monotonic,
                     rate_limiter=limiter,
                     policy=policy,
-                    skip_channels={a.channel for a in job.history if a.outcome == "delivered"},
+                    skip_channels={
+                        a.channel for a in job.history if a.outcome == AttemptOutcome.DELIVERED
+                    },
                     clock_origin=origin,
                     guard=guard,
                     checkpoints=books,

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from models.messages import (
     ConfidentialContentError,
     MessagePlan,
+    MessageStatus,
     PlanAction,
     UnitDigest,
     plan_outbox,
@@ -142,7 +143,7 @@ def save_outbox(
                 "body_text": rendered.text,
                 "body_html": rendered.html,
                 "supersedes_id": plan.supersedes_id,
-                "status": "pending",
+                "status": MessageStatus.PENDING,
                 "due_at": plan.due_at,
                 "created_at": now,
                 "delivered_at": None,
@@ -151,9 +152,17 @@ def save_outbox(
         )
     session.flush()
     status = col(Message.status)
-    _mark_old(session, withdraw, "withdrawn", status.in_(("pending", "failed")))
     _mark_old(
-        session, supersede, "superseded", status.not_in(("delivered", "withdrawn", "superseded"))
+        session,
+        withdraw,
+        MessageStatus.WITHDRAWN,
+        status.in_((MessageStatus.PENDING, MessageStatus.FAILED)),
+    )
+    _mark_old(
+        session,
+        supersede,
+        MessageStatus.SUPERSEDED,
+        status.not_in((MessageStatus.DELIVERED, MessageStatus.WITHDRAWN, MessageStatus.SUPERSEDED)),
     )
     if rows:
         session.execute(insert(table_of(Message)), rows)
@@ -192,9 +201,15 @@ def requeue_message(session: Session, message_id: int, now: datetime) -> Message
     message = session.get(Message, message_id)
     if message is None:
         raise ValueError(f"no message {message_id}")
-    if message.status not in ("undeliverable", "failed", "partial"):
+    if message.status not in (
+        MessageStatus.UNDELIVERABLE,
+        MessageStatus.FAILED,
+        MessageStatus.PARTIAL,
+    ):
         raise ValueError(f"message {message_id} is {message.status}: nothing to requeue")
-    message.status = "partial" if message.delivered_at is not None else "pending"
+    message.status = (
+        MessageStatus.PARTIAL if message.delivered_at is not None else MessageStatus.PENDING
+    )
     message.due_at = now
     session.add(message)
     session.flush()

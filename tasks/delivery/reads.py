@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
+from models.messages import MessageStatus
 from models.persistence.tables import DeliveryAttempt, Message, Unit, columns_of
 from models.rules.periods import SHANGHAI
 from tasks.delivery.lease import WAITING_STATUSES, LeaseSeen
@@ -209,7 +210,9 @@ def due_ids(session: Session, now: datetime, retry_after: timedelta) -> list[Due
         .where(m.status.in_(WAITING_STATUSES), m.due_at <= now)
         .order_by(m.due_at, m.id)
     ).all()
-    retrying = [message_id for message_id, status, _, _ in candidates if status != "pending"]
+    retrying = [
+        message_id for message_id, status, _, _ in candidates if status != MessageStatus.PENDING
+    ]
     da = columns_of(DeliveryAttempt)
     last: dict[int, datetime] = {}
     for chunk in chunks(retrying):
@@ -223,6 +226,8 @@ def due_ids(session: Session, now: datetime, retry_after: timedelta) -> list[Due
     due = [
         Due(message_id, audience, aware(due_at))
         for message_id, status, audience, due_at in candidates
-        if status == "pending" or message_id not in last or last[message_id] + retry_after <= now
+        if status == MessageStatus.PENDING
+        or message_id not in last
+        or last[message_id] + retry_after <= now
     ]
     return sorted(due, key=lambda d: (d.audience == OFFICE, d.due_at, d.id))

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from models.messages import KIND_LABELS
+from models.messages import KIND_LABELS, MESSAGE_STATUS_LABELS
 from models.rules.periods import to_shanghai
 from tasks.delivery.reads import UNIT_UNREACHABLE
 from tasks.delivery.snapshot import OutboxRow, OutboxSnapshot, outbox_snapshot
@@ -30,15 +30,7 @@ __all__ = [
 ]
 
 OFFICE_KIND_LABELS = {UNIT_UNREACHABLE: "运维告警（单位无法送达）"}
-STATUS_LABELS = {
-    "pending": "待发送",
-    "partial": "部分送达（待重试）",
-    "failed": "发送失败（待重试）",
-    "delivered": "已送达",
-    "undeliverable": "无法送达（已告警）",
-    "superseded": "已被替换",
-    "withdrawn": "已撤回",
-}
+STATUS_LABELS: dict[str, str] = {str(k): v for k, v in MESSAGE_STATUS_LABELS.items()}
 GROUP_LABELS = (("pending", "待发送"), ("delivered", "已送达"), ("failed", "失败"))
 ARTIFACT_ROWS = 50
 """Messages listed per section of the artifact (the counts cover them all)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from models.messages import AttemptOutcome
 from models.persistence.tables import DeliveryAttempt
 from tasks.delivery.channels import body_format_for, channel_secrets, redact_channel, scrub
 from tasks.delivery.lease import DEFAULT_LEASE, LEASE_MARGIN
@@ -308,7 +309,7 @@ def send_guarded(
                 message_id=message.id,
                 channel=shown[:300],
                 attempted_at=attempted_at,
-                outcome="delivered" if error is None else "failed",
+                outcome=AttemptOutcome.DELIVERED if error is None else AttemptOutcome.FAILED,
                 error=error or "",
             )
             attempts.append(attempt)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from models.messages import build_office_alert, message_key
+from models.messages import AttemptOutcome, MessageStatus, build_office_alert, message_key
 from models.persistence.tables import Message
 from tasks.delivery.channels import redact_channel
 from tasks.delivery.reads import (
@@ -48,19 +48,21 @@ def settle_round(
 
     Failures count from the message's ``due_at`` on (a requeued message starts afresh).
     """
-    accepted = {a.channel for a in history if a.outcome == "delivered"}
+    accepted = {a.channel for a in history if a.outcome == AttemptOutcome.DELIVERED}
     missing = [c for c in (redact_channel(url) for url in channels) if c not in accepted]
     delivered_at = message.delivered_at
     if result.first_delivered_at is not None and delivered_at is None:
         delivered_at = result.first_delivered_at
     if channels and not missing:
-        return "delivered", delivered_at
+        return MessageStatus.DELIVERED, delivered_at
     since = message.due_at
     failed = {
         c: sum(
             1
             for a in history
-            if a.channel == c and a.outcome == "failed" and aware(a.attempted_at) >= since
+            if a.channel == c
+            and a.outcome == AttemptOutcome.FAILED
+            and aware(a.attempted_at) >= since
         )
         for c in missing
     }
@@ -71,14 +73,14 @@ def settle_round(
             message.id,
             ", ".join(missing),
         )
-        return "delivered", delivered_at
+        return MessageStatus.DELIVERED, delivered_at
     if accepted:
-        return "partial", delivered_at
+        return MessageStatus.PARTIAL, delivered_at
     if exhausted:
         if message.audience == OFFICE:
             log.error("office message %s could not be delivered", message.id)
-        return "undeliverable", delivered_at
-    return "failed", delivered_at
+        return MessageStatus.UNDELIVERABLE, delivered_at
+    return MessageStatus.FAILED, delivered_at
 
 
 def raise_alert(
@@ -102,7 +104,7 @@ def raise_alert(
     )
     if session.exec(select(Message.id).where(Message.key == key)).first() is not None:
         return None
-    failures = [a for a in history if a.outcome == "failed"]
+    failures = [a for a in history if a.outcome == AttemptOutcome.FAILED]
     rendered = build_office_alert(
         unit_code=unit.code if unit else "?",
         unit_name=unit.name if unit else "?",
@@ -126,7 +128,7 @@ def raise_alert(
         body_markdown=rendered.markdown,
         body_text=rendered.text,
         body_html=rendered.html,
-        status="pending",
+        status=MessageStatus.PENDING,
         due_at=now,
         created_at=now,
     )

@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
+from models.messages import AttemptOutcome, MessageStatus
 from models.persistence.tables import DeliveryAttempt, Message, columns_of
 from models.rules.periods import SHANGHAI
 from tasks.delivery.channels import redact_channel
@@ -49,9 +50,9 @@ class OutboxRow:
     @property
     def group(self) -> str:
         """pending | delivered | failed (failed includes partly delivered and given up)."""
-        if self.status == "pending":
+        if self.status == MessageStatus.PENDING:
             return "pending"
-        if self.status == "delivered":
+        if self.status == MessageStatus.DELIVERED:
             return "delivered"
         return "failed"
 
@@ -139,7 +140,7 @@ def outbox_snapshot(session: Session, day: date) -> OutboxSnapshot:
         shown = tuple(dict.fromkeys(a.channel for a in history))
         if not shown and unit is not None:
             shown = tuple(redact_channel(c) for c in unit.channels)
-        failures = [a for a in history if a.outcome == "failed"]
+        failures = [a for a in history if a.outcome == AttemptOutcome.FAILED]
         rows.append(
             OutboxRow(
                 message_id=row.id,
@@ -164,9 +165,9 @@ def outbox_snapshot(session: Session, day: date) -> OutboxSnapshot:
 
 def _latest_errors(history: Sequence[AttemptLike]) -> str:
     """The latest error of each channel that has not accepted the message."""
-    delivered = {a.channel for a in history if a.outcome == "delivered"}
+    delivered = {a.channel for a in history if a.outcome == AttemptOutcome.DELIVERED}
     latest: dict[str, str] = {}
     for attempt in history:
-        if attempt.outcome == "failed" and attempt.channel not in delivered:
+        if attempt.outcome == AttemptOutcome.FAILED and attempt.channel not in delivered:
             latest[attempt.channel] = attempt.error
     return "；".join(f"{channel}: {error}" for channel, error in latest.items())
