@@ -196,7 +196,7 @@ def _run_demo_cycles(catalog: Catalog) -> None:
     from deployments.platform_sim import running_simulator
     from flows.monthly_analysis import monthly_analysis
     from models.rules import Cycle, Period
-    from tasks.cycle_tasks import work_calendar
+    from tasks.runtime import work_calendar
 
     token = get_settings().platform_token.get_secret_value()
     now = datetime.now(UTC)  # the shell's clock decides which months are due

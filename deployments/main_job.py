@@ -137,7 +137,7 @@ def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
     """
     import warnings
 
-    from tasks.cycle_tasks import work_calendar
+    from tasks.runtime import work_calendar
 
     calendar = work_calendar()
     out: list[dict[str, Any]] = []

@@ -37,15 +37,15 @@ from models.plans.sharing import (
     change_notice_markdown,
 )
 from models.rules import SHANGHAI
-from tasks.files.exports import export_format, write_export
-from tasks.onsite_tasks import close_problem, onsite_export_payload
-from tasks.report_tasks import (
+from tasks.annual import (
     ResultsError,
     gather_burden_counts,
     load_annual_results,
     load_result_uses,
     record_result_use,
 )
+from tasks.files.exports import export_format, write_export
+from tasks.onsite_tasks import close_problem, onsite_export_payload
 from tasks.settings import get_settings
 from tasks.share_tasks import export_share, pending_changes
 from tasks.year_rules import load_year_rules

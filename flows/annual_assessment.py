@@ -26,14 +26,14 @@ from models.plans.cycle_reports import (
 )
 from models.plans.results import plan_annual
 from models.rules import Cycle, CycleStatus
-from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
-from tasks.report_tasks import (
+from tasks.annual import (
     gather_burden_counts_task,
     queue_result_notices_task,
     simplification_proposals_task,
 )
-from tasks.result_tasks import load_result_inputs_task, save_annual_task
+from tasks.artifacts import publish_artifacts_task
+from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
+from tasks.results import load_result_inputs_task, save_annual_task
 
 CYCLE = Cycle.ANNUAL_ASSESSMENT
 

@@ -35,8 +35,8 @@ from models.plans.backfill import (
 from models.rules import Cycle, Period
 from models.rules.cycle_runs import STALE_AFTER
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_tasks import queue_cycles_task
-from tasks.result_tasks import load_cycle_rows_task
+from tasks.cycle_runs import queue_cycles_task
+from tasks.results import load_cycle_rows_task
 from tasks.runtime import work_calendar
 from tasks.year_rules import load_year_rules_task
 

@@ -9,7 +9,7 @@ from typing import Any
 from prefect.runtime import flow_run
 
 from models.rules import Cycle, Period, assessed_period, cycles_below, period_for_run
-from tasks.cycle_tasks import work_calendar
+from tasks.runtime import work_calendar
 
 
 def resolve_period(cycle: Cycle, period: str | None) -> Period:

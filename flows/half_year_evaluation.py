@@ -14,8 +14,8 @@ from models.plans.cycle_reports import half_year_publication
 from models.plans.results import plan_results
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
-from tasks.result_tasks import load_result_inputs_task, save_results_task
+from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
+from tasks.results import load_result_inputs_task, save_results_task
 
 CYCLE = Cycle.HALF_YEAR_EVALUATION
 

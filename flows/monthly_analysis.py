@@ -10,17 +10,17 @@ from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import clock, current_flow_run_id, resolve_period, run_name
-from models.plans.reports import MonthReport, category_rows, monthly_markdown, monthly_summary
+from models.plans.monthly_report import (
+    MonthReport,
+    category_rows,
+    monthly_markdown,
+    monthly_summary,
+)
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_tasks import (
-    analyse_batch_task,
-    batch_concurrency,
-    claim_cycle_task,
-    collect_progress_task,
-    finish_cycle_task,
-    unit_batches_task,
-)
+from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
+from tasks.monthly_tasks import analyse_batch_task, collect_progress_task, unit_batches_task
+from tasks.runtime import batch_concurrency
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
 

@@ -10,8 +10,9 @@ from prefect.states import Completed
 
 from flows.common import clock, current_flow_run_id, resolve_period, run_name
 from models.rules import Cycle, CycleStatus
-from tasks.cycle_tasks import claim_cycle_task, collect_progress_task, finish_cycle_task
+from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.digest_tasks import queue_missing_upload_reminders_task
+from tasks.monthly_tasks import collect_progress_task
 
 CYCLE = Cycle.PRE_DEADLINE_REMINDER
 

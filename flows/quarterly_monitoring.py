@@ -20,9 +20,9 @@ from models.plans.cycle_reports import quarterly_report
 from models.plans.onsite import DEFAULT_SAMPLE_RULE
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_tasks import claim_cycle_task, finish_cycle_task
+from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
-from tasks.result_tasks import load_quarter_task
+from tasks.results import load_quarter_task
 
 CYCLE = Cycle.QUARTERLY_MONITORING
 

@@ -1,6 +1,6 @@
 """The office's experience report (减负增效经验材料): rulebook section 10's figures, pure.
 
-``tasks.report_tasks.gather_burden_counts`` reads plain counts from the records
+``tasks.annual.gather_burden_counts`` reads plain counts from the records
 (``BurdenCounts``); ``burden_figures`` turns them into the report's figures and
 ``burden_markdown`` writes the report in Chinese. Nothing here reads a database
 or the clock.

@@ -23,9 +23,9 @@ from models.plans.recompute import (
     decision_reason,
 )
 from models.rules import WorkCalendar, YearRules, appeal_deadline
+from tasks.annual import load_annual_results, previous_notices
 from tasks.appeals.reads import CENT, DED, ZERO, load_cells, load_unit_rulings
 from tasks.delivery import queue_digests, send_window
-from tasks.report_tasks import load_annual_results, previous_notices
 from tasks.year_rules import load_year_rules
 
 __all__ = [

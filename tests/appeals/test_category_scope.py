@@ -1,5 +1,5 @@
 """The recomputation reads its category's annual results and notices only, and reads them
-as the annual assessment does (``tasks.report_tasks``), so its corrected notices are the
+as the annual assessment does (``tasks.annual``), so its corrected notices are the
 ones the annual flow would queue."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from models.persistence.database import session_scope
 from models.rules import WorkCalendar
-from tasks.report_tasks import load_annual_results, previous_notices
+from tasks.annual import load_annual_results, previous_notices
 from tasks.year_rules import load_year_rules
 
 pytestmark = [

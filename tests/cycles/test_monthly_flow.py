@@ -14,8 +14,8 @@ from flows.monthly_analysis import monthly_analysis
 from models.persistence.database import session_scope
 from models.plans.monthly import plan_monthly_analysis
 from models.rules import Level, Period
-from tasks.cycle_tasks import work_calendar
 from tasks.monthly import load_month_snapshot
+from tasks.runtime import work_calendar
 from tests.cycles.conftest import TOKEN, set_faults
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]

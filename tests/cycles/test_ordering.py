@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from models.persistence.database import session_scope
 from models.persistence.tables import AssessmentYear, CycleRun
-from tasks.cycles import (
+from tasks.cycle_runs import (
     STALE_AFTER,
     blocking_period,
     claim_cycle,

@@ -34,11 +34,11 @@ from models.persistence.database import session_scope
 from models.persistence.tables import NegativeListEntry, OnsiteCheckPlan, ProblemEntry, ResultEntry
 from models.plans.onsite import FindingForm
 from models.rules import SHANGHAI
+from tasks.annual import record_result_use
 from tasks.catalog import load_catalog
 from tasks.files.catalog_write import write_xlsx as write_catalog_xlsx
 from tasks.files.workbook import DATETIME, PERCENT, SCORE, Sheet, write_workbook
 from tasks.onsite_tasks import record_finding
-from tasks.report_tasks import record_result_use
 from tests.cycles.conftest import catalog_db
 from tests.results.conftest import db_env
 

@@ -1,7 +1,7 @@
 """Prefect tasks of the higher cycles: gather results' inputs, book results and settlements.
 
 Tasks with side effects use ``NO_CACHE``; they return plain data. The engine is
-``tasks.cycle_tasks.database()``.
+``tasks.runtime.database()``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Claiming a (cycle, period) and recording how the run ended.
+"""Claiming a (cycle, period) and recording how the run ended, and the Prefect tasks doing it.
 
 Runs of one cycle for one year are put in order by period. A backfill that hands
 several periods to several workers first *queues* them (``queue_cycles``: a claim
@@ -9,16 +9,21 @@ periods are computed in the same order, and book the same ledgers, as one by one
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from models.persistence.database import session_scope
 from models.persistence.tables import AssessmentYear, CycleRun
 from models.rules.cycle_runs import STALE_AFTER, CycleStatus
+from tasks.runtime import database
 
 DONE = CycleStatus.COMPLETED
 QUEUED = CycleStatus.QUEUED
@@ -168,3 +173,69 @@ def load_cycle_statuses(session: Session, cycle: str) -> dict[str, str]:
     """Each claimed period of ``cycle`` and its status."""
     rows = session.exec(select(CycleRun.period, CycleRun.status).where(CycleRun.cycle == cycle))
     return {period: status for period, status in rows}
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+WAIT_POLL_SECONDS = 2.0
+WAIT_TIMEOUT_SECONDS = 2 * 3600.0
+
+
+class WaitedTooLong(RuntimeError):
+    """An earlier period stayed queued or running for longer than the run may wait."""
+
+
+@task(name="claim-cycle", cache_policy=NO_CACHE)
+def claim_cycle_task(
+    cycle: str,
+    period: str,
+    now: datetime,
+    flow_run_id: str | None,
+    force: bool = False,
+    wait_timeout: float = WAIT_TIMEOUT_SECONDS,
+) -> Claim:
+    """Claim ``(cycle, period)`` once no earlier period of its year is queued or running."""
+    wait_for_earlier_periods(cycle, period, now, wait_timeout)
+    with session_scope(database()) as session:
+        return claim_cycle(session, cycle, period, now, flow_run_id, force=force)
+
+
+def wait_for_earlier_periods(cycle: str, period: str, now: datetime, timeout: float) -> None:
+    """Poll until no earlier period of the year blocks ``period`` (see ``tasks.cycle_runs``)."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    shown: Blocker | None = None
+    while True:
+        with session_scope(database()) as session:
+            blocker = blocking_period(session, cycle, period, now)
+        if blocker is None:
+            if shown is not None:
+                logger.info("%s %s: earlier periods done, going on", cycle, period)
+            return
+        if shown is None or blocker.period != shown.period:
+            logger.info(
+                "%s %s waits for %s (%s since %s, flow run %s)",
+                cycle, period, blocker.period, blocker.status,
+                blocker.claimed_at.isoformat(), blocker.flow_run_id or "not started",
+            )  # fmt: skip
+            shown = blocker
+        if time.monotonic() - started > timeout:
+            raise WaitedTooLong(
+                f"{cycle} {period}: {blocker.period} is still {blocker.status} after "
+                f"{timeout:.0f}s (flow run {blocker.flow_run_id or 'not started'}); "
+                "finish or fail that run, then run this period again"
+            )
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+@task(name="queue-cycles", cache_policy=NO_CACHE)
+def queue_cycles_task(cycle: str, periods: list[str], now: datetime) -> list[str]:
+    with session_scope(database()) as session:
+        return queue_cycles(session, cycle, periods, now)
+
+
+@task(name="finish-cycle", cache_policy=NO_CACHE)
+def finish_cycle_task(run_id: int, status: str, summary: dict[str, Any], now: datetime) -> None:
+    with session_scope(database()) as session:
+        finish_cycle(session, run_id, status, summary, now)

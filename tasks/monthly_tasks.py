@@ -1,113 +1,34 @@
-"""Prefect tasks of the cycle flows: small, typed, one unit of work each.
+"""The monthly analysis's Prefect tasks: collect the month with a progress artifact, cut
+the units into batches, analyse a batch (load, plan with the core, book, queue digests).
 
 Tasks with side effects use ``NO_CACHE``; results stay in our tables, tasks return
-plain data. The database engine comes from the settings (one per process and URL).
+plain data.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from typing import Any
 
 import httpx
-from prefect import get_run_logger, task
-from prefect.artifacts import (
-    acreate_progress_artifact,
-    aupdate_progress_artifact,
-)
+from prefect import task
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.catalog.vocabulary import CATEGORY_LABELS
 from models.persistence.database import session_scope
+from models.plans.monthly_report import MonthReport, month_report
 from models.plans.recompute import plan_monthly_analysis_with_rulings
-from models.plans.reports import MonthReport, month_report
 from models.rules import Period
 from tasks.appeals.reads import load_standing_rulings
 from tasks.collect import CollectOutcome, collect_progress
-from tasks.cycles import Blocker, Claim, blocking_period, claim_cycle, finish_cycle, queue_cycles
 from tasks.digest_tasks import queue_monthly_digests
 from tasks.locks import category_lock, share
 from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
-from tasks.runtime import batch_concurrency, database, work_calendar
+from tasks.runtime import database, work_calendar
 from tasks.settings import get_settings
-
-__all__ = [
-    "analyse_batch_task",
-    "batch_concurrency",
-    "claim_cycle_task",
-    "collect_progress_task",
-    "database",
-    "finish_cycle_task",
-    "queue_cycles_task",
-    "unit_batches_task",
-    "work_calendar",
-]
-
-
-WAIT_POLL_SECONDS = 2.0
-WAIT_TIMEOUT_SECONDS = 2 * 3600.0
-
-
-class WaitedTooLong(RuntimeError):
-    """An earlier period stayed queued or running for longer than the run may wait."""
-
-
-@task(name="claim-cycle", cache_policy=NO_CACHE)
-def claim_cycle_task(
-    cycle: str,
-    period: str,
-    now: datetime,
-    flow_run_id: str | None,
-    force: bool = False,
-    wait_timeout: float = WAIT_TIMEOUT_SECONDS,
-) -> Claim:
-    """Claim ``(cycle, period)`` once no earlier period of its year is queued or running."""
-    wait_for_earlier_periods(cycle, period, now, wait_timeout)
-    with session_scope(database()) as session:
-        return claim_cycle(session, cycle, period, now, flow_run_id, force=force)
-
-
-def wait_for_earlier_periods(cycle: str, period: str, now: datetime, timeout: float) -> None:
-    """Poll until no earlier period of the year blocks ``period`` (see ``tasks.cycles``)."""
-    logger = get_run_logger()
-    started = time.monotonic()
-    shown: Blocker | None = None
-    while True:
-        with session_scope(database()) as session:
-            blocker = blocking_period(session, cycle, period, now)
-        if blocker is None:
-            if shown is not None:
-                logger.info("%s %s: earlier periods done, going on", cycle, period)
-            return
-        if shown is None or blocker.period != shown.period:
-            logger.info(
-                "%s %s waits for %s (%s since %s, flow run %s)",
-                cycle, period, blocker.period, blocker.status,
-                blocker.claimed_at.isoformat(), blocker.flow_run_id or "not started",
-            )  # fmt: skip
-            shown = blocker
-        if time.monotonic() - started > timeout:
-            raise WaitedTooLong(
-                f"{cycle} {period}: {blocker.period} is still {blocker.status} after "
-                f"{timeout:.0f}s (flow run {blocker.flow_run_id or 'not started'}); "
-                "finish or fail that run, then run this period again"
-            )
-        time.sleep(WAIT_POLL_SECONDS)
-
-
-@task(name="queue-cycles", cache_policy=NO_CACHE)
-def queue_cycles_task(cycle: str, periods: list[str], now: datetime) -> list[str]:
-    with session_scope(database()) as session:
-        return queue_cycles(session, cycle, periods, now)
-
-
-@task(name="finish-cycle", cache_policy=NO_CACHE)
-def finish_cycle_task(run_id: int, status: str, summary: dict[str, Any], now: datetime) -> None:
-    with session_scope(database()) as session:
-        finish_cycle(session, run_id, status, summary, now)
 
 
 @task(name="collect-progress", cache_policy=NO_CACHE)
