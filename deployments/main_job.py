@@ -137,6 +137,7 @@ def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
     """
     import warnings
 
+    from models.plans.backfill import run_time
     from tasks.runtime import work_calendar
 
     calendar = work_calendar()
@@ -146,9 +147,7 @@ def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # December's runs fall in a year not yet covered
             due = [
-                m
-                for m in months
-                if m.index in cycle.months and calendar.cycle_run_at(cycle, m) <= now
+                m for m in months if m.index in cycle.months and run_time(cycle, m, calendar) <= now
             ]
         if due:
             out.append(

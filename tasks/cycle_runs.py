@@ -22,12 +22,8 @@ from sqlmodel import Session, select
 
 from models.persistence.database import session_scope
 from models.persistence.tables import AssessmentYear, CycleRun
-from models.rules.cycle_runs import STALE_AFTER, CycleStatus
+from models.rules.cycle_runs import CLAIM_STATUSES, STALE_AFTER, CycleStatus
 from tasks.runtime import database
-
-DONE = CycleStatus.COMPLETED
-QUEUED = CycleStatus.QUEUED
-RUNNING = CycleStatus.RUNNING
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,11 @@ def claim_cycle(
     ).first()
     if existing is None:
         run = CycleRun(
-            cycle=cycle, period=period, status=RUNNING, flow_run_id=flow_run_id, claimed_at=now
+            cycle=cycle,
+            period=period,
+            status=CycleStatus.RUNNING,
+            flow_run_id=flow_run_id,
+            claimed_at=now,
         )
         session.add(run)
         try:
@@ -75,10 +75,14 @@ def claim_cycle(
         assert run.id is not None
         return Claim(run.id, "claimed", run.status)
     assert existing.id is not None
-    if (existing.status == DONE or existing.status == RUNNING) and not force:
-        return Claim(existing.id, "done" if existing.status == DONE else "busy", existing.status)
-    first = existing.status == QUEUED and existing.attempts == 0
-    existing.status = RUNNING
+    if existing.status in (CycleStatus.COMPLETED, CycleStatus.RUNNING) and not force:
+        return Claim(
+            existing.id,
+            "done" if existing.status == CycleStatus.COMPLETED else "busy",
+            existing.status,
+        )
+    first = existing.status == CycleStatus.QUEUED and existing.attempts == 0
+    existing.status = CycleStatus.RUNNING
     existing.flow_run_id = flow_run_id
     existing.claimed_at = now
     existing.finished_at = None
@@ -107,11 +111,13 @@ def queue_cycles(session: Session, cycle: str, periods: Sequence[str], now: date
     for period in periods:
         row = existing.get(period)
         if row is None:
-            row = CycleRun(cycle=cycle, period=period, status=QUEUED, claimed_at=now, attempts=0)
-        elif row.status == RUNNING:
+            row = CycleRun(
+                cycle=cycle, period=period, status=CycleStatus.QUEUED, claimed_at=now, attempts=0
+            )
+        elif row.status == CycleStatus.RUNNING:
             continue
         else:
-            row.status = QUEUED
+            row.status = CycleStatus.QUEUED
             row.claimed_at = now
             row.finished_at = None
             row.flow_run_id = None  # the run that will take it is not known yet
@@ -140,7 +146,7 @@ def blocking_period(session: Session, cycle: str, period: str, now: datetime) ->
             CycleRun.cycle == cycle,
             CycleRun.period.startswith(period[:4]),
             CycleRun.period < period,
-            CycleRun.status.in_((QUEUED, RUNNING)),  # type: ignore[attr-defined]
+            CycleRun.status.in_(tuple(CLAIM_STATUSES)),  # type: ignore[attr-defined]
         )
         .order_by(CycleRun.period)
     )

@@ -88,7 +88,6 @@ DELIVERED_STATUSES = frozenset({MessageStatus.DELIVERED, MessageStatus.PARTIAL})
 """Statuses of a message that reached the unit (through all or some of its channels)."""
 WAITING_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.FAILED, MessageStatus.PARTIAL})
 """Statuses of a message still to be sent (to some or all of its channels)."""
-_WAITING_STATUSES = WAITING_STATUSES
 _INACTIVE_STATUSES = frozenset({MessageStatus.WITHDRAWN, MessageStatus.SUPERSEDED})
 
 
@@ -148,7 +147,7 @@ def plan_outbox(
         current = active[-1] if active else None
         reached = any(m.status in DELIVERED_STATUSES for m in earlier)
         if digest.is_empty:
-            if current is not None and current.status in _WAITING_STATUSES - DELIVERED_STATUSES:
+            if current is not None and current.status in WAITING_STATUSES - DELIVERED_STATUSES:
                 plans.append(
                     MessagePlan(
                         action=PlanAction.WITHDRAW,

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from models.messages import KIND_LABELS, MESSAGE_STATUS_LABELS
+from models.messages import KIND_LABELS, MessageStatus
 from models.rules.periods import to_shanghai
 from tasks.delivery.reads import UNIT_UNREACHABLE
 from tasks.delivery.snapshot import OutboxRow, OutboxSnapshot, outbox_snapshot
@@ -22,7 +22,6 @@ __all__ = [
     "ARTIFACT_ROWS",
     "GROUP_LABELS",
     "OFFICE_KIND_LABELS",
-    "STATUS_LABELS",
     "artifact_markdown",
     "day_title",
     "outbox_report",
@@ -30,7 +29,6 @@ __all__ = [
 ]
 
 OFFICE_KIND_LABELS = {UNIT_UNREACHABLE: "运维告警（单位无法送达）"}
-STATUS_LABELS: dict[str, str] = {str(k): v for k, v in MESSAGE_STATUS_LABELS.items()}
 GROUP_LABELS = (("pending", "待发送"), ("delivered", "已送达"), ("failed", "失败"))
 ARTIFACT_ROWS = 50
 """Messages listed per section of the artifact (the counts cover them all)."""
@@ -115,7 +113,7 @@ def render_outbox(
         for r in failed[:shown]:
             lines.append(
                 f"| {_cell(_who(r))} | {_kind_label(r.kind)} | {r.period} | "
-                f"{STATUS_LABELS.get(r.status, r.status)} | {r.attempts} | "
+                f"{MessageStatus(r.status).label} | {r.attempts} | "
                 f"{_cell('；'.join(r.channels))} | {_cell(r.last_error[:600])} |"
             )
         lines += _not_listed(shown, len(failed), snapshot.day)

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,6 +38,7 @@ from models.persistence.tables import (
 )
 from tasks.appeals.publish import publish_year
 from tasks.bulk import bulk_insert
+from tests.conftest import BACKEND
 from tests.hostile.rows import NOW, RowMaker, changed_expression, schema_table, unique_keys
 
 pytestmark = pytest.mark.db
@@ -150,14 +150,19 @@ def test_every_append_only_table_refuses_every_change_to_a_real_row(
     assert _snapshot(engine, f"SELECT count(*) FROM {table}") == [(1,)]
 
 
+only_on_sqlite = pytest.mark.skipif(
+    BACKEND != "sqlite",
+    reason="REPLACE is SQLite's: PostgreSQL has none (its upsert is probed above)",
+)
+
+
 @pytest.fixture
-def sqlite_path(engine: Engine) -> Iterator[str]:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("REPLACE is SQLite's: PostgreSQL has none (its upsert is probed above)")
+def sqlite_path(engine: Engine) -> str:
     assert engine.url.database is not None
-    yield engine.url.database
+    return engine.url.database
 
 
+@only_on_sqlite
 def test_a_raw_sqlite3_connection_without_pragmas_cannot_replace_a_ledger_row(
     engine: Engine, sqlite_path: str
 ) -> None:
@@ -299,6 +304,7 @@ def test_sql_cannot_change_a_frozen_years_items_indicators_lineage_or_stamps(
     assert _dump(engine) == before
 
 
+@only_on_sqlite
 def test_a_raw_sqlite3_connection_cannot_replace_a_frozen_years_rows(
     engine: Engine, sqlite_path: str
 ) -> None:
