@@ -16,8 +16,16 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
+from flows.common import (
+    clock,
+    current_flow_run_id,
+    refuse_not_due,
+    resolve_period,
+    run_cycles_below,
+    run_name,
+)
 from flows.half_year_evaluation import half_year_evaluation
+from flows.preview import preview_year
 from models.plans.cycle_reports import (
     annual_results_publication,
     annual_summary,
@@ -46,13 +54,20 @@ CYCLE = Cycle.ANNUAL_ASSESSMENT
         "向各单位发送结果通知，提出指标简化建议，生成减负增效情况报告。"
     ),
 )
-def annual_assessment(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
+def annual_assessment(
+    period: str | None = None, force: bool = False, preview: bool = False
+) -> State[dict[str, Any]]:
     """Assess one year (``2026``, or its closing month ``2026-12``).
 
     Runs both half-years' evaluations first (and so every quarter and month; a no-op
-    when done).
+    when done). Refused before its annual time; ``preview`` books nothing, sends no
+    notice and runs nothing below.
     """
     year = resolve_period(CYCLE, period)
+    if refused := refuse_not_due(CYCLE, year, clock(), preview):
+        return refused
+    if preview:
+        return preview_year(year)
     run_cycles_below(CYCLE, year, half_year_evaluation)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, year.key, now, current_flow_run_id(), force)

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 from models.rules import Cycle, Period, assessed_period, cycles_below, period_for_run
+from tasks.due import check_due_task
 from tasks.runtime import work_calendar
 
 
@@ -53,6 +56,22 @@ set it to a fixed time after the year (platform times later than *now* are refus
 def clock() -> datetime:
     """The imperative shell's clock (ledger timestamps); logic receives it as ``now``."""
     return time_source()
+
+
+def refuse_not_due(
+    cycle: Cycle, period: Period, now: datetime, preview: bool = False
+) -> State[Any] | None:
+    """A ``Cancelled`` state named ``NotDue`` (message in Chinese: when it will be due)
+    when ``cycle``'s ``period`` is not due at ``now`` (``models.rules.due``); else None.
+
+    ``force`` never overrides it; a preview books nothing, so it may run any time.
+    """
+    if preview:
+        return None
+    due = check_due_task(cycle.value, period.key, now)
+    if due.is_due:
+        return None
+    return Cancelled(name="NotDue", message=due.message)
 
 
 def current_flow_run_id() -> str | None:

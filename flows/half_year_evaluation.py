@@ -8,7 +8,15 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
+from flows.common import (
+    clock,
+    current_flow_run_id,
+    refuse_not_due,
+    resolve_period,
+    run_cycles_below,
+    run_name,
+)
+from flows.preview import preview_half
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.cycle_reports import half_year_publication
 from models.plans.results import plan_results
@@ -25,12 +33,19 @@ CYCLE = Cycle.HALF_YEAR_EVALUATION
     flow_run_name=lambda: run_name(CYCLE),
     description="半年评估：在半年各季度监测之后，计算各单位当前得分与类别内排名。",
 )
-def half_year_evaluation(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
+def half_year_evaluation(
+    period: str | None = None, force: bool = False, preview: bool = False
+) -> State[dict[str, Any]]:
     """Evaluate one half-year (``2026-H1``, or its closing month ``2026-06``).
 
     Runs each quarter's monitoring first (and so its months; a no-op when done).
+    Refused before it is due; ``preview`` books nothing and runs nothing below.
     """
     half = resolve_period(CYCLE, period)
+    if refused := refuse_not_due(CYCLE, half, clock(), preview):
+        return refused
+    if preview:
+        return preview_half(half)
     run_cycles_below(CYCLE, half, quarterly_monitoring)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)

@@ -9,7 +9,8 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from flows.common import clock, current_flow_run_id, refuse_not_due, resolve_period, run_name
+from flows.preview import preview_month
 from models.plans.monthly_report import (
     MonthReport,
     category_rows,
@@ -32,15 +33,20 @@ CYCLE = Cycle.MONTHLY_ANALYSIS
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]  # invariant in 3.9
 )
 def monthly_analysis(
-    period: str | None = None, force: bool = False, batch_size: int = 1000
+    period: str | None = None, force: bool = False, batch_size: int = 1000, preview: bool = False
 ) -> State[dict[str, Any]]:
     """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``.
 
     Units are analysed in batches of ``batch_size`` (one task each, one transaction each),
-    ``ASSESS_BATCH_CONCURRENCY`` at a time (default 1).
+    ``ASSESS_BATCH_CONCURRENCY`` at a time (default 1). A month not yet due (its upload
+    deadline not passed) is refused, even with ``force``; ``preview`` books nothing.
     """
     month = resolve_period(CYCLE, period)
     now = clock()
+    if refused := refuse_not_due(CYCLE, month, now, preview):
+        return refused
+    if preview:
+        return preview_month(month, batch_size, now)
     claim = claim_cycle_task(CYCLE.value, month.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{month.key} already {claim.status}", data={"outcome": "done"})

@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_name
+from flows.common import clock, current_flow_run_id, refuse_not_due, resolve_period, run_name
 from models.rules import Cycle, CycleStatus
 from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.digest_tasks import queue_missing_upload_reminders_task
@@ -23,9 +23,14 @@ CYCLE = Cycle.PRE_DEADLINE_REMINDER
     description="截止前提醒：上传截止日前两个工作日，只提醒仍有数据未上传的单位。",
 )
 def pre_deadline_reminder(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
-    """Remind units of the month's values still missing; nothing when the platform is down."""
+    """Remind units of the month's values still missing; nothing when the platform is down.
+
+    Refused before its reminder day (never before the month has ended), even with ``force``.
+    """
     month = resolve_period(CYCLE, period)
     now = clock()
+    if refused := refuse_not_due(CYCLE, month, now):
+        return refused
     claim = claim_cycle_task(CYCLE.value, month.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{month.key} already {claim.status}", data={"outcome": "done"})

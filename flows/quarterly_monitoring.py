@@ -14,8 +14,16 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
+from flows.common import (
+    clock,
+    current_flow_run_id,
+    refuse_not_due,
+    resolve_period,
+    run_cycles_below,
+    run_name,
+)
 from flows.monthly_analysis import monthly_analysis
+from flows.preview import preview_quarter
 from models.plans.cycle_reports import quarterly_report
 from models.plans.onsite import DEFAULT_SAMPLE_RULE
 from models.rules import Cycle, CycleStatus
@@ -40,14 +48,20 @@ def quarterly_monitoring(
     force: bool = False,
     onsite_share: float = float(DEFAULT_SAMPLE_RULE.share),
     onsite_minimum: int = DEFAULT_SAMPLE_RULE.minimum,
+    preview: bool = False,
 ) -> State[dict[str, Any]]:
     """Monitor one quarter (``2026-Q3``, or its closing month ``2026-09``).
 
     Runs each month's analysis first (a no-op when done). ``onsite_share`` /
     ``onsite_minimum``: how many of the quarter's candidates are drawn for on-site
-    checks (``ceil(share × n)``, at least the minimum).
+    checks (``ceil(share × n)``, at least the minimum). Refused before it is due;
+    ``preview`` books nothing and runs nothing below.
     """
     quarter = resolve_period(CYCLE, period)
+    if refused := refuse_not_due(CYCLE, quarter, clock(), preview):
+        return refused
+    if preview:
+        return preview_quarter(quarter)
     run_cycles_below(CYCLE, quarter, monthly_analysis)
     now = clock()
     claim = claim_cycle_task(CYCLE.value, quarter.key, now, current_flow_run_id(), force)

@@ -3,9 +3,9 @@
 - ``cycle_periods``: the cycle's periods from ``first`` to ``last`` (a month key names
   the period it falls in).
 - ``pick_periods``: the periods a mode picks, in order, and whether each needs
-  ``force``; a period whose run time (the cycle's scheduled run for the period's
-  closing month, by the year's rules) has not come yet is never picked, whatever the
-  mode: its values are not due, so every unit would be pre-deducted as missing.
+  ``force``; a period that is not due (``models.rules.due``: the cycle's scheduled
+  run for the period's closing month, by the year's rules) is never picked, whatever
+  the mode: its values are not due, so every unit would be pre-deducted as missing.
   - ``missing``: no run recorded;
   - ``failed``: a run that failed or completed partially, or a running/queued claim
     older than ``stale_after`` (forced: the claim is abandoned);
@@ -30,6 +30,7 @@ from models.rules import (
     period_range,
 )
 from models.rules.cycle_runs import CLAIM_STATUSES, RERUN_STATUSES
+from models.rules.due import due_at, is_due
 
 Mode = Literal["missing", "failed", "all"]
 MODE_LABELS: dict[str, str] = {
@@ -80,8 +81,8 @@ def cycle_periods(cycle: Cycle, first: str, last: str) -> list[Period]:
 def run_time(
     cycle: Cycle, period: Period, calendar: WorkCalendar, rules: YearRules = DEFAULT_RULES
 ) -> datetime:
-    """When ``cycle`` is scheduled to run for ``period`` (for its closing month)."""
-    return calendar.cycle_run_at(cycle, period.months()[-1], rules)
+    """When ``cycle``'s ``period`` is due: ``models.rules.due.due_at`` (the one rule)."""
+    return due_at(cycle, period, calendar, rules)
 
 
 def pick_periods(
@@ -102,7 +103,7 @@ def pick_periods(
     chosen: list[tuple[Period, bool]] = []
     not_due: list[Period] = []
     for p in periods:
-        if run_time(cycle, p, calendar, rules.get(p.year, DEFAULT_RULES)) > now:
+        if not is_due(cycle, p, now, calendar, rules.get(p.year, DEFAULT_RULES)):
             not_due.append(p)
             continue
         run = runs.get(p.key)

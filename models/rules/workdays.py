@@ -325,10 +325,14 @@ class WorkCalendar:
         return start + _ONE_DAY - timedelta(microseconds=1)
 
     def reminder_day(self, month: Period | str, rules: YearRules = DEFAULT_RULES) -> date:
-        """Pre-deadline reminder day: 2 working days before the upload deadline."""
-        return self.add_working_days(
-            self.upload_deadline(month, rules), -rules.reminder_working_days_before_deadline
+        """Pre-deadline reminder day: 2 working days before the upload deadline, but never
+        before the month has ended: when that day falls inside the month, the first working
+        day after it (which may be the deadline itself: September 2026's is 8 October)."""
+        the_month = as_month(month)
+        before = self.add_working_days(
+            self.upload_deadline(the_month, rules), -rules.reminder_working_days_before_deadline
         )
+        return max(before, self.working_day_on_or_after(the_month.next().first_day))
 
     def monthly_analysis_day(self, month: Period | str, rules: YearRules = DEFAULT_RULES) -> date:
         """The first working day after the upload deadline."""
