@@ -187,9 +187,9 @@ CAL = WorkCalendar()
         (datetime(2026, 10, 8, 23, 30, tzinfo=CST), Cycle.MONTHLY_ANALYSIS, "2026-08"),
         # A late quarterly run in November still belongs to September (Q3).
         (datetime(2026, 11, 10, 10, 0, tzinfo=CST), Cycle.QUARTERLY_MONITORING, "2026-09"),
-        # September's reminder (2 working days before 10-08, across 10-01..07) is 09-29.
-        (datetime(2026, 9, 29, 9, 0, tzinfo=CST), Cycle.PRE_DEADLINE_REMINDER, "2026-09"),
-        (datetime(2026, 9, 28, 9, 0, tzinfo=CST), Cycle.PRE_DEADLINE_REMINDER, "2026-08"),
+        # September's reminder waits for the month's end: 10-08 (not 09-29).
+        (datetime(2026, 10, 8, 9, 0, tzinfo=CST), Cycle.PRE_DEADLINE_REMINDER, "2026-09"),
+        (datetime(2026, 9, 29, 9, 0, tzinfo=CST), Cycle.PRE_DEADLINE_REMINDER, "2026-08"),
     ],
 )
 def test_a_run_belongs_to_the_month_whose_cycle_day_it_falls_on_or_follows(

@@ -28,9 +28,15 @@ def test_september_2026_monthly_analysis_runs_on_october_9_at_nine() -> None:
     assert run_at.isoformat() == "2026-10-09T09:00:00+08:00"
 
 
-def test_september_2026_reminder_is_two_working_days_before_the_deadline() -> None:
-    # Before 10-08: 10-01..10-07 are off, so 09-30 (1) and 09-29 (2).
-    assert WorkCalendar().reminder_day("2026-09") == date(2026, 9, 29)
+def test_a_reminder_is_two_working_days_before_the_deadline() -> None:
+    # May 2026: deadline Friday 06-05, so Thursday 06-04 (1) and Wednesday 06-03 (2).
+    assert WorkCalendar().reminder_day("2026-05") == date(2026, 6, 3)
+
+
+def test_september_2026_reminder_goes_on_october_8_not_before_the_month_ends() -> None:
+    # Two working days before 10-08 (10-01..10-07 off) is 09-29, inside September:
+    # the reminder waits for the first working day after the month, the deadline itself.
+    assert WorkCalendar().reminder_day("2026-09") == date(2026, 10, 8)
 
 
 def test_a_deadline_on_a_real_make_up_sunday_stays_on_it() -> None:
@@ -40,8 +46,9 @@ def test_a_deadline_on_a_real_make_up_sunday_stays_on_it() -> None:
     assert cal.is_working_day(date(2019, 5, 5))
     assert cal.upload_deadline("2019-04") == date(2019, 5, 5)
     assert cal.monthly_analysis_at("2019-04") == datetime(2019, 5, 6, 9, 0, tzinfo=CST)
-    # Reminder: 2 working days before Sunday 05-05; 05-01..05-04 off → 04-30, 04-29.
-    assert cal.reminder_day("2019-04") == date(2019, 4, 29)
+    # Reminder: 2 working days before Sunday 05-05 (05-01..05-04 off) is 04-29, inside
+    # April: it goes on the first working day after April, the make-up Sunday itself.
+    assert cal.reminder_day("2019-04") == date(2019, 5, 5)
 
 
 def test_a_deadline_on_an_office_make_up_sunday_stays_on_it() -> None:
@@ -160,7 +167,7 @@ def test_the_2026_timetable_has_every_cycle_in_time_order() -> None:
     assert [e.run_at for e in entries] == sorted(e.run_at for e in entries)
     september = [e for e in entries if e.month_key == "2026-09"]
     assert [(e.cycle, e.period_key, e.run_at.isoformat()) for e in september] == [
-        (Cycle.PRE_DEADLINE_REMINDER, "2026-09", "2026-09-29T09:00:00+08:00"),
+        (Cycle.PRE_DEADLINE_REMINDER, "2026-09", "2026-10-08T09:00:00+08:00"),
         (Cycle.MONTHLY_ANALYSIS, "2026-09", "2026-10-09T09:00:00+08:00"),
         (Cycle.QUARTERLY_MONITORING, "2026-Q3", "2026-10-09T10:00:00+08:00"),
     ]
