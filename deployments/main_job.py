@@ -137,7 +137,8 @@ def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
     """
     import warnings
 
-    from models.plans.backfill import run_time
+    from models.rules import assessed_period
+    from models.rules.due import is_due
     from tasks.runtime import work_calendar
 
     calendar = work_calendar()
@@ -147,7 +148,10 @@ def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # December's runs fall in a year not yet covered
             due = [
-                m for m in months if m.index in cycle.months and run_time(cycle, m, calendar) <= now
+                m
+                for m in months
+                if m.index in cycle.months
+                and is_due(cycle, assessed_period(cycle, m), now, calendar)
             ]
         if due:
             out.append(

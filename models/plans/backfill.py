@@ -30,7 +30,7 @@ from models.rules import (
     period_range,
 )
 from models.rules.cycle_runs import CLAIM_STATUSES, RERUN_STATUSES
-from models.rules.due import due_at, is_due
+from models.rules.due import is_due
 
 Mode = Literal["missing", "failed", "all"]
 MODE_LABELS: dict[str, str] = {
@@ -76,13 +76,6 @@ def cycle_periods(cycle: Cycle, first: str, last: str) -> list[Period]:
         return Period(kind, p.year, (p.index - 1) // kind.months_per_period + 1)
 
     return period_range(lift(first), lift(last))
-
-
-def run_time(
-    cycle: Cycle, period: Period, calendar: WorkCalendar, rules: YearRules = DEFAULT_RULES
-) -> datetime:
-    """When ``cycle``'s ``period`` is due: ``models.rules.due.due_at`` (the one rule)."""
-    return due_at(cycle, period, calendar, rules)
 
 
 def pick_periods(

@@ -81,6 +81,18 @@ def test_each_cycle_schedule_is_its_timetable_as_explicit_rdates(
     }
 
 
+def test_a_reminder_is_scheduled_only_after_its_month_has_ended(
+    rendered: RenderedSchedules,
+) -> None:
+    [reminder] = rendered.by_entrypoint[CYCLE_ENTRYPOINTS[Cycle.PRE_DEADLINE_REMINDER]]
+    dates = _dates(reminder["rrule"])
+    assert datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI) in dates  # September 2026's
+    assert datetime(2026, 9, 29, 9, 0, tzinfo=SHANGHAI) not in dates
+    assert datetime(2026, 5, 6, 9, 0, tzinfo=SHANGHAI) in dates  # April's, not 04-29
+    committed = deployment_schedules(DEFAULT_PREFECT_YAML.read_text(encoding="utf-8"))
+    assert committed[CYCLE_ENTRYPOINTS[Cycle.PRE_DEADLINE_REMINDER]] == [reminder]
+
+
 def test_an_rrule_starts_at_its_first_run_and_lists_every_run() -> None:
     runs = [
         datetime(2026, 3, 6, 1, 0, tzinfo=ZoneInfo("UTC")),
