@@ -6,6 +6,7 @@ import importlib.util
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from flows.monthly_analysis import monthly_analysis
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.monthly import IndicatorSnap, UnitSnap
 from models.plans.results import DecemberCell, plan_results, plan_settlement
-from models.rules import Direction, IndicatorSpec
+from models.rules import SHANGHAI, Direction, IndicatorSpec
 from tests.cycles.conftest import TOKEN
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
@@ -184,9 +185,12 @@ def test_plan_settlement_books_final_minus_current() -> None:
 
 @pytest.mark.filterwarnings("ignore::models.rules.CalendarFallbackWarning")  # 2027's deadline
 def test_the_annual_assessment_settles_and_grades_the_year(
-    prefect_server: None, settings_env: Engine
+    prefect_server: None, settings_env: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = settings_env
+    # After the annual time (2027-01-06 12:00): before it, the year is refused (not due).
+    after = datetime(2027, 1, 8, 9, 0, tzinfo=SHANGHAI)
+    monkeypatch.setattr("flows.common.time_source", lambda: after)
     state = annual_assessment(period="2026", return_state=True)
     assert state.is_completed(), state.message
     runs = _runs(engine)
