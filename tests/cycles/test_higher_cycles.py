@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 from collections import defaultdict
 from collections.abc import Iterator
-from decimal import Decimal
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
