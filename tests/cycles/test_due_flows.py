@@ -3,8 +3,9 @@ server against the simulator, with the clock of the flows set where each test sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -53,6 +54,13 @@ def cycle_runs(engine: Engine) -> list[tuple[str, str, str]]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT cycle, period, status FROM cycle_run ORDER BY id"))
         return [(c, p, s) for c, p, s in rows]
+
+
+def artifact(key: str) -> Any:
+    """The latest artifact of ``key`` on the test server, or None."""
+    found = Artifact.get(key)
+    assert not isinstance(found, Coroutine)
+    return found
 
 
 def booked(counts: dict[str, int]) -> dict[str, int]:
@@ -126,18 +134,22 @@ def test_a_preview_books_nothing_and_sends_nothing_even_before_its_time(
     engine = settings_env
     set_clock(monkeypatch, BEFORE_NOVEMBERS_DEADLINE)
     before = row_counts(engine)
-    for state in (
+    states = [
         monthly_analysis(period="2026-11", preview=True, return_state=True),
         half_year_evaluation(period="2026-H2", preview=True, return_state=True),
         annual_assessment(period="2026", preview=True, return_state=True),
-    ):
+    ]
+    for state in states:
         assert state.is_completed() and state.name == "Preview", state.message
         assert "预览" in (state.message or "")
     after = row_counts(engine)
     assert booked(after) == booked(before)  # no ledger, result, claim, draw or message
     assert after["cycle_run"] == 0 and after["message"] == 0
     assert after["progress_record"] > 0  # the platform was read for the provisional figures
-    markdown = Artifact.get("annual-assessment-2026-preview-report")
+    markdown = artifact("annual-assessment-2026-preview-report")
     assert markdown is not None and "预览" in (markdown.description or "")
     assert "未记账" in str(markdown.data)
-    assert Artifact.get("annual-assessment-2026") is None  # never the real report's key
+    assert markdown.flow_run_id == states[-1].state_details.flow_run_id
+    real = artifact("annual-assessment-2026")  # the real report's key: never a preview's
+    runs = {s.state_details.flow_run_id for s in states}
+    assert real is None or real.flow_run_id not in runs
