@@ -68,7 +68,10 @@ def refuse_not_due(
     """
     if preview:
         return None
-    due = check_due_task(cycle.value, period.key, now)
+    # A worker may start a deployment's run a few seconds before its scheduled time
+    # (its prefetch): such a run is due as of the time it was scheduled for.
+    scheduled = flow_run.scheduled_start_time if flow_run.deployment_id else None
+    due = check_due_task(cycle.value, period.key, max(now, scheduled) if scheduled else now)
     if due.is_due:
         return None
     return Cancelled(name="NotDue", message=due.message)
