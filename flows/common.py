@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect.client.schemas.objects import State
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled
 
 from models.rules import Cycle, Period, assessed_period, cycles_below, period_for_run
@@ -70,7 +70,7 @@ def refuse_not_due(
         return None
     # A worker may start a deployment's run a few seconds before its scheduled time
     # (its prefetch): such a run is due as of the time it was scheduled for.
-    scheduled = flow_run.scheduled_start_time if flow_run.deployment_id else None
+    scheduled = flow_run.scheduled_start_time if deployment.id else None
     due = check_due_task(cycle.value, period.key, max(now, scheduled) if scheduled else now)
     if due.is_due:
         return None
