@@ -73,10 +73,9 @@ def test_the_deployed_schedules_are_the_working_day_adjusted_timetable(
     assert _server_dates(q.schedule, *october) == [datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)]
     [r] = reminder.schedules
     september = (datetime(2026, 9, 1, tzinfo=SHANGHAI), datetime(2026, 9, 30, tzinfo=SHANGHAI))
-    assert _server_dates(r.schedule, *september) == [
-        datetime(2026, 9, 3, 9, 0, tzinfo=SHANGHAI),
-        datetime(2026, 9, 29, 9, 0, tzinfo=SHANGHAI),
-    ]
+    # August's reminder only: September's waits for the month's end, on 8 October.
+    assert _server_dates(r.schedule, *september) == [datetime(2026, 9, 3, 9, 0, tzinfo=SHANGHAI)]
+    assert datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI) in _server_dates(r.schedule, *october)
     [o] = outbox.schedules
     assert getattr(o.schedule, "cron", None) == "*/15 9-17 * * *"
     assert getattr(o.schedule, "timezone", None) == "Asia/Shanghai"
@@ -89,7 +88,7 @@ def test_the_deployed_schedules_are_the_working_day_adjusted_timetable(
     # Parameters are typed, so the UI renders forms.
     assert monthly.parameter_openapi_schema and backfill.parameter_openapi_schema
     props = monthly.parameter_openapi_schema["properties"]
-    assert {"period", "force"} <= set(props)
+    assert {"period", "force", "preview"} <= set(props)
     assert props["force"]["type"] == "boolean"
     assert set(backfill.parameter_openapi_schema["properties"]["mode"]["enum"]) == {
         "missing",
