@@ -136,6 +136,7 @@ def test_a_preview_books_nothing_and_sends_nothing_even_before_its_time(
     before = row_counts(engine)
     states = [
         monthly_analysis(period="2026-11", preview=True, return_state=True),
+        quarterly_monitoring(period="2026-Q4", preview=True, return_state=True),
         half_year_evaluation(period="2026-H2", preview=True, return_state=True),
         annual_assessment(period="2026", preview=True, return_state=True),
     ]
@@ -144,7 +145,7 @@ def test_a_preview_books_nothing_and_sends_nothing_even_before_its_time(
         assert "预览" in (state.message or "")
     after = row_counts(engine)
     assert booked(after) == booked(before)  # no ledger, result, claim, draw or message
-    assert after["cycle_run"] == 0 and after["message"] == 0
+    assert after["cycle_run"] == after["message"] == after["onsite_check_plan"] == 0
     assert after["progress_record"] > 0  # the platform was read for the provisional figures
     markdown = artifact("annual-assessment-2026-preview-report")
     assert markdown is not None and "预览" in (markdown.description or "")
