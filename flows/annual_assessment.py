@@ -58,7 +58,7 @@ def annual_assessment(period: str | None = None, force: bool = False) -> State[d
     claim = claim_cycle_task(CYCLE.value, year.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{year.key} already {claim.status}", data={"outcome": "done"})
-    inputs = load_result_inputs_task(year.year, with_december=True)
+    inputs = load_result_inputs_task(year.year, with_december=True, through=f"{year.year}-12")
     rules = inputs.rules
     plan = plan_annual(inputs.units, inputs.indicators, inputs.december, inputs.ledger_sums, rules)
     save_annual_task(year.year, plan.settlements, plan.results, claim.run_id, now)

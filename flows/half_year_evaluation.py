@@ -36,7 +36,7 @@ def half_year_evaluation(period: str | None = None, force: bool = False) -> Stat
     claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{half.key} already {claim.status}", data={"outcome": "done"})
-    inputs = load_result_inputs_task(half.year)
+    inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
     results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
     save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
     pub = half_year_publication(half, results, inputs.units)

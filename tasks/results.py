@@ -15,15 +15,25 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from models.messages import MessageStatus, message_key
 from models.persistence.database import session_scope
 from models.persistence.tables import (
     CycleRun,
     DeductionEntry,
+    Message,
     MonthlyAssessment,
     ResultEntry,
+    Unit,
     columns_of,
 )
 from models.plans.monthly import IndicatorSnap, UnitSnap
+from models.plans.result_versions import (
+    KIND_RESULT_RESTATED,
+    ResultVersionPlan,
+    StoredVersionRow,
+    plan_result_version,
+    restatement_notice,
+)
 from models.plans.results import DecemberCell, Settlement, UnitResult
 from models.rules import YearRules
 from tasks.monthly import (
@@ -37,6 +47,8 @@ from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
 RUN = columns_of(CycleRun)
+RES = columns_of(ResultEntry)
+UNIT = columns_of(Unit)
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,11 @@ class CycleRow:
     claimed_at: datetime
 
 
-def load_result_inputs(session: Session, year: int, with_december: bool = False) -> ResultInputs:
+def load_result_inputs(
+    session: Session, year: int, with_december: bool = False, through: str | None = None
+) -> ResultInputs:
+    """The year's inputs to scores as of month ``through`` (the period's last month:
+    ledger entries of a later valid month are not the period's); None: every entry."""
     december: dict[tuple[int, int], DecemberCell] = {}
     if with_december:
         rows = session.execute(
@@ -75,7 +91,7 @@ def load_result_inputs(session: Session, year: int, with_december: bool = False)
         rules=load_year_rules(session, year),
         units=load_units(session),
         indicators=load_indicators(session, year),
-        ledger_sums=load_ledger_sums(session, year),
+        ledger_sums=load_ledger_sums(session, year, through=through),
         december=december,
     )
 
@@ -90,6 +106,30 @@ def load_month_levels(session: Session, months: list[str]) -> dict[tuple[int, st
     return out
 
 
+def load_result_versions(session: Session, cycle: str, period: str) -> list[StoredVersionRow]:
+    """Every stored result row of a (cycle, period), every version."""
+    rows = session.execute(
+        select(
+            RES.unit_id,
+            RES.category,
+            RES.score,
+            RES.deductions,
+            RES.total_weight,
+            RES.rank,
+            RES.grade,
+            RES.version,
+            RES.cause,
+            RES.created_at,
+        )
+        .where(RES.cycle == cycle, RES.period == period)
+        .order_by(RES.id)
+    )
+    return [
+        StoredVersionRow(u, c, Decimal(s), Decimal(d), Decimal(w), r, g, v, cause, at)
+        for u, c, s, d, w, r, g, v, cause, at in rows
+    ]
+
+
 def save_results(
     session: Session,
     cycle: str,
@@ -97,9 +137,19 @@ def save_results(
     results: list[UnitResult],
     run_id: int | None,
     now: datetime,
-) -> None:
+    cause: str | None = None,
+) -> ResultVersionPlan | None:
+    """Book the period's results as its next version when they differ from the current
+    one (nothing otherwise); a restatement that moves a rank or grade queues one office
+    message. ``cause`` defaults to ``run:<id>`` (``rerun:<id>`` when a version exists)."""
     if not results:
-        return
+        return None
+    stored = load_result_versions(session, cycle, period)
+    if cause is None:
+        cause = f"{'rerun' if stored else 'run'}:{run_id}"
+    plan = plan_result_version(stored, results, cause)
+    if plan is None:
+        return None
     session.execute(
         insert(ResultEntry),
         [
@@ -115,10 +165,60 @@ def save_results(
                 "grade": None if r.grade is None else r.grade.value,
                 "cycle_run_id": run_id,
                 "created_at": now,
+                "version": plan.version,
+                "cause": cause[:60],
             }
-            for r in results
+            for r in plan.rows
         ],
     )
+    queue_restatement_notice(session, cycle, period, plan, now, run_id)
+    return plan
+
+
+def queue_restatement_notice(
+    session: Session,
+    cycle: str,
+    period: str,
+    plan: ResultVersionPlan,
+    now: datetime,
+    run_id: int | None = None,
+) -> None:
+    """Queue the office's one message about the ranks or grades ``plan`` changes."""
+    ids = {c.unit_id for c in plan.changes}
+    if not ids:
+        return
+    units = {
+        i: (code, name)
+        for i, code, name in session.execute(
+            select(UNIT.id, UNIT.code, UNIT.name).where(UNIT.id.in_(ids))
+        )
+    }
+    notice = restatement_notice(cycle, period, plan, units, now)
+    if notice is None:
+        return
+    key = message_key("office", KIND_RESULT_RESTATED, period, notice.content_hash)
+    found = session.execute(select(columns_of(Message).id).where(columns_of(Message).key == key))
+    if found.first() is not None:
+        return
+    session.add(
+        Message(
+            key=key,
+            unit_id=None,
+            audience="office",
+            kind=KIND_RESULT_RESTATED,
+            period=period,
+            content_hash=notice.content_hash,
+            subject=notice.subject,
+            body_markdown=notice.markdown,
+            body_text=notice.text,
+            body_html=notice.html,
+            status=MessageStatus.PENDING,
+            due_at=now,
+            created_at=now,
+            cycle_run_id=run_id,
+        )
+    )
+    session.flush()
 
 
 def save_settlements(
@@ -157,18 +257,23 @@ def load_cycle_rows(session: Session, cycle: str) -> dict[str, CycleRow]:
 
 
 @task(name="load-result-inputs", cache_policy=NO_CACHE)
-def load_result_inputs_task(year: int, with_december: bool = False) -> ResultInputs:
+def load_result_inputs_task(
+    year: int, with_december: bool = False, through: str | None = None
+) -> ResultInputs:
+    """The inputs as of month ``through`` (the period's last month)."""
     with session_scope(database()) as session:
-        return load_result_inputs(session, year, with_december)
+        return load_result_inputs(session, year, with_december, through)
 
 
 @task(name="load-quarter-levels", cache_policy=NO_CACHE)
 def load_quarter_task(
     months: list[str],
 ) -> tuple[list[UnitSnap], dict[tuple[int, str], list[str]], frozenset[int]]:
-    """The units, each (unit, month)'s cell levels and who is on the negative list now."""
+    """The units, each (unit, month)'s cell levels and who was on the negative list at
+    the end of the quarter's last month (as of the quarter, whenever it runs)."""
     with session_scope(database()) as session:
-        return load_units(session), load_month_levels(session, months), load_negative_list(session)
+        on_list = load_negative_list(session, through=max(months))
+        return load_units(session), load_month_levels(session, months), on_list
 
 
 @task(name="book-results", cache_policy=NO_CACHE)
