@@ -33,6 +33,7 @@ from models.plans.result_versions import (
     StoredVersionRow,
     plan_result_version,
     restatement_notice,
+    version_history_lines,
 )
 from models.plans.results import DecemberCell, Settlement, UnitResult
 from models.rules import YearRules
@@ -279,9 +280,12 @@ def load_quarter_task(
 @task(name="book-results", cache_policy=NO_CACHE)
 def save_results_task(
     cycle: str, period: str, results: list[UnitResult], run_id: int, now: datetime
-) -> None:
+) -> list[str]:
+    """Book the results as the period's next version if they changed; the versions'
+    history (Markdown lines, current first) for the artifact."""
     with session_scope(database()) as session:
         save_results(session, cycle, period, results, run_id, now)
+        return version_history_lines(load_result_versions(session, cycle, period))
 
 
 @task(name="book-annual", cache_policy=NO_CACHE)
@@ -291,11 +295,13 @@ def save_annual_task(
     results: list[UnitResult],
     run_id: int,
     now: datetime,
-) -> None:
-    """Settlements and final results in one transaction: both or neither."""
+) -> list[str]:
+    """Settlements and final results in one transaction: both or neither. Returns the
+    results' version history (Markdown lines) for the artifact."""
     with session_scope(database()) as session:
         save_settlements(session, year, settlements, run_id, now)
         save_results(session, "annual_assessment", str(year), results, run_id, now)
+        return version_history_lines(load_result_versions(session, "annual_assessment", str(year)))
 
 
 @task(name="load-cycle-runs", cache_policy=NO_CACHE)
