@@ -75,7 +75,9 @@ def load_result_inputs(
     session: Session, year: int, with_december: bool = False, through: str | None = None
 ) -> ResultInputs:
     """The year's inputs to scores as of month ``through`` (the period's last month:
-    ledger entries of a later valid month are not the period's); None: every entry."""
+    ledger entries of a later valid month are not the period's); None: every entry.
+    Without ``with_december`` (a half-year) the annual settlement is left out: the
+    second half-year is the same before and after the annual."""
     december: dict[tuple[int, int], DecemberCell] = {}
     if with_december:
         rows = session.execute(
@@ -92,7 +94,7 @@ def load_result_inputs(
         rules=load_year_rules(session, year),
         units=load_units(session),
         indicators=load_indicators(session, year),
-        ledger_sums=load_ledger_sums(session, year, through=through),
+        ledger_sums=load_ledger_sums(session, year, through=through, pre_only=not with_december),
         december=december,
     )
 
