@@ -57,7 +57,7 @@ def _h1(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def _rule(appeal_id: int, ruling: str, **kw: Any) -> int:
-    state = rule_on_appeal(appeal_id=appeal_id, ruling=ruling, reason="经核查，申诉理由成立",  # type: ignore[arg-type]
+    state = rule_on_appeal(appeal_id=appeal_id, ruling=ruling, reason="经核查，申诉理由成立",
                            document_ref="青考办〔2027〕9号", return_state=True, **kw)  # fmt: skip
     assert state.is_completed(), state.message
     data = state.result()
