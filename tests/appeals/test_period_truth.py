@@ -17,7 +17,7 @@ from models.persistence.database import session_scope
 from models.plans.results import plan_results
 from models.rules import Period
 from tasks.monthly import load_negative_list
-from tasks.results import load_result_inputs
+from tasks.results import load_quarter_task, load_result_inputs
 from tests.appeals.support import (
     YEAR,
     file_appeal,
@@ -84,8 +84,12 @@ def test_every_period_computed_after_the_year_gives_what_the_in_order_run_gave(
             }
     assert latest_results(engine) == fresh.results
     units = {u for (u, _) in fresh.membership}
-    for month, listed in _lists(engine).items():  # the quarters read the list of their month
+    for month, listed in _lists(engine).items():
         assert listed == {u for u in units if fresh.membership[(u, month)]}
+    for quarter in (Period.quarter(YEAR, q) for q in range(1, 5)):  # the quarterly reads
+        keys = [m.key for m in quarter.months()]
+        _, _, on_list = load_quarter_task.fn(keys)
+        assert on_list == {u for u in units if fresh.membership[(u, keys[-1])]}
     before = _h1(engine)
     assert {(v, c.split(":")[0]) for *_, v, c in before} == {(1, "run")}
     state = half_year_evaluation(period="2026-H1", force=True, return_state=True)  # a catch-up
