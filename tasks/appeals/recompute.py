@@ -141,10 +141,12 @@ def load_recompute_snapshot(
     ):
         warnings[(iid, period)] = WarningState(wid, level)
     before = load_cells(session, unit.id, year_months(year - 1))
-    red_before: dict[str, bool] = {}
+    red_before: dict[str, bool | None] = {}
     for (_, period), cell in before.items():
         if cell.assessed:
-            red_before[period] = red_before.get(period, False) or cell.is_red
+            red_before[period] = bool(red_before.get(period)) or cell.is_red
+        else:  # a month with no assessed cell is passed over by the negative list
+            red_before.setdefault(period, None)
     negative = [
         NegativeEventRow(i, p, e)
         for i, p, e in session.execute(
