@@ -178,21 +178,15 @@ def load_unavailable(session: Session, month: Period) -> tuple[bool, frozenset[i
 
 
 def load_ledger_sums(
-    session: Session,
-    year: int,
-    units: UnitRange = None,
-    through: str | None = None,
-    pre_only: bool = False,
+    session: Session, year: int, units: UnitRange = None, through: str | None = None
 ) -> dict[tuple[int, int], Decimal]:
     """Each (unit, indicator)'s ledger sum in ``year``; with ``through`` (a month key),
     as of that month: entries of valid month ``through`` or earlier only
-    (``models.plans.as_of.ledger_sums_as_of``); ``pre_only``: without the annual
-    settlement (``final`` entries), which is the annual assessment's, not a month's."""
+    (``models.plans.as_of.ledger_sums_as_of``)."""
     as_of = true() if through is None else DED.period <= through
-    stage = DED.stage == "pre" if pre_only else true()
     rows = session.execute(
         select(DED.unit_id, DED.indicator_id, func.sum(DED.amount))
-        .where(DED.year == year, _in_range(DED.unit_id, units), as_of, stage)
+        .where(DED.year == year, _in_range(DED.unit_id, units), as_of)
         .group_by(DED.unit_id, DED.indicator_id)
     )
     return {(u, i): Decimal(s).quantize(Decimal("0.01")) for u, i, s in rows}

@@ -25,6 +25,7 @@ from models.persistence.tables import (
     ResultEntry,
     Unit,
     columns_of,
+    table_of,
 )
 from models.plans.monthly import IndicatorSnap, UnitSnap
 from models.plans.result_versions import (
@@ -36,7 +37,7 @@ from models.plans.result_versions import (
     version_history_lines,
 )
 from models.plans.results import DecemberCell, Settlement, UnitResult
-from models.rules import YearRules
+from models.rules import Level, YearRules
 from tasks.monthly import (
     load_indicators,
     load_ledger_sums,
@@ -49,6 +50,7 @@ from tasks.year_rules import load_year_rules
 MA = columns_of(MonthlyAssessment)
 RUN = columns_of(CycleRun)
 RES = columns_of(ResultEntry)
+CENT = Decimal("0.01")
 UNIT = columns_of(Unit)
 
 
@@ -74,10 +76,12 @@ class CycleRow:
 def load_result_inputs(
     session: Session, year: int, with_december: bool = False, through: str | None = None
 ) -> ResultInputs:
-    """The year's inputs to scores as of month ``through`` (the period's last month:
-    ledger entries of a later valid month are not the period's); None: every entry.
-    Without ``with_december`` (a half-year) the annual settlement is left out: the
-    second half-year is the same before and after the annual."""
+    """The year's inputs to scores as of month ``through`` (the period's last month).
+
+    A half-year (without ``with_december``): each key's deduction as of ``through``
+    (``load_deductions_as_of``), the same before and after later months, rulings on
+    later months and the annual settlement. The annual: the ledger's sums of entries of
+    valid month ≤ ``through`` (settlement included). ``through`` None: every entry."""
     december: dict[tuple[int, int], DecemberCell] = {}
     if with_december:
         rows = session.execute(
@@ -94,9 +98,32 @@ def load_result_inputs(
         rules=load_year_rules(session, year),
         units=load_units(session),
         indicators=load_indicators(session, year),
-        ledger_sums=load_ledger_sums(session, year, through=through, pre_only=not with_december),
+        ledger_sums=(
+            load_ledger_sums(session, year, through=through)
+            if with_december or through is None
+            else load_deductions_as_of(session, year, through)
+        ),
         december=december,
     )
+
+
+def load_deductions_as_of(
+    session: Session, year: int, through: str
+) -> dict[tuple[int, int], Decimal]:
+    """``models.plans.as_of.deductions_as_of`` done by the database: each (unit, indicator)'s
+    pre-deduction of its latest assessed month of ``year`` up to ``through``."""
+    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
+    sql = (
+        "SELECT unit_id, indicator_id, pre_deduction FROM ("
+        " SELECT unit_id, indicator_id, pre_deduction, ROW_NUMBER() OVER ("
+        "  PARTITION BY unit_id, indicator_id ORDER BY period DESC) AS pick"
+        f" FROM {table_of(MonthlyAssessment).name}"
+        f" WHERE period >= {mark} AND period <= {mark} AND level <> {mark}"
+        ") latest WHERE pick = 1"
+    )
+    params = (f"{year:04d}-01", through, Level.UNAVAILABLE.value)
+    rows = session.connection().exec_driver_sql(sql, params).all()
+    return {(u, i): Decimal(str(d)).quantize(CENT) for u, i, d in rows}
 
 
 def load_month_levels(session: Session, months: list[str]) -> dict[tuple[int, str], list[str]]:

@@ -8,6 +8,13 @@ run on time or in a December catch-up, the same period gives the same figures.
 - ``ledger_sums_as_of``: a (unit, indicator)'s deduction as of month m is the sum of
   its entries whose valid month is m or earlier (the loaders push the same cut-off
   into SQL: ``period <= m``).
+- ``deductions_as_of``: a (unit, indicator)'s deduction at the end of month m for a
+  period's scores: the pre-deduction of its latest assessed month ≤ m (its stored
+  cell, which a ruling corrects in place). In an in-order run it is the ledger's sum
+  as of m (each month books the change to it; an unavailable month keeps it); unlike
+  that sum it also holds a ruling on a month that no longer decides the ledger, and
+  leaves the annual settlement (the annual's own) out. The recomputation after a
+  ruling scores the half-years the same way.
 - ``negative_list_as_of``: a unit is on the list as of m when its latest event of a
   valid month m or earlier is ``on``; events of the same month in booking order.
   Never "latest event per unit" over every month: a rerun of an earlier month books
@@ -28,8 +35,10 @@ from decimal import Decimal
 from models.rules import Period, YearRules, negative_list_history
 
 __all__ = [
+    "CellRow",
     "LedgerRow",
     "NegativeEventRow",
+    "deductions_as_of",
     "ledger_sums_as_of",
     "month_of_period",
     "negative_corrections",
@@ -47,6 +56,17 @@ class LedgerRow:
     indicator_id: int
     period: str
     amount: Decimal
+
+
+@dataclass(frozen=True)
+class CellRow:
+    """A stored monthly cell: its key, month, whether it was assessed, its pre-deduction."""
+
+    unit_id: int
+    indicator_id: int
+    period: str
+    assessed: bool
+    pre_deduction: Decimal
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,19 @@ def ledger_sums_as_of(rows: Iterable[LedgerRow], month: str) -> dict[tuple[int, 
             key = (r.unit_id, r.indicator_id)
             sums[key] = sums.get(key, ZERO) + r.amount
     return sums
+
+
+def deductions_as_of(cells: Iterable[CellRow], month: str) -> dict[tuple[int, int], Decimal]:
+    """Each (unit, indicator)'s pre-deduction of its latest assessed month ≤ ``month``."""
+    latest: dict[tuple[int, int], CellRow] = {}
+    for c in cells:
+        if not c.assessed or c.period > month:
+            continue
+        key = (c.unit_id, c.indicator_id)
+        held = latest.get(key)
+        if held is None or c.period > held.period:
+            latest[key] = c
+    return {key: c.pre_deduction for key, c in latest.items()}
 
 
 def _latest_by_unit(events: Iterable[NegativeEventRow], month: str) -> dict[int, str]:

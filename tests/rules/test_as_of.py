@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from models.plans.as_of import (
+    CellRow,
     LedgerRow,
+    deductions_as_of,
     NegativeEventRow,
     ledger_sums_as_of,
     negative_list_as_of,
@@ -71,6 +73,18 @@ def test_ledger_sums_as_of_a_month_leave_out_entries_of_later_months() -> None:
     ]
     assert ledger_sums_as_of(rows, "2026-06") == {(1, 1): Decimal("2.00")}
     assert ledger_sums_as_of(rows, "2026-12") == {(1, 1): Decimal(0), (2, 1): Decimal("5.00")}
+
+
+def test_a_half_years_deduction_is_its_latest_assessed_months_as_of_its_last_month() -> None:
+    cells = [
+        CellRow(1, 1, "2026-04", True, Decimal("3.00")),
+        CellRow(1, 1, "2026-05", True, Decimal("2.00")),
+        CellRow(1, 1, "2026-06", False, Decimal(0)),  # unavailable: May's stands
+        CellRow(1, 1, "2026-07", True, Decimal("9.00")),
+        CellRow(2, 1, "2026-08", True, Decimal("1.00")),
+    ]
+    assert deductions_as_of(cells, "2026-06") == {(1, 1): Decimal("2.00")}
+    assert deductions_as_of(cells, "2026-12") == {(1, 1): Decimal("9.00"), (2, 1): Decimal("1.00")}
 
 
 def test_an_unavailable_month_neither_puts_a_unit_on_the_list_nor_takes_it_off() -> None:
