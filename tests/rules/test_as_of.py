@@ -11,8 +11,8 @@ from decimal import Decimal
 from models.plans.as_of import (
     CellRow,
     LedgerRow,
-    deductions_as_of,
     NegativeEventRow,
+    deductions_as_of,
     ledger_sums_as_of,
     negative_list_as_of,
 )
