@@ -5,6 +5,9 @@ October leaves the first half-year's current version alone, one on June restates
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -14,10 +17,11 @@ from flows.half_year_evaluation import half_year_evaluation
 from flows.monthly_analysis import monthly_analysis
 from flows.rule_on_appeal import rule_on_appeal
 from models.persistence.database import session_scope
-from models.plans.results import plan_results
+from models.plans.result_versions import current_rows
+from models.plans.results import UnitResult, plan_results
 from models.rules import Period
 from tasks.monthly import load_negative_list
-from tasks.results import load_quarter_task, load_result_inputs
+from tasks.results import load_quarter_task, load_result_inputs, load_result_versions, save_results
 from tests.appeals.support import (
     YEAR,
     file_appeal,
@@ -136,3 +140,36 @@ def test_an_october_ruling_leaves_the_first_half_year_alone_and_a_june_one_resta
     assert len(notices) == (1 if moved else 0)
     if moved:
         assert "第 2 版" in notices[0][0] and f"申诉裁定 {ruling_id}" in notices[0][1]
+
+
+def test_results_saved_again_add_nothing_and_changed_ones_a_version_and_one_office_message(
+    year_db: Engine,
+) -> None:
+    engine = year_db
+    now = datetime(2027, 2, 2, tzinfo=UTC)
+    with session_scope(engine) as session:
+        current = current_rows(load_result_versions(session, "half_year_evaluation", "2026-H1"))
+    same = [
+        UnitResult(r.unit_id, r.category, r.total_weight, r.deductions, r.score, r.rank)
+        for r in current.values()
+    ]
+    with session_scope(engine) as session:
+        assert save_results(session, "half_year_evaluation", "2026-H1", same, None, now) is None
+    ordered = sorted(same, key=lambda r: (r.category, r.rank))
+    first, second = next(
+        (a, b) for a, b in pairwise(ordered) if a.category == b.category and a.rank < b.rank
+    )
+    swapped = {first.unit_id: second.rank, second.unit_id: first.rank}
+    changed = [dataclasses.replace(r, rank=swapped.get(r.unit_id, r.rank)) for r in same]
+    for _ in range(2):  # the second time: nothing more
+        with session_scope(engine) as session:
+            save_results(session, "half_year_evaluation", "2026-H1", changed, None, now,
+                         cause="rerun:99")  # fmt: skip
+    assert {(u, v, c) for u, _, _, v, c in _h1(engine) if v > 1} == {
+        (first.unit_id, 2, "rerun:99"),
+        (second.unit_id, 2, "rerun:99"),
+    }
+    notices = rows(engine, "SELECT subject, body_text FROM message WHERE kind = 'result_restated'")
+    assert len(notices) == 1
+    subject, text = notices[0]
+    assert "2026-H1 半年评估结果第 2 版" in subject and "强制重跑 99" in text
