@@ -14,8 +14,8 @@ Create Date: 2026-12-03 04:30:00.000000
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -32,7 +32,7 @@ def upgrade() -> None:
         "result_entry",
         sa.Column(
             "cause",
-            sqlmodel.sql.sqltypes.AutoString(length=60),
+            AutoString(length=60),
             nullable=False,
             server_default="",
         ),
