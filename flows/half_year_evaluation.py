@@ -51,10 +51,10 @@ def half_year_evaluation(
     claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{half.key} already {claim.status}", data={"outcome": "done"})
-    inputs = load_result_inputs_task(half.year)
+    inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
     results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
-    save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
-    pub = half_year_publication(half, results, inputs.units)
+    history = save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
+    pub = half_year_publication(half, results, inputs.units, history)
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     summary: dict[str, Any] = {"period": half.key, "units": len(results)}
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())

@@ -23,6 +23,7 @@ from models.persistence.tables import (
     columns_of,
     table_of,
 )
+from models.plans.as_of import NegativeEventRow, negative_list_as_of
 from models.plans.monthly import (
     ChosenVersion,
     IndicatorSnap,
@@ -177,11 +178,15 @@ def load_unavailable(session: Session, month: Period) -> tuple[bool, frozenset[i
 
 
 def load_ledger_sums(
-    session: Session, year: int, units: UnitRange = None
+    session: Session, year: int, units: UnitRange = None, through: str | None = None
 ) -> dict[tuple[int, int], Decimal]:
+    """Each (unit, indicator)'s ledger sum in ``year``; with ``through`` (a month key),
+    as of that month: entries of valid month ``through`` or earlier only
+    (``models.plans.as_of.ledger_sums_as_of``)."""
+    as_of = true() if through is None else DED.period <= through
     rows = session.execute(
         select(DED.unit_id, DED.indicator_id, func.sum(DED.amount))
-        .where(DED.year == year, _in_range(DED.unit_id, units))
+        .where(DED.year == year, _in_range(DED.unit_id, units), as_of)
         .group_by(DED.unit_id, DED.indicator_id)
     )
     return {(u, i): Decimal(s).quantize(Decimal("0.01")) for u, i, s in rows}
@@ -200,42 +205,63 @@ def load_warning_states(
 
 def load_red_history(
     session: Session, month: Period, units: UnitRange = None
-) -> dict[int, dict[str, bool]]:
-    """Per unit, whether each of the 12 months before ``month`` had a red indicator."""
-    months = []
+) -> dict[int, dict[str, bool | None]]:
+    """Per unit, whether each of the 12 months before ``month``, and each analysed month
+    after it in its year, had a red indicator; None for a month none of whose cells
+    could be assessed (unavailable: passed over by the negative list)."""
+    months = [Period.month(month.year, i).key for i in range(month.index + 1, 13)]
     m = month
     for _ in range(12):
         m = m.previous()
         months.append(m.key)
     red = [Level.RED.value, Level.MISSING.value]
+    assessed = case((MA.level != Level.UNAVAILABLE.value, 1), else_=0)
     rows = session.execute(
         select(
             MA.unit_id,
             MA.period,
             func.max(case((MA.level.in_(red), 1), else_=0)),
+            func.max(assessed),
         )
         .where(MA.period.in_(months), _in_range(MA.unit_id, units))
-        .where(MA.level != Level.UNAVAILABLE.value)
         .group_by(MA.unit_id, MA.period)
     )
-    history: dict[int, dict[str, bool]] = defaultdict(dict)
-    for unit_id, period, has_red in rows:
-        history[unit_id][period] = bool(has_red)
+    history: dict[int, dict[str, bool | None]] = defaultdict(dict)
+    for unit_id, period, has_red, any_assessed in rows:
+        history[unit_id][period] = bool(has_red) if any_assessed else None
     return dict(history)
 
 
-def load_negative_list(session: Session, units: UnitRange = None) -> frozenset[int]:
-    """Units currently on the negative list (their latest event is ``on``)."""
-    latest = (
-        select(NEG.unit_id, func.max(NEG.id).label("last"))
-        .where(_in_range(NEG.unit_id, units))
-        .group_by(NEG.unit_id)
-        .subquery()
-    )
+def load_negative_events(
+    session: Session, units: UnitRange = None, through: str | None = None
+) -> list[NegativeEventRow]:
+    """The units' negative-list events (of valid month ``through`` or earlier), in booking
+    order."""
+    as_of = true() if through is None else NEG.period <= through
     rows = session.execute(
-        select(NEG.unit_id).join(latest, NEG.id == latest.c.last).where(NEG.event == "on")
+        select(NEG.id, NEG.period, NEG.unit_id, NEG.event)
+        .where(_in_range(NEG.unit_id, units), as_of)
+        .order_by(NEG.id)
     )
-    return frozenset(unit_id for (unit_id,) in rows)
+    return [NegativeEventRow(i, p, u, e) for i, p, u, e in rows]
+
+
+def load_negative_list(
+    session: Session, units: UnitRange = None, through: str | None = None
+) -> frozenset[int]:
+    """Units on the negative list at the end of month ``through`` (by valid month:
+    ``models.plans.as_of.negative_list_as_of``); without it, of the latest month booked."""
+    events = load_negative_events(session, units, through)
+    last = max((e.period for e in events), default="")
+    return negative_list_as_of(events, through or last)
+
+
+def load_year_settled(session: Session, year: int) -> bool:
+    """Whether the annual settlement of ``year`` is booked (a ``final`` ledger entry)."""
+    found = session.execute(
+        select(DED.id).where(DED.year == year, DED.stage == "final").limit(1)
+    ).first()
+    return found is not None
 
 
 def load_latest_analysed_month(session: Session, year: int, month: Period) -> Period | None:
@@ -276,12 +302,13 @@ def load_month_snapshot(
         units=units,
         indicators=indicators,
         observations=observations,
-        ledger_sums=load_ledger_sums(session, month.year, batch),
+        ledger_sums=load_ledger_sums(session, month.year, batch, through=month.key),
         warnings=load_warning_states(session, month, batch),
         red_history=load_red_history(session, month, batch),
-        on_negative_list=load_negative_list(session, batch),
         latest_booked_month=load_latest_analysed_month(session, month.year, month),
         deadline=calendar.upload_deadline(month, rules),
+        negative_events=load_negative_events(session, batch),
+        year_settled=load_year_settled(session, month.year),
     )
 
 
@@ -341,7 +368,7 @@ def save_month_plan(
         conn,
         table_of(NegativeListEntry),
         ("period", "unit_id", "event", "cycle_run_id", "created_at"),
-        ((key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
+        ((e.period or key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
     )
     session.execute(
         delete(MonthlyAssessment).where(MA.period == month.key, _in_range(MA.unit_id, batch))

@@ -15,17 +15,29 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from models.messages import MessageStatus, message_key
 from models.persistence.database import session_scope
 from models.persistence.tables import (
     CycleRun,
     DeductionEntry,
+    Message,
     MonthlyAssessment,
     ResultEntry,
+    Unit,
     columns_of,
+    table_of,
 )
 from models.plans.monthly import IndicatorSnap, UnitSnap
+from models.plans.result_versions import (
+    KIND_RESULT_RESTATED,
+    ResultVersionPlan,
+    StoredVersionRow,
+    plan_result_version,
+    restatement_notice,
+    version_history_lines,
+)
 from models.plans.results import DecemberCell, Settlement, UnitResult
-from models.rules import YearRules
+from models.rules import Level, YearRules
 from tasks.monthly import (
     load_indicators,
     load_ledger_sums,
@@ -37,6 +49,9 @@ from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
 RUN = columns_of(CycleRun)
+RES = columns_of(ResultEntry)
+CENT = Decimal("0.01")
+UNIT = columns_of(Unit)
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,15 @@ class CycleRow:
     claimed_at: datetime
 
 
-def load_result_inputs(session: Session, year: int, with_december: bool = False) -> ResultInputs:
+def load_result_inputs(
+    session: Session, year: int, with_december: bool = False, through: str | None = None
+) -> ResultInputs:
+    """The year's inputs to scores as of month ``through`` (the period's last month).
+
+    A half-year (without ``with_december``): each key's deduction as of ``through``
+    (``load_deductions_as_of``), the same before and after later months, rulings on
+    later months and the annual settlement. The annual: the ledger's sums of entries of
+    valid month ≤ ``through`` (settlement included). ``through`` None: every entry."""
     december: dict[tuple[int, int], DecemberCell] = {}
     if with_december:
         rows = session.execute(
@@ -75,9 +98,32 @@ def load_result_inputs(session: Session, year: int, with_december: bool = False)
         rules=load_year_rules(session, year),
         units=load_units(session),
         indicators=load_indicators(session, year),
-        ledger_sums=load_ledger_sums(session, year),
+        ledger_sums=(
+            load_ledger_sums(session, year, through=through)
+            if with_december or through is None
+            else load_deductions_as_of(session, year, through)
+        ),
         december=december,
     )
+
+
+def load_deductions_as_of(
+    session: Session, year: int, through: str
+) -> dict[tuple[int, int], Decimal]:
+    """``models.plans.as_of.deductions_as_of`` done by the database: each (unit, indicator)'s
+    pre-deduction of its latest assessed month of ``year`` up to ``through``."""
+    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
+    sql = (
+        "SELECT unit_id, indicator_id, pre_deduction FROM ("
+        " SELECT unit_id, indicator_id, pre_deduction, ROW_NUMBER() OVER ("
+        "  PARTITION BY unit_id, indicator_id ORDER BY period DESC) AS pick"
+        f" FROM {table_of(MonthlyAssessment).name}"
+        f" WHERE period >= {mark} AND period <= {mark} AND level <> {mark}"
+        ") latest WHERE pick = 1"
+    )
+    params = (f"{year:04d}-01", through, Level.UNAVAILABLE.value)
+    rows = session.connection().exec_driver_sql(sql, params).all()
+    return {(u, i): Decimal(str(d)).quantize(CENT) for u, i, d in rows}
 
 
 def load_month_levels(session: Session, months: list[str]) -> dict[tuple[int, str], list[str]]:
@@ -90,6 +136,30 @@ def load_month_levels(session: Session, months: list[str]) -> dict[tuple[int, st
     return out
 
 
+def load_result_versions(session: Session, cycle: str, period: str) -> list[StoredVersionRow]:
+    """Every stored result row of a (cycle, period), every version."""
+    rows = session.execute(
+        select(
+            RES.unit_id,
+            RES.category,
+            RES.score,
+            RES.deductions,
+            RES.total_weight,
+            RES.rank,
+            RES.grade,
+            RES.version,
+            RES.cause,
+            RES.created_at,
+        )
+        .where(RES.cycle == cycle, RES.period == period)
+        .order_by(RES.id)
+    )
+    return [
+        StoredVersionRow(u, c, Decimal(s), Decimal(d), Decimal(w), r, g, v, cause, at)
+        for u, c, s, d, w, r, g, v, cause, at in rows
+    ]
+
+
 def save_results(
     session: Session,
     cycle: str,
@@ -97,9 +167,19 @@ def save_results(
     results: list[UnitResult],
     run_id: int | None,
     now: datetime,
-) -> None:
+    cause: str | None = None,
+) -> ResultVersionPlan | None:
+    """Book the period's results as its next version when they differ from the current
+    one (nothing otherwise); a restatement that moves a rank or grade queues one office
+    message. ``cause`` defaults to ``run:<id>`` (``rerun:<id>`` when a version exists)."""
     if not results:
-        return
+        return None
+    stored = load_result_versions(session, cycle, period)
+    if cause is None:
+        cause = f"{'rerun' if stored else 'run'}:{run_id}"
+    plan = plan_result_version(stored, results, cause)
+    if plan is None:
+        return None
     session.execute(
         insert(ResultEntry),
         [
@@ -115,10 +195,60 @@ def save_results(
                 "grade": None if r.grade is None else r.grade.value,
                 "cycle_run_id": run_id,
                 "created_at": now,
+                "version": plan.version,
+                "cause": cause[:60],
             }
-            for r in results
+            for r in plan.rows
         ],
     )
+    queue_restatement_notice(session, cycle, period, plan, now, run_id)
+    return plan
+
+
+def queue_restatement_notice(
+    session: Session,
+    cycle: str,
+    period: str,
+    plan: ResultVersionPlan,
+    now: datetime,
+    run_id: int | None = None,
+) -> None:
+    """Queue the office's one message about the ranks or grades ``plan`` changes."""
+    ids = {c.unit_id for c in plan.changes}
+    if not ids:
+        return
+    units = {
+        i: (code, name)
+        for i, code, name in session.execute(
+            select(UNIT.id, UNIT.code, UNIT.name).where(UNIT.id.in_(ids))
+        )
+    }
+    notice = restatement_notice(cycle, period, plan, units, now)
+    if notice is None:
+        return
+    key = message_key("office", KIND_RESULT_RESTATED, period, notice.content_hash)
+    found = session.execute(select(columns_of(Message).id).where(columns_of(Message).key == key))
+    if found.first() is not None:
+        return
+    session.add(
+        Message(
+            key=key,
+            unit_id=None,
+            audience="office",
+            kind=KIND_RESULT_RESTATED,
+            period=period,
+            content_hash=notice.content_hash,
+            subject=notice.subject,
+            body_markdown=notice.markdown,
+            body_text=notice.text,
+            body_html=notice.html,
+            status=MessageStatus.PENDING,
+            due_at=now,
+            created_at=now,
+            cycle_run_id=run_id,
+        )
+    )
+    session.flush()
 
 
 def save_settlements(
@@ -157,26 +287,34 @@ def load_cycle_rows(session: Session, cycle: str) -> dict[str, CycleRow]:
 
 
 @task(name="load-result-inputs", cache_policy=NO_CACHE)
-def load_result_inputs_task(year: int, with_december: bool = False) -> ResultInputs:
+def load_result_inputs_task(
+    year: int, with_december: bool = False, through: str | None = None
+) -> ResultInputs:
+    """The inputs as of month ``through`` (the period's last month)."""
     with session_scope(database()) as session:
-        return load_result_inputs(session, year, with_december)
+        return load_result_inputs(session, year, with_december, through)
 
 
 @task(name="load-quarter-levels", cache_policy=NO_CACHE)
 def load_quarter_task(
     months: list[str],
 ) -> tuple[list[UnitSnap], dict[tuple[int, str], list[str]], frozenset[int]]:
-    """The units, each (unit, month)'s cell levels and who is on the negative list now."""
+    """The units, each (unit, month)'s cell levels and who was on the negative list at
+    the end of the quarter's last month (as of the quarter, whenever it runs)."""
     with session_scope(database()) as session:
-        return load_units(session), load_month_levels(session, months), load_negative_list(session)
+        on_list = load_negative_list(session, through=max(months))
+        return load_units(session), load_month_levels(session, months), on_list
 
 
 @task(name="book-results", cache_policy=NO_CACHE)
 def save_results_task(
     cycle: str, period: str, results: list[UnitResult], run_id: int, now: datetime
-) -> None:
+) -> list[str]:
+    """Book the results as the period's next version if they changed; the versions'
+    history (Markdown lines, current first) for the artifact."""
     with session_scope(database()) as session:
         save_results(session, cycle, period, results, run_id, now)
+        return version_history_lines(load_result_versions(session, cycle, period))
 
 
 @task(name="book-annual", cache_policy=NO_CACHE)
@@ -186,11 +324,13 @@ def save_annual_task(
     results: list[UnitResult],
     run_id: int,
     now: datetime,
-) -> None:
-    """Settlements and final results in one transaction: both or neither."""
+) -> list[str]:
+    """Settlements and final results in one transaction: both or neither. Returns the
+    results' version history (Markdown lines) for the artifact."""
     with session_scope(database()) as session:
         save_settlements(session, year, settlements, run_id, now)
         save_results(session, "annual_assessment", str(year), results, run_id, now)
+        return version_history_lines(load_result_versions(session, "annual_assessment", str(year)))
 
 
 @task(name="load-cycle-runs", cache_policy=NO_CACHE)

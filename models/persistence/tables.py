@@ -350,7 +350,14 @@ class NegativeListEntry(SQLModel, table=True):
 
 
 class ResultEntry(SQLModel, table=True):
-    """A unit's score, rank and grade at a cycle; a recomputation appends a new entry."""
+    """A unit's score, rank and grade at a cycle; a restatement appends a new entry.
+
+    ``version``: the (cycle, period)'s result version the row belongs to (1 for the
+    first run; each restatement that changes a row adds the next version holding the
+    rows it changed); a unit's current result is its row of the highest version.
+    ``cause``: what made the version (``run:<cycle run id>``, ``rerun:<id>``,
+    ``ruling:<id>``); ``created_at``: when it was recorded.
+    """
 
     __tablename__ = "result_entry"
     __table_args__ = (Index("ix_result_cycle_period_unit", "cycle", "period", "unit_id"),)
@@ -368,6 +375,8 @@ class ResultEntry(SQLModel, table=True):
     cycle_run_id: int | None = Field(default=None, foreign_key="cycle_run.id")
     ruling_id: int | None = Field(default=None, foreign_key="ruling.id")
     created_at: datetime = _ts()
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    cause: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
 
 
 # --------------------------------------------------------------------- notifications

@@ -113,18 +113,34 @@ def quarterly_report(
 
 
 def half_year_publication(
-    half: Period, results: Sequence[UnitResult], units: Sequence[UnitSnap]
+    half: Period,
+    results: Sequence[UnitResult],
+    units: Sequence[UnitSnap],
+    history: Sequence[str] = (),
 ) -> Publication:
-    """The half-year's scores and ranks per category."""
+    """The half-year's scores and ranks per category (as of its last month), with the
+    history of its result versions (``models.plans.result_versions``)."""
     names = {u.id: u.name for u in units}
     title = f"{half.key} 半年评估"
-    notes = [score_rule_text(half.months()[-1]), "同分同名次"]
+    notes = [score_rule_text(half.months()[-1]), "同分同名次", as_of_text(half)]
     return Publication(
         f"half-year-evaluation-{half.key}".lower(),
         result_rows(results, names, CATEGORY_LABELS),
-        results_markdown(title, results, names, CATEGORY_LABELS, notes),
+        results_markdown(title, results, names, CATEGORY_LABELS, notes) + history_markdown(history),
         title,
     )
+
+
+def as_of_text(period: Period) -> str:
+    last = period.months()[-1]
+    return f"截至 {last.year}年{last.index}月末：只计有效月份不晚于该月的台账记录"
+
+
+def history_markdown(history: Sequence[str]) -> str:
+    """The result versions' table under the report (empty without versions)."""
+    if not history:
+        return ""
+    return "\n## 结果版本\n\n" + "\n".join(history) + "\n"
 
 
 # ------------------------------------------------------------------------------ annual
@@ -140,8 +156,10 @@ def annual_results_publication(
     settlements: Sequence[Settlement],
     units: Sequence[UnitSnap],
     rules: YearRules = DEFAULT_RULES,
+    history: Sequence[str] = (),
 ) -> Publication:
-    """The year's final scores, ranks and grades per category, with the year's rules."""
+    """The year's final scores, ranks and grades per category, with the year's rules and
+    the history of its result versions."""
     names = {u.id: u.name for u in units}
     title = f"{year.key} 年度考核"
     notes = [
@@ -152,7 +170,7 @@ def annual_results_publication(
     return Publication(
         f"annual-assessment-{year.key}".lower(),
         result_rows(results, names, CATEGORY_LABELS),
-        results_markdown(title, results, names, CATEGORY_LABELS, notes),
+        results_markdown(title, results, names, CATEGORY_LABELS, notes) + history_markdown(history),
         title,
     )
 

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from models.catalog.vocabulary import CATEGORY_LABELS, DIRECTION_LABELS
 from models.plans.appeal_intake import KIND_LABELS as APPEAL_KIND_LABELS
 from models.plans.recompute import CellState
+from models.plans.result_versions import cause_label
 from models.rules import Grade, Level, Period, RulingKind, appeal_status_label
 from models.rules.periods import to_shanghai
 
@@ -136,6 +137,8 @@ class ResultFact:
     grade: str | None
     ruling_id: int | None
     created_at: datetime
+    version: int = 1
+    cause: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,12 @@ def _ruling_label(kind: str) -> str:
         return RulingKind(kind).label
     except ValueError:
         return kind
+
+
+def _cause(r: ResultFact) -> str:
+    if r.cause:
+        return cause_label(r.cause)
+    return "—" if r.ruling_id is None else f"申诉裁定 {r.ruling_id}"
 
 
 def _month_label(key: str) -> str:
@@ -444,17 +453,19 @@ def explain_markdown(facts: ExplainFacts) -> str:
             f"当前扣分 {_pts(f.unit_deductions)}）÷ 总权重 = {_pts(score)} 分。"
         )
     lines.append("")
+    current = {(r.cycle, r.period): r.id for r in sorted(f.results, key=lambda r: r.id)}
     lines += _table(
-        ["周期", "期次", "得分", "扣分", "排名", "等次", "来源裁定", "记录时间"],
+        ["周期", "期次", "版本", "得分", "扣分", "排名", "等次", "原因", "记录时间"],
         [
             [
                 CYCLE_LABELS.get(r.cycle, r.cycle),
                 r.period,
+                f"第 {r.version} 版" + ("（当前）" if current[(r.cycle, r.period)] == r.id else ""),
                 _pts(r.score),
                 _pts(r.deductions),
                 str(r.rank),
                 _grade(r.grade),
-                "—" if r.ruling_id is None else f"裁定 {r.ruling_id}",
+                _cause(r),
                 _time(r.created_at),
             ]
             for r in sorted(f.results, key=lambda r: r.id)

@@ -25,9 +25,10 @@ from models.rules import (
     Period,
     YearRules,
     assessor,
-    negative_list_history,
     plan_entry,
 )
+
+from .as_of import NegativeEventRow, negative_corrections
 
 ZERO = Decimal(0)
 
@@ -75,7 +76,15 @@ class WarningState:
 
 @dataclass(frozen=True)
 class MonthSnapshot:
-    """Everything the monthly analysis of ``month`` needs, as plain data."""
+    """Everything the monthly analysis of ``month`` needs, as plain data.
+
+    ``ledger_sums``: the ledger as of ``month`` (entries of valid month ≤ ``month``);
+    ``red_history``: each unit's red flag (None: unavailable) of the 12 months before
+    ``month`` and of the year's analysed months after it; ``negative_events``: the
+    units' negative-list events of any valid month (None: take ``on_negative_list`` as
+    the list at the end of the month before); ``year_settled``: the annual settlement
+    is booked (``final`` entries), which closes the year's ledger to monthly runs.
+    """
 
     month: Period
     rules: YearRules
@@ -84,10 +93,12 @@ class MonthSnapshot:
     observations: Mapping[tuple[int, int], Observation]
     ledger_sums: Mapping[tuple[int, int], Decimal] = field(default_factory=dict)
     warnings: Mapping[tuple[int, int], WarningState] = field(default_factory=dict)
-    red_history: Mapping[int, Mapping[str, bool]] = field(default_factory=dict)
+    red_history: Mapping[int, Mapping[str, bool | None]] = field(default_factory=dict)
     on_negative_list: frozenset[int] = frozenset()
     latest_booked_month: Period | None = None
     deadline: date | None = None
+    negative_events: Sequence[NegativeEventRow] | None = None
+    year_settled: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,7 @@ class WarningBooking:
 class NegativeEvent:
     unit_id: int
     event: str  # "on" | "off"
+    period: str | None = None  # the valid month; None: the month analysed
 
 
 @dataclass(frozen=True)
@@ -225,7 +237,9 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
     """Decide the month: assessments, ledger entries, warnings, negative list, reminders."""
     month = snapshot.month
     rules = snapshot.rules
-    books_ledger = snapshot.latest_booked_month is None or snapshot.latest_booked_month <= month
+    books_ledger = not snapshot.year_settled and (
+        snapshot.latest_booked_month is None or snapshot.latest_booked_month <= month
+    )
     results: list[CellResult] = []
     deductions: list[DeductionBooking] = []
     warnings: list[WarningBooking] = []
@@ -275,18 +289,7 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
                 # A state that was orange/red is no longer: a correcting entry says so.
                 warnings.append(WarningBooking(unit.id, indicator.id, a.level, a, previous.id))
 
-    negative_events: list[NegativeEvent] = []
-    for unit in snapshot.units:
-        if unit.id not in assessed_units:
-            continue
-        history = dict(snapshot.red_history.get(unit.id, {}))
-        history[month.key] = unit.id in red_units
-        on_now = negative_list_history(history, rules)[-1].on_list
-        was_on = unit.id in snapshot.on_negative_list
-        if on_now and not was_on:
-            negative_events.append(NegativeEvent(unit.id, "on"))
-        elif was_on and not on_now:
-            negative_events.append(NegativeEvent(unit.id, "off"))
+    negative_events = _negative_events(snapshot, assessed_units, red_units)
 
     return MonthlyPlan(
         month=month,
@@ -297,3 +300,34 @@ def plan_monthly_analysis(snapshot: MonthSnapshot) -> MonthlyPlan:
         books_ledger=books_ledger,
         red_units=frozenset(red_units),
     )
+
+
+def _negative_events(
+    snapshot: MonthSnapshot, assessed: set[int], red: set[int]
+) -> list[NegativeEvent]:
+    """The month's negative-list events and, when later months are analysed (a rerun or a
+    late month), the corrections that keep their list what their red flags say.
+
+    A unit none of whose cells could be assessed has the month passed over: it neither
+    goes on the list nor comes off."""
+    month = snapshot.month
+    by_unit: dict[int, list[NegativeEventRow]] = {}
+    if snapshot.negative_events is None:
+        before = month.previous().key
+        for unit_id in snapshot.on_negative_list:
+            by_unit[unit_id] = [NegativeEventRow(0, before, unit_id, "on")]
+    else:
+        for e in snapshot.negative_events:
+            by_unit.setdefault(e.unit_id, []).append(e)
+    out: list[NegativeEvent] = []
+    for unit in snapshot.units:
+        flags = dict(snapshot.red_history.get(unit.id, {}))
+        if unit.id not in assessed and not any(k > month.key for k in flags):
+            continue
+        flags[month.key] = (unit.id in red) if unit.id in assessed else None
+        months = sorted(k for k in flags if k >= month.key)
+        for period, event in negative_corrections(
+            by_unit.get(unit.id, ()), unit.id, flags, months, snapshot.rules
+        ):
+            out.append(NegativeEvent(unit.id, event, None if period == month.key else period))
+    return out

@@ -88,12 +88,13 @@ class NegativeEvent:
 def negative_list_as_of(events: Iterable[NegativeEvent], month: str) -> dict[str, NegativeEvent]:
     """Units on the list as of ``month`` → the event that put them there.
 
-    A unit's state as of a month is its last event *booked* (highest id) for that
-    month or an earlier one, as the monthly analysis and the recomputation after a
-    ruling read it: a correction booked later for an earlier month wins.
+    A unit's state as of a month is its event of the latest valid month at or before
+    it, events of one month in booking order (``models.plans.as_of``), as the monthly
+    analysis and the recomputation after a ruling read it: a rerun of June booked
+    after October does not outrank October.
     """
     latest: dict[str, NegativeEvent] = {}
-    for e in sorted(events, key=lambda e: e.id):
+    for e in sorted(events, key=lambda e: (e.period, e.id)):
         if e.period <= month:
             latest[e.unit_code] = e
     return {code: e for code, e in latest.items() if e.event == "on"}
@@ -103,7 +104,7 @@ def latest_event_as_of(
     events: Iterable[NegativeEvent], unit_code: str, month: str
 ) -> NegativeEvent | None:
     mine = [e for e in events if e.unit_code == unit_code and e.period <= month]
-    return max(mine, key=lambda e: e.id) if mine else None
+    return max(mine, key=lambda e: (e.period, e.id)) if mine else None
 
 
 @dataclass(frozen=True)

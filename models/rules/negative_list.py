@@ -1,7 +1,9 @@
 """The negative list (负面清单) and low discrimination (区分度不大).
 
 Negative list: a unit with any red indicator (red or missing) for two consecutive
-months is on the list from the second such month until a month with none.
+months is on the list from the second such month until a month with none. A month
+the platform could not serve (no assessed cell: ``None`` in the history) neither
+puts a unit on the list nor takes it off: it is passed over.
 Low discrimination: completions across units whose coefficient of variation is
 under the year's ``low_discrimination_cv`` (default 0.05).
 """
@@ -46,12 +48,14 @@ class NegativeListMonth:
 
 
 def negative_list_history(
-    red_by_month: Mapping[str, bool], rules: YearRules = DEFAULT_RULES
+    red_by_month: Mapping[str, bool | None], rules: YearRules = DEFAULT_RULES
 ) -> list[NegativeListMonth]:
     """Negative-list membership for each month given, in month order.
 
     `red_by_month` maps month keys ("2026-03") to whether the unit had any red
-    indicator that month. Months may span a year boundary. A month absent
+    indicator that month, or None when no cell of the unit could be assessed
+    (unavailable): such a month keeps the streak and the membership as they were,
+    and counts as contiguous. Months may span a year boundary. A month absent
     from the mapping between two given months breaks the streak (no record, no red
     month); the unit is then off the list until a new run of red months.
     """
@@ -61,10 +65,18 @@ def negative_list_history(
     streak = 0
     was_on = False
     for month in months:
-        has_red = bool(red_by_month[month.key])
+        flag = red_by_month[month.key]
         contiguous = previous is not None and previous.next() == month
         if not contiguous:
             streak = 0
+        if flag is None:  # unavailable: passed over, the state stands (after a gap: off)
+            stays = was_on and contiguous
+            out.append(
+                NegativeListMonth(month.key, False, streak, stays, False, was_on and not stays)
+            )
+            was_on, previous = stays, month
+            continue
+        has_red = bool(flag)
         streak = streak + 1 if has_red else 0
         on_list = streak >= rules.negative_list_consecutive_months
         out.append(
@@ -83,7 +95,7 @@ def negative_list_history(
 
 
 def negative_list_by_unit(
-    red_by_unit: Mapping[U, Mapping[str, bool]], rules: YearRules = DEFAULT_RULES
+    red_by_unit: Mapping[U, Mapping[str, bool | None]], rules: YearRules = DEFAULT_RULES
 ) -> dict[U, list[NegativeListMonth]]:
     """`negative_list_history` for every unit."""
     return {unit: negative_list_history(flags, rules) for unit, flags in red_by_unit.items()}

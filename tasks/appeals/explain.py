@@ -233,8 +233,8 @@ def load_explain(
         )
     )
     results = tuple(
-        ResultFact(i, cy, p, pts(s), pts(d), pts(w), rk, g, rul, aware(at))
-        for i, cy, p, s, d, w, rk, g, rul, at in session.execute(
+        ResultFact(i, cy, p, pts(s), pts(d), pts(w), rk, g, rul, aware(at), v, cause)
+        for i, cy, p, s, d, w, rk, g, rul, at, v, cause in session.execute(
             select(
                 RES.id,
                 RES.cycle,
@@ -246,6 +246,8 @@ def load_explain(
                 RES.grade,
                 RES.ruling_id,
                 RES.created_at,
+                RES.version,
+                RES.cause,
             )
             .where(RES.unit_id == unit.id, RES.period.like(f"{year:04d}%"))
             .order_by(RES.id)

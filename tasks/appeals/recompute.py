@@ -47,6 +47,7 @@ from models.plans.recompute import (
     latest_rulings,
     plan_recompute,
 )
+from models.plans.result_versions import RankChange, ResultVersionPlan
 from models.rules import Observation, Period, WorkCalendar
 from tasks.appeals.notices import queue_appeal_digests
 from tasks.appeals.reads import (
@@ -71,6 +72,7 @@ from tasks.appeals.reads import (
 from tasks.bulk import DEDUCTION_COLUMNS, WARNING_COLUMNS, bulk_insert
 from tasks.locks import category_lock, serialize
 from tasks.monthly import load_indicators
+from tasks.results import queue_restatement_notice
 from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules
 
@@ -139,10 +141,12 @@ def load_recompute_snapshot(
     ):
         warnings[(iid, period)] = WarningState(wid, level)
     before = load_cells(session, unit.id, year_months(year - 1))
-    red_before: dict[str, bool] = {}
+    red_before: dict[str, bool | None] = {}
     for (_, period), cell in before.items():
         if cell.assessed:
-            red_before[period] = red_before.get(period, False) or cell.is_red
+            red_before[period] = bool(red_before.get(period)) or cell.is_red
+        else:  # a month with no assessed cell is passed over by the negative list
+            red_before.setdefault(period, None)
     negative = [
         NegativeEventRow(i, p, e)
         for i, p, e in session.execute(
@@ -273,41 +277,68 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
         ("period", "unit_id", "event", "cycle_run_id", "ruling_id", "created_at"),
         ((e.month, plan.unit_id, e.event, None, ruling_id, now) for e in plan.negative_events),
     )
-    bulk_insert(
-        conn,
-        table_of(ResultEntry),
-        (
-            "cycle",
-            "period",
-            "unit_id",
-            "category",
-            "score",
-            "deductions",
-            "total_weight",
-            "rank",
-            "grade",
-            "cycle_run_id",
-            "ruling_id",
-            "created_at",
-        ),
-        (
+    save_restated_results(session, plan, now)
+
+
+def save_restated_results(session: Session, plan: RecomputePlan, now: datetime) -> None:
+    """The plan's corrected results as the next version of each (cycle, period), caused by
+    the ruling; the office is told of the ranks and grades that change."""
+    by_period: dict[tuple[str, str], list[Any]] = {}
+    for r in plan.results:
+        by_period.setdefault((r.cycle, r.period), []).append(r)
+    cause = f"ruling:{plan.ruling_id}"
+    for (cycle, period), corrections in sorted(by_period.items()):
+        top = session.execute(
+            select(func.max(RES.version)).where(RES.cycle == cycle, RES.period == period)
+        ).scalar_one_or_none()
+        version = (top or 0) + 1
+        bulk_insert(
+            session.connection(),
+            table_of(ResultEntry),
             (
-                r.cycle,
-                r.period,
-                r.unit_id,
-                r.category,
-                r.score,
-                r.deductions,
-                r.total_weight,
-                r.rank,
-                r.grade,
-                r.cycle_run_id,
-                ruling_id,
-                now,
-            )
-            for r in plan.results
-        ),
-    )
+                "cycle",
+                "period",
+                "unit_id",
+                "category",
+                "score",
+                "deductions",
+                "total_weight",
+                "rank",
+                "grade",
+                "cycle_run_id",
+                "ruling_id",
+                "created_at",
+                "version",
+                "cause",
+            ),
+            (
+                (
+                    r.cycle,
+                    r.period,
+                    r.unit_id,
+                    r.category,
+                    r.score,
+                    r.deductions,
+                    r.total_weight,
+                    r.rank,
+                    r.grade,
+                    r.cycle_run_id,
+                    plan.ruling_id,
+                    now,
+                    version,
+                    cause,
+                )
+                for r in corrections
+            ),
+        )
+        changes = tuple(
+            RankChange(r.unit_id, r.before.rank, r.rank, r.before.grade, r.grade,
+                       r.before.score, r.score)
+            for r in corrections
+            if (r.before.rank, r.before.grade) != (r.rank, r.grade)
+        )  # fmt: skip
+        restated = ResultVersionPlan(version, cause, (), changes)
+        queue_restatement_notice(session, cycle, period, restated, now)
 
 
 @dataclass

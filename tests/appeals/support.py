@@ -81,7 +81,7 @@ def fresh_year(engine: Engine, rulings: Mapping[Key, Ruling] | None = None) -> F
         units = load_units(session)
         indicators = load_indicators(session, YEAR)
         on: set[int] = set()
-        red: dict[int, dict[str, bool]] = {}
+        red: dict[int, dict[str, bool | None]] = {}
         previous: Period | None = None
         december: dict[tuple[int, int], Any] = {}
         for month in Period.whole_year(YEAR).months():
@@ -119,9 +119,11 @@ def fresh_year(engine: Engine, rulings: Mapping[Key, Ruling] | None = None) -> F
                 out.cells[(r.unit_id, r.indicator_id, month.key)] = (a.level.value, a.pre_deduction)
                 if month.index == 12:
                     december[(r.unit_id, r.indicator_id)] = a
+                flags = red.setdefault(r.unit_id, {})
                 if a.level is not Level.UNAVAILABLE:
-                    flags = red.setdefault(r.unit_id, {})
-                    flags[month.key] = flags.get(month.key, False) or a.is_red
+                    flags[month.key] = bool(flags.get(month.key)) or a.is_red
+                else:  # a month with no assessed cell is passed over by the negative list
+                    flags.setdefault(month.key, None)
             for w in plan.warnings:
                 out.warnings[(w.unit_id, w.indicator_id, month.key)] = w.level.value
             for e in plan.negative_events:
@@ -223,11 +225,11 @@ def fresh_warning_states(fresh: Fresh) -> dict[Key, str]:
 
 
 def membership(engine: Engine, unit_id: int) -> dict[str, bool]:
-    """The unit's negative-list membership after each month: the latest event (in booking
-    order) of a month at or before it."""
+    """The unit's negative-list membership after each month: the latest event of a month
+    at or before it (by valid month, then booking order)."""
     events = rows(
         engine,
-        "SELECT period, event FROM negative_list_entry WHERE unit_id = :u ORDER BY id",
+        "SELECT period, event FROM negative_list_entry WHERE unit_id = :u ORDER BY period, id",
         u=unit_id,
     )
     out = {}

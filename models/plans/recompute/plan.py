@@ -280,7 +280,7 @@ def _negative_corrections(
     year: int,
     last: int,
 ) -> tuple[NegativeCorrection, ...]:
-    flags: dict[str, bool] = dict(s.red_before)
+    flags: dict[str, bool | None] = dict(s.red_before)
     assessed_months: set[str] = set()
     by_month: dict[str, list[CellState]] = {}
     for (_, month), cell in cells.items():
@@ -290,13 +290,16 @@ def _negative_corrections(
         if assessed:
             assessed_months.add(month)
             flags[month] = any(c.is_red for c in assessed)
+        else:  # unavailable: passed over by the negative list
+            flags[month] = None
     months = [Period.parse(m).index for (_, m) in standing] + [Period.parse(s.ruling.month).index]
     start = min(months)
     events: list[tuple[str, str]] = [(e.period, e.event) for e in s.negative_events]
 
     def derived(month: str) -> bool:
         latest = None
-        for period, event in events:  # booking order: the last one at or before wins
+        # by valid month, then booking order: the last one at or before wins
+        for period, event in sorted(events, key=lambda e: e[0]):
             if period <= month:
                 latest = event
         return latest == "on"

@@ -130,7 +130,8 @@ class RecomputeSnapshot:
     ``rulings``: every effective ruling on the unit's cells in the year;
     ``ledger``: each of the unit's indicators' ledger sum and latest entry;
     ``warnings``: the latest warning entry of each ruled cell;
-    ``red_before``: whether the unit had a red cell in each month before the year;
+    ``red_before``: whether the unit had a red cell in each month before the year (None:
+    no cell assessed, passed over);
     ``negative_events``: the unit's negative-list events, in booking order;
     ``settled``: the annual assessment has settled the year;
     ``results``: the published results of the year for the unit's category.
@@ -145,7 +146,7 @@ class RecomputeSnapshot:
     rulings: Sequence[RulingRef]
     ledger: Mapping[int, LedgerKeyState]
     warnings: Mapping[tuple[int, str], WarningState]
-    red_before: Mapping[str, bool]
+    red_before: Mapping[str, bool | None]
     negative_events: Sequence[NegativeEventRow]
     settled: bool
     results: Sequence[ResultSet]
