@@ -219,9 +219,11 @@ def find_route(name: str) -> Route:
 
 
 def run_through_deployment(name: str, parameters: dict[str, Any]) -> CycleOutcome:
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     run = run_deployment(name, parameters=parameters, timeout=None, as_subflow=False)
+    assert isinstance(run, FlowRun)  # called from synchronous code: the run, not a coroutine
     state = run.state
     if state is None:  # pragma: no cover - a finished run has a state
         return CycleOutcome("UNKNOWN", "", "")

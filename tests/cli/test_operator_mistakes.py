@@ -36,7 +36,10 @@ MISTAKES: list[tuple[list[str], str]] = [
     ),
     (["share", "changes", "--since", "2026/10/01"], "请写成 2026-10-01"),
     (["onsite", "export", "--period", "2026Q3", "plan.xlsx"], "季度请写成 2026-Q3"),
-    (["onsite", "export", "--period", "2026-09", "plan.xlsx"], "是月份，这里需要季度（如 2026-Q3）"),
+    (
+        ["onsite", "export", "--period", "2026-09", "plan.xlsx"],
+        "是月份，这里需要季度（如 2026-Q3）",
+    ),
     (["results", "export", "--year", "2026", "results.pdf"], "不支持的文件格式“.pdf”"),
     (["catalog", "import", "目录2026.xlsx"], "找不到考核目录文件“目录2026.xlsx”"),
     (["catalog", "import", "catalog.csv"], "请使用 .xlsx 或 .yaml"),
@@ -140,7 +143,8 @@ def test_a_bug_is_one_line_and_exit_code_1_without_a_traceback(
     ran = assess("calendar", "--year", "2026")
     assert ran.code == ExitCode.INTERNAL
     assert ran.error_lines == [
-        "错误：内部错误（RuntimeError：the timetable broke）（加 --debug 或设 ASSESS_DEBUG=1 查看详情）"
+        "错误：内部错误（RuntimeError：the timetable broke）"
+        "（加 --debug 或设 ASSESS_DEBUG=1 查看详情）"
     ]
 
 
