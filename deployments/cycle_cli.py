@@ -43,7 +43,10 @@ def _group() -> None:
 FALLBACK_DEPLOYMENT = "calendar"
 REFUSED_STATE_NAMES = frozenset({"Refused", "NotDue", "Busy", "Skipped"})
 """Final state names a cycle flow ends in when it may not run now (exit code 3)."""
-_BUSY = re.compile(r"already (running|queued)\b")
+_REFUSED_MESSAGE = re.compile(
+    r"already (running|queued)\b|\bnot (yet )?due\b|\bheld by another\b|CycleRefused", re.I
+)
+"""Messages of a run that did not run: another holds the period, or it is not yet due."""
 
 STATE_LABELS: dict[str, str] = {
     "COMPLETED": "已完成",
@@ -121,8 +124,7 @@ class CycleOutcome:
             self.refused_by_exception
             or self.state_name in REFUSED_STATE_NAMES
             or self.state_type == "CANCELLED"
-            or "CycleRefused" in self.message
-            or (self.state_type == "COMPLETED" and bool(_BUSY.search(self.message)))
+            or bool(_REFUSED_MESSAGE.search(self.message))
         )
 
     def label(self) -> str:
@@ -215,7 +217,7 @@ def find_route(name: str) -> Route:
         return Route(False, f"Prefect 服务器上没有部署 {name}，在本进程运行")
     except Exception:  # unreachable, refused, timed out: the operator still gets a run
         return down
-    return Route(True, f"经部署 {name} 运行（Prefect 服务器 {url}），等待结束……")
+    return Route(True, f"经部署 {name} 运行（Prefect 服务器 {url}），等待其结束")
 
 
 def run_through_deployment(name: str, parameters: dict[str, Any]) -> CycleOutcome:
@@ -249,9 +251,7 @@ def run_in_process(cycle: Cycle, parameters: dict[str, Any], server_down: bool) 
 def run_cycle(
     cycle: Annotated[
         str,
-        typer.Argument(
-            help="周期名称：" + "、".join(f"{k}（{v}）" for k, v in CYCLE_LABELS.items())
-        ),
+        typer.Argument(help=CYCLE_HELP),
     ],
     period: Annotated[
         str,
@@ -280,7 +280,8 @@ def run_cycle(
     parameters = flow_parameters(the_cycle, the_period, force, preview)
     name = deployment_name(the_cycle)
     route = Route(False, "按 --in-process 在本进程运行") if in_process else find_route(name)
-    typer.echo(f"{CYCLE_LABELS[the_cycle.value]} {the_period.key}：{route.reason}。")
+    mode = "（预览，不记账、不发消息）" if preview else ""
+    typer.echo(f"{CYCLE_LABELS[the_cycle.value]} {the_period.key}{mode}：{route.reason}。")
     if route.use_server:
         outcome = run_through_deployment(name, parameters)
     else:

@@ -71,6 +71,11 @@ def test_a_monthly_analysis_run_in_process_completes_against_the_simulator_and_s
             "月分析 2026-03：未运行（Flow run encountered an exception: CycleRefused: x）",
         ),
         (
+            CycleOutcome("FAILED", "Failed", "2026-11 is not due before 2026-12-08 09:00"),
+            ExitCode.REFUSED,
+            "月分析 2026-03：未运行（2026-11 is not due before 2026-12-08 09:00）",
+        ),
+        (
             CycleOutcome("FAILED", "Failed", "Flow run encountered an exception: KeyError"),
             ExitCode.INTERNAL,
             "月分析 2026-03：失败（Flow run encountered an exception: KeyError）",
