@@ -41,6 +41,7 @@ def _group() -> None:
 
 
 FALLBACK_DEPLOYMENT = "calendar"
+CYCLE_HELP = "周期名称：" + "、".join(f"{k}（{v}）" for k, v in CYCLE_LABELS.items())
 REFUSED_STATE_NAMES = frozenset({"Refused", "NotDue", "Busy", "Skipped"})
 """Final state names a cycle flow ends in when it may not run now (exit code 3)."""
 _REFUSED_MESSAGE = re.compile(
