@@ -36,6 +36,7 @@ app = typer.Typer(
     "例：assess cycle run monthly_analysis --period 2026-03",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 catalog_app = typer.Typer(
     cls=OfficeGroup,
@@ -93,7 +94,7 @@ def catalog_import(
     with session_scope(engine) as session:
         report = save_catalog(session, catalog)
     engine.dispose()
-    typer.echo(f"imported {file.name}: {report.summary()}")
+    typer.echo(f"已导入 {file.name}：{report.summary()}")
 
 
 def _check_catalog_file(file: Path, must_exist: bool) -> None:

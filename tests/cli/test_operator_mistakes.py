@@ -161,25 +161,37 @@ def test_ctrl_c_exits_130_with_one_line(
     assert ran.code == ExitCode.INTERRUPTED and ran.error_lines == ["错误：已中断。"]
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--help"],
-        ["cycle", "run", "--help"],
-        ["calendar", "--help"],
-        ["catalog", "import", "--help"],
-        ["outbox", "--help"],
-        ["explain", "--help"],
-        ["share", "export", "--help"],
-        ["onsite", "export", "--help"],
-        ["results", "record-use", "--help"],
-        ["problems", "close", "--help"],
-        ["report", "burden", "--help"],
-        ["deployments", "render", "--help"],
-    ],
-)
-def test_help_is_chinese_with_an_example(assess: Callable[..., Ran], argv: list[str]) -> None:
-    ran = assess(*argv)
+def _command_paths() -> list[list[str]]:
+    """Every command and group of ``assess``, as the words that name it."""
+    import typer
+
+    from deployments.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        commands = getattr(command, "commands", {})
+        for name, sub in sorted(commands.items()):
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+COMMAND_PATHS = _command_paths()
+
+
+def test_every_command_of_the_office_is_walked() -> None:
+    assert ["cycle", "run"] in COMMAND_PATHS and ["share", "export"] in COMMAND_PATHS
+    assert len(COMMAND_PATHS) > 25
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=[" ".join(["assess", *p]) for p in COMMAND_PATHS])
+def test_every_help_is_chinese_with_an_example(
+    assess: Callable[..., Ran], path: list[str]
+) -> None:
+    ran = assess(*path, "--help")
     assert ran.code == ExitCode.OK
     assert "例：assess " in ran.out, ran.out
     assert "显示本帮助并退出" in ran.out and "Show this message" not in ran.out
