@@ -187,10 +187,11 @@ def test_every_command_of_the_office_is_walked() -> None:
     assert len(COMMAND_PATHS) > 25
 
 
-@pytest.mark.parametrize("path", COMMAND_PATHS, ids=[" ".join(["assess", *p]) for p in COMMAND_PATHS])
-def test_every_help_is_chinese_with_an_example(
-    assess: Callable[..., Ran], path: list[str]
-) -> None:
+PATH_IDS = [" ".join(("assess", *p)) for p in COMMAND_PATHS]
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=PATH_IDS)
+def test_every_help_is_chinese_with_an_example(assess: Callable[..., Ran], path: list[str]) -> None:
     ran = assess(*path, "--help")
     assert ran.code == ExitCode.OK
     assert "例：assess " in ran.out, ran.out
