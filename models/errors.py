@@ -9,15 +9,13 @@ exit codes in one place. Anything outside the tree is an internal error.
     the message says how to write it.
   - ``NotFoundError``: a code, id, cycle or file that does not exist; the message names
     it and, where short, what does.
-  - ``ConflictError``: the request is well written but the data does not allow it yet
-    (no results before the annual assessment, a problem already closed).
   - ``CycleRefused``: a cycle run that may not run now (not yet due, another run holds
     the period); exit code 3, so scripts can tell it from a mistake.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "CycleRefused", "InputError", "NotFoundError", "OfficeError"]
+__all__ = ["CycleRefused", "InputError", "NotFoundError", "OfficeError"]
 
 
 class OfficeError(Exception):
@@ -30,10 +28,6 @@ class InputError(OfficeError, ValueError):
 
 class NotFoundError(OfficeError, LookupError):
     """A code, id, cycle or file that does not exist."""
-
-
-class ConflictError(OfficeError):
-    """Well written, but the data does not allow it (yet)."""
 
 
 class CycleRefused(OfficeError):
