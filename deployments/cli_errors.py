@@ -177,6 +177,13 @@ def describe_error(exc: BaseException) -> tuple[ExitCode, str]:
         )
     if isinstance(exc, YearRulesError):
         return ExitCode.USER, f"年度规则有误：{_one_line(str(exc))}"
+    if (settings := _settings_fields(exc)) is not None:
+        return ExitCode.USER, f"环境变量 {settings} 的值不对，请按 README“Settings”一节设置。"
+    if _is_database_url_error(exc):
+        return ExitCode.USER, (
+            "环境变量 ASSESS_DATABASE_URL 写法不对：如 sqlite:///data/assessment.db "
+            "或 postgresql+psycopg://用户@主机/库名。"
+        )
     if isinstance(exc, IsADirectoryError):
         return ExitCode.USER, f"“{exc.filename}”是文件夹，请给出文件名。"
     if isinstance(exc, FileNotFoundError):
@@ -184,6 +191,24 @@ def describe_error(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, PermissionError):
         return ExitCode.USER, f"没有权限读写“{exc.filename}”。"
     return ExitCode.INTERNAL, _internal_message(exc)
+
+
+def _settings_fields(exc: BaseException) -> str | None:
+    """``ASSESS_X, ASSESS_Y`` when ``exc`` is the settings refusing the environment."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError) or exc.title != "Settings":
+        return None
+    names = {f"ASSESS_{str(e['loc'][0]).upper()}" for e in exc.errors() if e.get("loc")}
+    return "、".join(sorted(names)) or "ASSESS_*"
+
+
+def _is_database_url_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import ArgumentError
+
+    if not isinstance(exc, ArgumentError):
+        return False
+    return "URL" in str(exc) or "sqlalchemy.dialects" in str(exc)  # unparsable, unknown dialect
 
 
 def _internal_message(exc: BaseException) -> str:

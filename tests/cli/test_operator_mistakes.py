@@ -84,6 +84,25 @@ def test_a_typical_mistake_is_one_chinese_line_and_exit_code_2(
     assert_one_chinese_line(assess(*argv), fragment)
 
 
+ENVIRONMENT_MISTAKES: list[tuple[str, str, str]] = [
+    ("ASSESS_BATCH_CONCURRENCY", "many", "环境变量 ASSESS_BATCH_CONCURRENCY 的值不对"),
+    ("ASSESS_DATABASE_URL", "assessment.db", "ASSESS_DATABASE_URL 写法不对"),
+    ("ASSESS_DATABASE_URL", "postgres://assess@db/assessment", "postgresql+psycopg://"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "fragment"), ENVIRONMENT_MISTAKES)
+def test_a_mistyped_setting_is_one_chinese_line_and_exit_code_2(
+    assess: Callable[..., Ran],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    fragment: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert_one_chinese_line(assess("outbox", "--day", "2026-03-16"), fragment)
+
+
 def test_the_list_holds_at_least_twenty_distinct_mistakes() -> None:
     assert len({tuple(argv) for argv, _ in MISTAKES}) >= 20
 
