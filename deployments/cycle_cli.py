@@ -12,16 +12,20 @@ flow that has no ``preview`` parameter is refused with a Chinese line, never cal
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
+import logging
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from deployments.cli_errors import ExitCode, OfficeGroup
+from deployments.cli_errors import ExitCode, OfficeGroup, describe_error, is_debug
 from deployments.timetable import CYCLE_LABELS
 from models.errors import InputError, NotFoundError
 from models.rules import Cycle, Period
@@ -49,6 +53,9 @@ _REFUSED_MESSAGE = re.compile(
 )
 """Messages of a run that did not run: another holds the period, or it is not yet due."""
 
+MAX_MESSAGE = 300
+"""Characters of a run's own (English) message shown on the outcome line."""
+
 STATE_LABELS: dict[str, str] = {
     "COMPLETED": "已完成",
     "FAILED": "失败",
@@ -66,6 +73,7 @@ _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"already partial"), "该期次此前已部分完成（平台不可用），可加 --force 重跑"),
     (re.compile(r"already (running|queued)"), "另一运行正在处理该期次，请等它结束后再试"),
     (re.compile(r"^platform unavailable: (.*)$"), r"考核信息平台不可用，部分完成：\1"),
+    (re.compile(r"^.*\bCycleRefused: (.*)$"), r"\1"),  # the refusal's own (Chinese) words
 )
 
 
@@ -112,6 +120,8 @@ class CycleOutcome:
     state_name: str
     message: str
     refused_by_exception: bool = False
+    detail: str = ""
+    """The failure in Chinese, when the exception itself came back (in-process runs)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -136,10 +146,13 @@ class CycleOutcome:
         return STATE_LABELS.get(self.state_type, self.state_name)
 
     def chinese_message(self) -> str:
+        if self.detail:
+            return self.detail
+        first = self.message.strip().splitlines()[0] if self.message.strip() else ""
         for pattern, chinese in _MESSAGES:
-            if pattern.search(self.message):
-                return pattern.sub(chinese, self.message) if "\\1" in chinese else chinese
-        return self.message.strip()
+            if pattern.search(first):
+                return pattern.sub(chinese, first) if "\\1" in chinese else chinese
+        return first if len(first) <= MAX_MESSAGE else first[:MAX_MESSAGE] + "…"
 
     def line(self, cycle: Cycle, period: Period) -> str:
         said = self.chinese_message()
@@ -152,18 +165,20 @@ def outcome_of_state(state: Any) -> CycleOutcome:
     """A Prefect ``State`` as a ``CycleOutcome`` (an in-process ``CycleRefused`` counts)."""
     from models.errors import CycleRefused
 
-    refused = False
+    raised: object = None
     if state.is_failed():
         try:
             raised = state.result(raise_on_failure=False)
         except Exception:  # the result may not be retrievable; the message still is
             raised = None
-        refused = isinstance(raised, CycleRefused)
+    refused = isinstance(raised, CycleRefused)
+    detail = describe_error(raised)[1] if isinstance(raised, Exception) and not refused else ""
     return CycleOutcome(
         state_type=str(getattr(state.type, "value", state.type)),
         state_name=state.name or "",
         message=state.message or "",
         refused_by_exception=refused,
+        detail=detail,
     )
 
 
@@ -233,23 +248,51 @@ def run_through_deployment(name: str, parameters: dict[str, Any]) -> CycleOutcom
     return outcome_of_state(state)
 
 
-def run_in_process(cycle: Cycle, parameters: dict[str, Any], server_down: bool) -> CycleOutcome:
-    """Run the flow here; with a configured but unreachable server, on an ephemeral one."""
-    from contextlib import nullcontext
+@contextmanager
+def console_without_tracebacks() -> Iterator[None]:
+    """While inside, the console's log lines carry no traceback (the Prefect API's keep them).
 
+    Prefect logs a failed task's or flow's exception with its traceback to the console;
+    the operator gets the one-line outcome instead, the traceback with ``--debug``.
+    """
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    for handler in consoles:
+        plain_format = handler.format
+
+        def without_traceback(
+            record: logging.LogRecord, plain: Callable[[logging.LogRecord], str] = plain_format
+        ) -> str:
+            bare = copy.copy(record)
+            bare.exc_info, bare.exc_text, bare.stack_info = None, None, None
+            return plain(bare)
+
+        handler.format = without_traceback  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for handler in consoles:
+            del handler.format  # back to the class's method
+
+
+def run_in_process(
+    cycle: Cycle, parameters: dict[str, Any], server_down: bool, debug: bool = False
+) -> CycleOutcome:
+    """Run the flow here; with a configured but unreachable server, on an ephemeral one."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    flow = load_flow(cycle)
-    context = (
-        temporary_settings(restore_defaults={PREFECT_API_URL}) if server_down else nullcontext()
-    )
-    with context:
+    flow = load_flow(cycle)  # imports Prefect, which sets up its console logging
+    ephemeral = temporary_settings(restore_defaults={PREFECT_API_URL})
+    with (
+        ephemeral if server_down else nullcontext(),
+        nullcontext() if debug else console_without_tracebacks(),
+    ):
         state = flow(**parameters, return_state=True)
     return outcome_of_state(state)
 
 
 @cycle_app.command("run")
 def run_cycle(
+    ctx: typer.Context,
     cycle: Annotated[
         str,
         typer.Argument(help=CYCLE_HELP),
@@ -286,7 +329,8 @@ def run_cycle(
     if route.use_server:
         outcome = run_through_deployment(name, parameters)
     else:
-        outcome = run_in_process(the_cycle, parameters, server_down=route.server_down)
+        debug = is_debug(ctx)
+        outcome = run_in_process(the_cycle, parameters, route.server_down, debug)
     typer.echo(outcome.line(the_cycle, the_period), err=outcome.exit_code is not ExitCode.OK)
     raise typer.Exit(int(outcome.exit_code))
 

@@ -66,9 +66,13 @@ def test_a_monthly_analysis_run_in_process_completes_against_the_simulator_and_s
             "月分析 2026-03：未运行（2026-03 is due after 2026-04-08 09:00）",
         ),
         (
-            CycleOutcome("FAILED", "Failed", "Flow run encountered an exception: CycleRefused: x"),
+            CycleOutcome(
+                "FAILED",
+                "Failed",
+                "Flow run encountered an exception: CycleRefused: 2026-03 的上传截止日尚未过去",
+            ),
             ExitCode.REFUSED,
-            "月分析 2026-03：未运行（Flow run encountered an exception: CycleRefused: x）",
+            "月分析 2026-03：未运行（2026-03 的上传截止日尚未过去）",
         ),
         (
             CycleOutcome("FAILED", "Failed", "2026-11 is not due before 2026-12-08 09:00"),
@@ -152,3 +156,43 @@ def test_an_unreachable_server_sends_the_run_in_process_on_an_ephemeral_server()
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
         route = cycle_cli.find_route("monthly_analysis/calendar")
     assert not route.use_server and route.server_down and "无法连接" in route.reason
+
+
+@pytest.mark.flow
+def test_a_flow_that_refuses_its_period_exits_3_with_its_own_words(
+    prefect_server: None, assess: Callable[..., Ran], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow
+
+    from models.errors import CycleRefused
+
+    @flow(name="monthly_analysis")
+    def refusing(period: str | None = None, force: bool = False) -> None:
+        raise CycleRefused(f"{period} 的上传截止日（2026-04-08）尚未过去，届时再运行。")
+
+    monkeypatch.setattr(cycle_cli, "load_flow", lambda _c: refusing)
+    ran = assess("cycle", "run", "monthly_analysis", "--period", "2026-03", "--in-process")
+    assert ran.code == ExitCode.REFUSED, ran
+    assert "按 --in-process 在本进程运行" in ran.out
+    assert ran.error_lines == [
+        "月分析 2026-03：未运行（2026-03 的上传截止日（2026-04-08）尚未过去，届时再运行。）"
+    ]
+
+
+@pytest.mark.flow
+def test_a_flow_that_fails_in_process_is_one_chinese_line_and_exit_code_1(
+    prefect_server: None, assess: Callable[..., Ran], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow
+
+    @flow(name="quarterly_monitoring")
+    def failing(period: str | None = None, force: bool = False) -> None:
+        raise RuntimeError("the negative list broke")
+
+    monkeypatch.setattr(cycle_cli, "load_flow", lambda _c: failing)
+    ran = assess("cycle", "run", "quarterly_monitoring", "--period", "2026-Q1", "--in-process")
+    assert ran.code == ExitCode.INTERNAL, ran
+    assert ran.error_lines == [
+        "季度监测 2026-Q1：失败（内部错误（RuntimeError：the negative list broke）"
+        "（加 --debug 或设 ASSESS_DEBUG=1 查看详情））"
+    ]
