@@ -141,6 +141,8 @@ class CycleOutcome:
     def label(self) -> str:
         if self.state_name == "Partial":
             return "部分完成"
+        if self.state_name == "Preview":
+            return "预览完成"
         if self.refused:
             return "未运行"
         return STATE_LABELS.get(self.state_type, self.state_name)
