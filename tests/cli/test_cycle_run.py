@@ -56,9 +56,9 @@ def test_a_monthly_analysis_run_in_process_completes_against_the_simulator_and_s
             "月分析 2026-03：部分完成（考核信息平台不可用，部分完成：503 x3）",
         ),
         (
-            CycleOutcome("COMPLETED", "Preview", "2026-03 月分析（预览）：已发布，未记账、未发送消息"),
+            CycleOutcome("COMPLETED", "Preview", "2026-03 月分析：已发布，未记账、未发送消息"),
             ExitCode.OK,
-            "月分析 2026-03：预览完成（2026-03 月分析（预览）：已发布，未记账、未发送消息）",
+            "月分析 2026-03：预览完成（2026-03 月分析：已发布，未记账、未发送消息）",
         ),
         (
             CycleOutcome("CANCELLED", "NotDue", "2026-11 的上传截止日为 2026-12-07，此后方可分析"),
