@@ -235,7 +235,8 @@ def find_route(name: str) -> Route:
         return Route(False, f"Prefect 服务器上没有部署 {name}，在本进程运行")
     except Exception:  # unreachable, refused, timed out: the operator still gets a run
         return down
-    return Route(True, f"经部署 {name} 运行（Prefect 服务器 {url}），等待其结束（Ctrl-C 只停止等待）")
+    waiting = "等待其结束（Ctrl-C 只停止等待）"
+    return Route(True, f"经部署 {name} 运行（Prefect 服务器 {url}），{waiting}")
 
 
 def run_through_deployment(name: str, parameters: dict[str, Any]) -> CycleOutcome:
