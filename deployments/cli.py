@@ -1,4 +1,9 @@
-"""The ``assess`` command: the office's and operations staff's entry point."""
+"""The ``assess`` command: the office's and operations staff's entry point.
+
+Help and errors are in Chinese; every error is one line and an exit code
+(``deployments.cli_errors``: 0 done, 1 internal, 2 the user's mistake, 3 a cycle
+refused, 130 interrupted); ``--debug`` (or ``ASSESS_DEBUG=1``) adds the traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,55 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click import exceptions as cx
 
+from deployments.cli_errors import DEBUG_ENV, ExitCode, OfficeGroup, report_error
+from deployments.cycle_cli import cycle_app
 from deployments.deploy_cli import deploy_app
 from deployments.platform_sim_data import SimDataset
 from deployments.results_cli import add_to
-from models.catalog.schema import Catalog, CatalogError
+from models.catalog.schema import Catalog
+from models.errors import InputError, NotFoundError
 from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.user_input import check_year, parse_day_text
 from tasks.catalog import load_catalog, save_catalog
 from tasks.files.catalog_read import read_catalog
 from tasks.files.catalog_write import write_catalog
 from tasks.settings import get_settings
 
 app = typer.Typer(
-    help="青岚 assessment calendar: catalog, calendar, platform, cycles.", no_args_is_help=True
+    cls=OfficeGroup,
+    help="青岚考核日历：考核目录、工作日历、考核信息平台、考核周期。\n\n"
+    "例：assess cycle run monthly_analysis --period 2026-03",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
 )
-catalog_app = typer.Typer(help="Import and export the office's catalog.", no_args_is_help=True)
-db_app = typer.Typer(help="The project's database.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    cls=OfficeGroup,
+    help="导入、导出考核目录。例：assess catalog import 目录.xlsx",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(
+    cls=OfficeGroup, help="项目数据库。例：assess db upgrade", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 add_to(app)
 app.add_typer(deploy_app, name="deployments")
+app.add_typer(cycle_app, name="cycle")
+
+CATALOG_SUFFIXES = (".xlsx", ".yaml", ".yml")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help=f"出错时显示详细信息（traceback），同 {DEBUG_ENV}=1")
+    ] = False,
+) -> None:
+    """青岚考核日历。例：assess calendar --year 2026"""
+
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.xlsx"
 
@@ -39,54 +73,68 @@ def _database_url() -> str:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or migrate the database to the latest schema."""
+    """建库或升级数据库到最新结构。例：assess db upgrade"""
     upgrade_database(_database_url())
-    typer.echo("database is at the latest schema")
+    typer.echo("数据库已是最新结构。")
 
 
 @catalog_app.command("import")
 def catalog_import(
-    file: Annotated[Path, typer.Argument(help="catalog .xlsx or .yaml", exists=True)],
+    file: Annotated[Path, typer.Argument(help="考核目录文件（.xlsx 或 .yaml）")],
 ) -> None:
-    """Import a catalog file: all or nothing, every problem listed with its location."""
+    """导入考核目录：全部导入或全部不导入，每处问题都标明位置。
+
+    例：assess catalog import 2026考核目录.xlsx
+    """
+    _check_catalog_file(file, must_exist=True)
     url = _database_url()
     upgrade_database(url)
-    try:
-        catalog = read_catalog(file)
-        engine = make_engine(url)
-        with session_scope(engine) as session:
-            report = save_catalog(session, catalog)
-        engine.dispose()
-    except CatalogError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(code=1) from None
-    typer.echo(f"imported {file.name}: {report.summary()}")
+    catalog = read_catalog(file)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        report = save_catalog(session, catalog)
+    engine.dispose()
+    typer.echo(f"已导入 {file.name}：{report.summary()}")
+
+
+def _check_catalog_file(file: Path, must_exist: bool) -> None:
+    if file.suffix.lower() not in CATALOG_SUFFIXES:
+        raise InputError(
+            f"考核目录文件“{file.name}”的格式不支持：请使用 .xlsx 或 .yaml，如 目录.xlsx。"
+        )
+    if must_exist and not file.is_file():
+        raise NotFoundError(f"找不到考核目录文件“{file}”：请检查路径和文件名。")
 
 
 @catalog_app.command("export")
 def catalog_export(
-    file: Annotated[Path, typer.Argument(help="where to write (.xlsx or .yaml)")],
+    file: Annotated[Path, typer.Argument(help="写入的文件（.xlsx 或 .yaml）")],
 ) -> None:
-    """Export the stored catalog so that importing it again changes nothing."""
+    """导出数据库中的考核目录（再次导入不会改变任何内容）。
+
+    例：assess catalog export 目录备份.xlsx
+    """
+    _check_catalog_file(file, must_exist=False)
     engine = make_engine(_database_url())
     with session_scope(engine) as session:
         catalog = load_catalog(session)
     engine.dispose()
     write_catalog(catalog, file)
-    typer.echo(f"wrote {file}")
+    typer.echo(f"已导出考核目录：{file}")
 
 
 @app.command("calendar")
 def calendar(
-    year: Annotated[int, typer.Option(help="the year whose timetable to print")],
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    year: Annotated[int, typer.Option(help="年份（四位），如 2026")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
-    """Print the year's working-day-adjusted timetable of cycles."""
+    """打印某年按工作日调整后的考核周期时间表。例：assess calendar --year 2026"""
     from deployments.timetable import timetable_rows
 
+    check_year(year, "年份")
     rows, warnings = timetable_rows(year, get_settings().calendar_overrides)
     for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"提示：{warning}", err=True)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -104,7 +152,7 @@ def platform_sim(
         bool, typer.Option(help="serve a synthetic catalog instead of the demo city")
     ] = False,
 ) -> None:
-    """Serve the platform simulator (fed from the demo catalog). Other flags: --help below.
+    """运行考核信息平台模拟器（演示目录的数据）。例：assess platform-sim --port 8700
 
     Flags passed through: --host --port --token --year --seed --now --error-503-every
     --error-429-every --retry-after --slow-ms --dead --dead-mode --units --indicators.
@@ -127,42 +175,41 @@ def platform_sim(
 
 @app.command("outbox")
 def outbox(
-    day: Annotated[
-        str | None, typer.Option(help="YYYY-MM-DD (Asia/Shanghai), default today")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    day: Annotated[str | None, typer.Option(help="日期 YYYY-MM-DD（北京时间），默认今天")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
-    """What goes out today and what failed (channels redacted, no message bodies)."""
-    from datetime import date
-
+    """某日待发和发送失败的消息（渠道脱敏，不显示正文）。例：assess outbox --day 2026-03-15"""
     from deployments.outbox_cli import outbox_command
 
-    typer.echo(outbox_command(date.fromisoformat(day) if day else None, as_json))
+    typer.echo(outbox_command(parse_day_text(day) if day else None, as_json))
 
 
 @app.command("explain")
 def explain(
-    unit: Annotated[str, typer.Argument(help="unit code, e.g. C01")],
-    indicator: Annotated[str, typer.Argument(help="indicator code")],
-    period: Annotated[str, typer.Argument(help="month, e.g. 2026-03")],
+    unit: Annotated[str, typer.Argument(help="单位编码，如 C01")],
+    indicator: Annotated[str, typer.Argument(help="指标编码，如 fai")],
+    period: Annotated[str, typer.Argument(help="月份，如 2026-03")],
 ) -> None:
-    """Trace one unit's indicator in one month: value, level, ledger, rulings, score."""
-    from deployments.explain_cli import ExplainError, explain_command
+    """追溯某单位某指标某月的结果：数值、等级、台账、裁定、得分。
 
-    try:
-        typer.echo(explain_command(unit, indicator, period))
-    except ExplainError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(code=1) from None
+    例：assess explain C01 fai 2026-03
+    """
+    from deployments.explain_cli import explain_command
+
+    typer.echo(explain_command(unit, indicator, period))
 
 
 @app.command("publish")
 def publish(
-    year: Annotated[int, typer.Option(help="the year whose results are published")],
+    year: Annotated[int, typer.Option(help="公布结果的考核年度，如 2026")],
 ) -> None:
-    """Publish a year's annual results: from then on its ledgers take only ruling entries."""
+    """公布年度考核结果：此后该年度台账只接受申诉裁定产生的更正分录。
+
+    例：assess publish --year 2026
+    """
     from tasks.appeals.publish import publish_year
 
+    check_year(year)
     engine = make_engine(_database_url())
     with session_scope(engine) as session:
         publish_year(session, year, datetime.now(UTC))
@@ -172,9 +219,12 @@ def publish(
 
 @app.command("demo")
 def demo(
-    cycles: Annotated[bool, typer.Option(help="also run the 2026 monthly analyses so far")] = True,
+    cycles: Annotated[bool, typer.Option(help="同时运行 2026 年已到期的月分析")] = True,
 ) -> None:
-    """The main job on embedded defaults: database, demo catalog, simulator, the year's cycles."""
+    """演示：建库、导入演示目录、启动平台模拟器并运行当年已到期的周期。
+
+    例：assess demo --no-cycles
+    """
     url = _database_url()
     upgrade_database(url)
     catalog = read_catalog(DEMO_CATALOG)
@@ -219,14 +269,33 @@ def _run_demo_cycles(catalog: Catalog) -> None:
             )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run ``assess`` with ``argv`` (default the command line); return the exit code.
+
+    Errors raised while parsing the top level (an unknown command or option) are mapped
+    here, those of the commands by their ``OfficeGroup``: both in ``cli_errors``.
+    """
     import os
 
     # Prefect reads these when first imported: offline, and time for a first server start.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:  # accepted anywhere on the line, not only right after ``assess``
+        args = ["--debug", *(a for a in args if a != "--debug")]
+    command = typer.main.get_command(app)
     try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        sys.exit(130)
+        result = command.main(args=args, prog_name="assess", standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:
+        exc.show()
+        return int(ExitCode.USER)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (Exception, KeyboardInterrupt) as exc:
+        return int(report_error(exc))
+    return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m deployments.cli``
+    sys.exit(main())

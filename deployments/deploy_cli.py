@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from deployments.cli_errors import OfficeGroup
 from deployments.prefect_setup import (
     ALERT_EVENTS,
     ALERTED_FLOWS,
@@ -27,10 +28,14 @@ from deployments.prefect_setup import (
     render_prefect_yaml,
     setup_alerts,
 )
+from models.errors import InputError
+from models.user_input import check_year
 from tasks.settings import get_settings
 
 deploy_app = typer.Typer(
-    help="Prefect deployments: schedules, failure alerts, the main job.", no_args_is_help=True
+    cls=OfficeGroup,
+    help="Prefect 部署：排期、失败告警、主作业。例：assess deployments run --workers 2",
+    no_args_is_help=True,
 )
 
 
@@ -41,18 +46,20 @@ deploy_app = typer.Typer(
 def render(
     years: Annotated[
         list[int] | None,
-        typer.Option("--years", help="years whose timetables to schedule (default: this and next)"),
+        typer.Option("--years", help="排期的年份（默认今年和明年），如 --years 2026 2027"),
     ] = None,
     more_years: Annotated[
-        list[int] | None, typer.Argument(help="more years (`--years 2026 2027` works)")
+        list[int] | None, typer.Argument(help="更多年份（`--years 2026 2027` 亦可）")
     ] = None,
-    file: Annotated[Path, typer.Option(help="the prefect.yaml to rewrite")] = DEFAULT_PREFECT_YAML,
+    file: Annotated[Path, typer.Option(help="要改写的 prefect.yaml")] = DEFAULT_PREFECT_YAML,
     check: Annotated[
-        bool, typer.Option("--check", help="write nothing; exit 1 when the file is out of date")
+        bool, typer.Option("--check", help="只检查不写入；排期过期时退出码为 1")
     ] = False,
 ) -> None:
-    """Rewrite the schedules in prefect.yaml from the working-day calendar."""
+    """按工作日历改写 prefect.yaml 中的排期。例：assess deployments render --years 2026 2027"""
     wanted = [*(years or []), *(more_years or [])] or None
+    for year in wanted or []:
+        check_year(year, "年份")
     result = render_prefect_yaml(file, wanted, write=not check)
     for warning in result.rendered.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -80,18 +87,17 @@ def render(
 def setup_alerts_command(
     channel: Annotated[
         list[str] | None,
-        typer.Option("--channel", help="Apprise URL (repeatable); default ASSESS_OPS_CHANNELS"),
+        typer.Option("--channel", help="Apprise 地址（可重复），默认 ASSESS_OPS_CHANNELS"),
     ] = None,
 ) -> None:
-    """Create the automation that notifies operations when a cycle run fails or crashes."""
+    """建立运行失败或崩溃时通知运维的自动化。例：assess deployments setup-alerts"""
     from tasks.delivery import redact_channel
 
     channels = channel or [c.get_secret_value() for c in get_settings().ops_channels]
     try:
         result = setup_alerts(channels)
     except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+        raise InputError(f"运维通知渠道有误：{exc}") from None
     verb = "created" if result.created else "updated"
     typer.echo(f"automation {AUTOMATION_NAME!r} {verb} ({result.automation_id})")
     for name, url in zip(result.block_names, channels, strict=True):
@@ -104,17 +110,17 @@ def setup_alerts_command(
 
 @deploy_app.command("run")
 def run(
-    backfill: Annotated[
-        bool, typer.Option(help="run the demo year's cycles due so far (backfill)")
-    ] = True,
-    workers: Annotated[int, typer.Option(min=1, help="process workers to start")] = 1,
-    prefect_port: Annotated[int, typer.Option(help="Prefect server (and UI) port")] = 4200,
-    sim_port: Annotated[int, typer.Option(help="platform simulator port")] = 8700,
-    receiver_port: Annotated[int, typer.Option(help="demo message receiver port")] = 8790,
+    backfill: Annotated[bool, typer.Option(help="补跑演示年度至今已到期的周期")] = True,
+    workers: Annotated[int, typer.Option(min=1, help="启动的 worker 进程数")] = 1,
+    prefect_port: Annotated[int, typer.Option(help="Prefect 服务器（及界面）端口")] = 4200,
+    sim_port: Annotated[int, typer.Option(help="平台模拟器端口")] = 8700,
+    receiver_port: Annotated[int, typer.Option(help="演示消息接收端端口")] = 8790,
 ) -> None:
-    """The main job: Prefect server, simulator, work pool, worker, deployments, alerts, runs.
+    """主作业：Prefect 服务器、模拟器、工作池、worker、部署、告警与补跑。
 
-    Runs until Ctrl-C (or `assess deployments stop`), then stops everything it started.
+    例：assess deployments run --workers 2
+
+    一直运行到 Ctrl-C（或 `assess deployments stop`），然后停止它启动的一切。
     """
     from deployments.main_job import JobConfig, run_main_job
 
@@ -132,7 +138,7 @@ def run(
 
 @deploy_app.command("stop")
 def stop() -> None:
-    """Stop the main job started from another shell (and whatever it left running)."""
+    """停止从另一终端启动的主作业（及其留下的进程）。例：assess deployments stop"""
     from deployments.processes import stop_recorded_job
 
     message, code = stop_recorded_job(get_settings().data_dir.resolve())

@@ -24,6 +24,7 @@ The lead wires it into ``deployments.cli``, e.g.::
 
 from __future__ import annotations
 
+from models.errors import OfficeError
 from models.persistence.database import make_engine, session_scope
 from models.plans.explain import explain_markdown
 from models.rules import Period, PeriodError, PeriodKind
@@ -32,7 +33,7 @@ from tasks.runtime import work_calendar
 from tasks.settings import get_settings
 
 
-class ExplainError(ValueError):
+class ExplainError(OfficeError, ValueError):
     """What was asked for cannot be explained; the message (Chinese) says why."""
 
 

@@ -19,24 +19,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlmodel import Session
 
+from deployments.cli_errors import OfficeGroup
 from models.persistence.database import make_engine, session_scope
 from models.plans.annual import results_export
 from models.plans.burden import burden_figures, burden_markdown
-from models.plans.onsite import OnsiteError, plan_sheets
+from models.plans.onsite import plan_sheets
 from models.plans.sharing import (
     RECIPIENTS,
-    ShareError,
     change_notice_json,
     change_notice_markdown,
+    check_recipient,
 )
-from models.rules import SHANGHAI
+from models.rules import SHANGHAI, PeriodKind
+from models.user_input import check_year, parse_day_text, parse_period_text
 from tasks.annual import (
     ResultsError,
     gather_burden_counts,
@@ -50,11 +52,34 @@ from tasks.settings import get_settings
 from tasks.share_tasks import export_share, pending_changes
 from tasks.year_rules import load_year_rules
 
-results_app = typer.Typer(help="年度考核结果：导出（七关联）与结果运用登记。", no_args_is_help=True)
-onsite_app = typer.Typer(help="实地核查（四不两直）：导出抽样计划（保密）。", no_args_is_help=True)
-problems_app = typer.Typer(help="问题台账：整改完成后销号。", no_args_is_help=True)
-share_app = typer.Typer(help="向巡察、民生、重大项目监督报送负面清单与问题。", no_args_is_help=True)
-report_app = typer.Typer(help="考核办的工作报告。", no_args_is_help=True)
+results_app = typer.Typer(
+    cls=OfficeGroup,
+    help="年度考核结果：导出（七关联）与结果运用登记。"
+    "例：assess results export --year 2026 结果.xlsx",
+    no_args_is_help=True,
+)
+onsite_app = typer.Typer(
+    cls=OfficeGroup,
+    help="实地核查（四不两直）：导出抽样计划（保密）。"
+    "例：assess onsite export --period 2026-Q3 计划.xlsx",
+    no_args_is_help=True,
+)
+problems_app = typer.Typer(
+    cls=OfficeGroup,
+    help="问题台账：整改完成后销号。例：assess problems close 12 --note 已整改",
+    no_args_is_help=True,
+)
+share_app = typer.Typer(
+    cls=OfficeGroup,
+    help="向巡察、民生、重大项目监督报送负面清单与问题。"
+    "例：assess share export --recipient inspection --period 2026-09 报送.xlsx",
+    no_args_is_help=True,
+)
+report_app = typer.Typer(
+    cls=OfficeGroup,
+    help="考核办的工作报告。例：assess report burden --year 2026",
+    no_args_is_help=True,
+)
 
 SUB_APPS: dict[str, typer.Typer] = {
     "results": results_app,
@@ -72,8 +97,6 @@ def _group() -> None:
 for _sub in SUB_APPS.values():
     _sub.callback()(_group)
 
-OFFICE_ERRORS = (OnsiteError, ResultsError, ShareError, ValueError, LookupError)
-
 
 def add_to(app: typer.Typer) -> None:
     """Register every sub-app of this module on the ``assess`` command."""
@@ -88,23 +111,17 @@ def wall_clock() -> datetime:
 
 @contextmanager
 def _session() -> Iterator[Session]:
+    """A session on the configured database; errors reach ``deployments.cli_errors``."""
     engine = make_engine(get_settings().resolved_database_url())
     try:
         with session_scope(engine) as session:
             yield session
-    except OFFICE_ERRORS as exc:
-        typer.echo(f"错误：{exc}", err=True)
-        raise typer.Exit(code=1) from None
     finally:
         engine.dispose()
 
 
 def _check_format(file: Path) -> None:
-    try:
-        export_format(file)
-    except ValueError as exc:
-        typer.echo(f"错误：{exc}", err=True)
-        raise typer.Exit(code=2) from None
+    export_format(file)  # InputError (Chinese) for anything but .xlsx and .json
 
 
 # --------------------------------------------------------------------------- results
@@ -115,7 +132,11 @@ def results_export_command(
     year: Annotated[int, typer.Option(help="考核年度")],
     file: Annotated[Path, typer.Argument(help="导出文件（.xlsx 或 .json）")],
 ) -> None:
-    """导出年度考核结果（得分、类别内排名、等次）及七关联运用情况。"""
+    """导出年度考核结果（得分、类别内排名、等次）及七关联运用情况。
+
+    例：assess results export --year 2026 2026年度结果.xlsx
+    """
+    check_year(year)
     _check_format(file)
     with _session() as session:
         results = load_annual_results(session, year)
@@ -139,7 +160,11 @@ def results_record_use(
     ],
     reference: Annotated[str, typer.Option(help="文号或依据，如 青组〔2027〕3号")] = "",
 ) -> None:
-    """登记考核结果的一次运用（如提拔任用推荐）。"""
+    """登记考核结果的一次运用（如提拔任用推荐）。
+
+    例：assess results record-use C04 --year 2026 --use appointment --reference 青组〔2027〕3号
+    """
+    check_year(year)
     with _session() as session:
         row = record_result_use(session, unit, year, use, reference, wall_clock())
     typer.echo(f"已登记结果运用（编号 {row.id}）：{unit} {year} 年度 → {use} {reference}".rstrip())
@@ -153,7 +178,11 @@ def onsite_export_command(
     period: Annotated[str, typer.Option(help="抽样季度，如 2026-Q3")],
     file: Annotated[Path, typer.Argument(help="导出文件（.xlsx 或 .json）")],
 ) -> None:
-    """导出某季度的实地核查抽样计划及核查发现（保密，仅限考核办）。"""
+    """导出某季度的实地核查抽样计划及核查发现（保密，仅限考核办）。
+
+    例：assess onsite export --period 2026-Q3 2026Q3核查计划.xlsx
+    """
+    period = parse_period_text(period, (PeriodKind.QUARTER,), what="抽样季度").key
     _check_format(file)
     with _session() as session:
         payload = onsite_export_payload(session, period)
@@ -169,7 +198,10 @@ def problems_close(
     problem_id: Annotated[int, typer.Argument(help="问题编号")],
     note: Annotated[str, typer.Option(help="销号说明（整改情况）")] = "",
 ) -> None:
-    """整改完成后为问题销号（只追加销号记录，不修改问题本身）。"""
+    """整改完成后为问题销号（只追加销号记录，不修改问题本身）。
+
+    例：assess problems close 12 --note 已于3月整改到位
+    """
     with _session() as session:
         closure = close_problem(session, problem_id, note, wall_clock())
     when = closure.closed_at.astimezone(SHANGHAI)
@@ -189,7 +221,12 @@ def share_export_command(
     period: Annotated[str, typer.Option(help="统计月份，如 2026-09")],
     file: Annotated[Path, typer.Argument(help="导出文件（.xlsx 或 .json）")],
 ) -> None:
-    """导出负面清单和未销号问题并登记报送；如有变更，同时生成变更通知。"""
+    """导出负面清单和未销号问题并登记报送；如有变更，同时生成变更通知。
+
+    例：assess share export --recipient inspection --period 2026-09 巡察报送.xlsx
+    """
+    check_recipient(recipient)
+    period = parse_period_text(period, (PeriodKind.MONTH,), what="统计月份").key
     _check_format(file)
     fmt = export_format(file)
     now = wall_clock()
@@ -221,8 +258,17 @@ def share_changes_command(
     out: Annotated[Path | None, typer.Option(help="写入文件（默认打印）")] = None,
     dry_run: Annotated[bool, typer.Option(help="只预览，不登记为已通知")] = False,
 ) -> None:
-    """核对已报送的负面清单，为更正后移出清单的单位生成变更通知（每处变更只通知一次）。"""
-    start = datetime.combine(date.fromisoformat(since), time(0), tzinfo=SHANGHAI) if since else None
+    """核对已报送的负面清单，为更正后移出清单的单位生成变更通知（每处变更只通知一次）。
+
+    例：assess share changes --since 2026-10-01 --recipient inspection
+    """
+    if recipient is not None:
+        check_recipient(recipient)
+    start = (
+        datetime.combine(parse_day_text(since, "起始日期"), time(0), tzinfo=SHANGHAI)
+        if since
+        else None
+    )
     now = wall_clock()
     with _session() as session:
         changes, names = pending_changes(
@@ -258,7 +304,11 @@ def report_burden(
     out: Annotated[Path | None, typer.Option(help="写入 Markdown 文件（默认打印）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出各项数据（JSON）")] = False,
 ) -> None:
-    """生成减负增效情况报告（规则第十节的全部数据，均由台账统计）。"""
+    """生成减负增效情况报告（规则第十节的全部数据，均由台账统计）。
+
+    例：assess report burden --year 2026 --out 2026减负报告.md
+    """
+    check_year(year)
     with _session() as session:
         counts = gather_burden_counts(session, year)
         rules = load_year_rules(session, year)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models.catalog.vocabulary import COUNTING_ITEM_STATUSES, RESULT_USES
+from models.errors import OfficeError
 from models.messages import MessagePlan
 from models.persistence.database import session_scope
 from models.persistence.tables import (
@@ -70,7 +71,7 @@ FIND = columns_of(OnsiteCheckFinding)
 ANNUAL = Cycle.ANNUAL_ASSESSMENT.value
 
 
-class ResultsError(ValueError):
+class ResultsError(OfficeError, ValueError):
     """A request about results the office must correct (message in Chinese)."""
 
 

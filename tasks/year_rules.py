@@ -25,6 +25,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session
 
+from models.errors import NotFoundError
 from models.persistence.database import session_scope
 from models.persistence.tables import AssessmentYear
 from models.rules import DEFAULT_RULES, YearRules
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 _warned: set[int] = set()
 
 
-class YearNotInCatalog(LookupError):
+class YearNotInCatalog(NotFoundError):
     """A year the catalog does not hold (its indicators were never imported)."""
 
     def __init__(self, year: int) -> None:

@@ -41,6 +41,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from models.errors import OfficeError
 from models.messages import (
     MessageKind,
     Rectification,
@@ -59,7 +60,7 @@ DEFAULT_REMINDER_WORKING_DAYS = 3
 """A rectification reminder goes out this many working days before the deadline."""
 
 
-class OnsiteError(ValueError):
+class OnsiteError(OfficeError, ValueError):
     """An on-site check request the office must correct (message in Chinese)."""
 
 

@@ -38,6 +38,7 @@ from datetime import date, datetime
 from typing import Any
 
 from models.catalog.vocabulary import CATEGORY_LABELS
+from models.errors import OfficeError
 from models.messages.render import date_label, period_label
 from models.rules import Period, to_shanghai
 
@@ -63,7 +64,7 @@ SOURCE_LABELS: dict[str, str] = {
 }
 
 
-class ShareError(ValueError):
+class ShareError(OfficeError, ValueError):
     """A sharing request the office must correct (message in Chinese)."""
 
 

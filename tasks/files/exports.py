@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from models.errors import InputError
 from tasks.files.workbook import tables, write_workbook
 
 FORMATS = (".json", ".xlsx")
@@ -19,7 +20,7 @@ def export_format(path: Path) -> str:
     """``.json`` or ``.xlsx`` from the file name; anything else is refused (in Chinese)."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(
+        raise InputError(
             f"不支持的文件格式“{path.suffix or '（无扩展名）'}”：请使用 .xlsx 或 .json。"
         )
     return suffix

@@ -309,5 +309,5 @@ def test_the_cli_imports_exports_and_refuses_with_locations(
     assert read_catalog(out) == demo_catalog()
     _weight_not_a_number(demo_xlsx)
     result = runner.invoke(app, ["catalog", "import", str(demo_xlsx)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "column weight (E)" in result.output

@@ -228,7 +228,7 @@ def test_the_cli_prints_a_located_refusal_and_no_traceback(
     path = tmp_path / "random.xlsx"
     path.write_bytes(os.urandom(2048))
     result = CliRunner().invoke(app, ["catalog", "import", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "random.xlsx, sheet -, row 0: 不是有效的 XLSX 文件" in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

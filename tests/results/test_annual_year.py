@@ -139,7 +139,7 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     )
     assert commended.exit_code == 0, commended.output
     refused = runner.invoke(results_app, ["record-use", "C01", "--year", "2026", "--use", "bonus"])
-    assert refused.exit_code == 1 and "未知的结果运用方向" in refused.output
+    assert refused.exit_code == 2 and "未知的结果运用方向" in refused.output
 
     # Everything queued reaches the units.
     with session_scope(engine) as session:

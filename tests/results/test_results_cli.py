@@ -19,22 +19,22 @@ def test_results_cannot_be_used_or_exported_before_the_annual_assessment(
 ) -> None:
     runner = CliRunner()
     use = runner.invoke(results_app, ["record-use", "C01", "--year", "2026", "--use", "training"])
-    assert use.exit_code == 1 and "尚无 2026 年度考核结果" in use.output
+    assert use.exit_code == 2 and "尚无 2026 年度考核结果" in use.output
     unknown = runner.invoke(
         results_app, ["record-use", "X99", "--year", "2026", "--use", "training"]
     )
-    assert unknown.exit_code == 1 and "单位编码“X99”不存在" in unknown.output
+    assert unknown.exit_code == 2 and "单位编码“X99”不存在" in unknown.output
     export = runner.invoke(results_app, ["export", "--year", "2026", str(tmp_path / "r.json")])
-    assert export.exit_code == 1 and "尚无考核结果" in export.output
+    assert export.exit_code == 2 and "尚无考核结果" in export.output
     assert not (tmp_path / "r.json").exists()
 
 
 def test_a_missing_plan_or_problem_is_named(db_env: Engine, tmp_path: Path) -> None:
     runner = CliRunner()
     plan = runner.invoke(onsite_app, ["export", "--period", "2026-Q1", str(tmp_path / "p.xlsx")])
-    assert plan.exit_code == 1 and "2026-Q1 没有实地核查抽样计划" in plan.output
+    assert plan.exit_code == 2 and "2026-Q1 没有实地核查抽样计划" in plan.output
     close = runner.invoke(problems_app, ["close", "42", "--note", "已整改"])
-    assert close.exit_code == 1 and "问题编号 42 不存在" in close.output
+    assert close.exit_code == 2 and "问题编号 42 不存在" in close.output
 
 
 def test_every_sub_app_is_added_to_the_assess_command_under_its_name() -> None:

@@ -194,7 +194,7 @@ def test_an_unknown_recipient_or_file_type_is_refused_in_chinese(
         share_app, ["export", "--recipient", "press", "--period", "2026-09",
                     str(tmp_path / "x.json")],
     )  # fmt: skip
-    assert bad.exit_code == 1 and "未知的接收方" in bad.output
+    assert bad.exit_code == 2 and "未知的接收方" in bad.output
     csv = runner.invoke(
         share_app, ["export", "--recipient", "inspection", "--period", "2026-09",
                     str(tmp_path / "x.csv")],
