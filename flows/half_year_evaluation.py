@@ -11,7 +11,7 @@ from prefect.states import Completed
 from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.cycle_reports import half_year_publication
-from models.plans.results import plan_results
+from models.plans.results import gaps_summary, plan_results
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
@@ -36,11 +36,21 @@ def half_year_evaluation(period: str | None = None, force: bool = False) -> Stat
     claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)
     if not claim.should_run:
         return Completed(message=f"{half.key} already {claim.status}", data={"outcome": "done"})
-    inputs = load_result_inputs_task(half.year)
-    results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
+    inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
+    results = plan_results(
+        inputs.units,
+        inputs.indicators,
+        inputs.ledger_sums,
+        inputs.rules,
+        with_data=inputs.with_data,
+    )
     save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
-    pub = half_year_publication(half, results, inputs.units)
+    pub = half_year_publication(half, results, inputs.units, gaps=inputs.gaps)
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
-    summary: dict[str, Any] = {"period": half.key, "units": len(results)}
+    summary: dict[str, Any] = {
+        "period": half.key,
+        "units": len(results),
+        **gaps_summary(inputs.gaps),
+    }
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{half.key} evaluated", data=summary)
