@@ -68,7 +68,7 @@ def clean_db(empty_db_url: str) -> Any:
 def test_a_record_stamped_2098_is_quarantined_and_the_month_books_as_if_it_never_came(
     catalog_db: Engine,  # noqa: F811
     clean_db: Engine,
-    raw_platform: tuple[RawPlatform, str],
+    raw_platform: tuple[RawPlatform, str],  # noqa: F811
     good_march: list[dict[str, Any]],  # noqa: F811
 ) -> None:
     platform, url = raw_platform
@@ -99,7 +99,7 @@ def test_a_record_stamped_2098_is_quarantined_and_the_month_books_as_if_it_never
 
 def test_appeals_filed_in_the_future_are_quarantined_with_their_reason(
     catalog_db: Engine,  # noqa: F811
-    raw_platform: tuple[RawPlatform, str],
+    raw_platform: tuple[RawPlatform, str],  # noqa: F811
     demo_year: SimDataset,  # noqa: F811
 ) -> None:
     platform, url = raw_platform
