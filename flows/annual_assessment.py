@@ -75,19 +75,26 @@ def annual_assessment(
         return Completed(message=f"{year.key} already {claim.status}", data={"outcome": "done"})
     inputs = load_result_inputs_task(year.year, with_december=True, through=f"{year.year}-12")
     rules = inputs.rules
-    plan = plan_annual(inputs.units, inputs.indicators, inputs.december, inputs.ledger_sums, rules)
+    plan = plan_annual(
+        inputs.units,
+        inputs.indicators,
+        inputs.december,
+        inputs.ledger_sums,
+        rules,
+        with_data=inputs.with_data,
+    )
     history = save_annual_task(year.year, plan.settlements, plan.results, claim.run_id, now)
     notices = queue_result_notices_task(year.year, claim.run_id, now)
     proposals = simplification_proposals_task(year.year)
     counts = gather_burden_counts_task(year.year)
     for pub in (
         annual_results_publication(
-            year, plan.results, plan.settlements, inputs.units, rules, history
+            year, plan.results, plan.settlements, inputs.units, rules, history, gaps=inputs.gaps
         ),
         simplification_publication(year, proposals, rules),
         burden_publication(year, counts, rules),
     ):
         publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
-    summary = annual_summary(year, plan.results, plan.settlements, notices, proposals)
+    summary = annual_summary(year, plan.results, plan.settlements, notices, proposals, inputs.gaps)
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{year.key} assessed", data=summary)

@@ -19,7 +19,7 @@ from flows.common import (
 from flows.preview import preview_half
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.cycle_reports import half_year_publication
-from models.plans.results import plan_results
+from models.plans.results import gaps_summary, plan_results
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
@@ -52,10 +52,20 @@ def half_year_evaluation(
     if not claim.should_run:
         return Completed(message=f"{half.key} already {claim.status}", data={"outcome": "done"})
     inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
-    results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
+    results = plan_results(
+        inputs.units,
+        inputs.indicators,
+        inputs.ledger_sums,
+        inputs.rules,
+        with_data=inputs.with_data,
+    )
     history = save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
-    pub = half_year_publication(half, results, inputs.units, history)
+    pub = half_year_publication(half, results, inputs.units, history, gaps=inputs.gaps)
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
-    summary: dict[str, Any] = {"period": half.key, "units": len(results)}
+    summary: dict[str, Any] = {
+        "period": half.key,
+        "units": len(results),
+        **gaps_summary(inputs.gaps),
+    }
     finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
     return Completed(message=f"{half.key} evaluated", data=summary)

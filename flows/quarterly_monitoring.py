@@ -30,6 +30,7 @@ from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
+from tasks.problems import open_quarter_problems_task
 from tasks.results import load_quarter_task
 
 CYCLE = Cycle.QUARTERLY_MONITORING
@@ -70,6 +71,7 @@ def quarterly_monitoring(
     keys = [m.key for m in quarter.months()]
     units, levels, on_list = load_quarter_task(keys)
     draw_onsite_plan_task(quarter.key, keys, now, onsite_share, onsite_minimum)
+    open_quarter_problems_task(quarter.key, now)  # problems found by analysis (rulebook 5)
     report = quarterly_report(quarter, units, levels, on_list)
     pub = report.publication
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)

@@ -27,6 +27,7 @@ from tasks.digest_tasks import queue_monthly_digests
 from tasks.locks import category_lock, share
 from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
+from tasks.problems import close_problems_by_month
 from tasks.runtime import database, work_calendar
 from tasks.settings import get_settings
 
@@ -82,6 +83,7 @@ def analyse_batch_task(
             snapshot, load_standing_rulings(session, month, batch)
         )
         save_month_plan(session, plan, run_id, now, batch)
+        close_problems_by_month(session, month.key, batch, now)  # a green/yellow month closes
         report = month_report(plan, snapshot)
         report.messages.update(queue_monthly_digests(session, plan, snapshot, run_id, now))
     return report

@@ -36,7 +36,7 @@ from models.plans.result_versions import (
     restatement_notice,
     version_history_lines,
 )
-from models.plans.results import DecemberCell, Settlement, UnitResult
+from models.plans.results import DataGap, DecemberCell, Settlement, UnitResult, data_gaps
 from models.rules import Level, YearRules
 from tasks.monthly import (
     load_indicators,
@@ -64,6 +64,11 @@ class ResultInputs:
     indicators: list[IndicatorSnap]
     ledger_sums: dict[tuple[int, int], Decimal]
     december: dict[tuple[int, int], DecemberCell] = field(default_factory=dict)
+    with_data: frozenset[tuple[int, int]] = frozenset()
+    """(unit, indicator) pairs with platform data in some month of the year up to the
+    period's last month (an indicator unavailable all period long is out of W and D)."""
+    gaps: list[DataGap] = field(default_factory=list)
+    """Units with indicators without platform data, for the office (``data_gaps``)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,21 @@ class CycleRow:
     period: str
     status: str
     claimed_at: datetime
+
+
+def load_data_pairs(
+    session: Session, year: int, through: str | None = None
+) -> frozenset[tuple[int, int]]:
+    """(unit, indicator) pairs assessed with data (any level but unavailable) in a month
+    of ``year`` up to ``through`` (every month of the year when None)."""
+    last = through or f"{year}-12"
+    months = [f"{year}-{m:02d}" for m in range(1, 13) if f"{year}-{m:02d}" <= last]
+    rows = session.execute(
+        select(MA.unit_id, MA.indicator_id)
+        .where(MA.period.in_(months), MA.level != Level.UNAVAILABLE.value)
+        .distinct()
+    )
+    return frozenset((u, i) for u, i in rows)
 
 
 def load_result_inputs(
@@ -93,17 +113,21 @@ def load_result_inputs(
             (u, i): DecemberCell(level, None if c is None else Decimal(c))
             for u, i, level, c in rows
         }
+    units, indicators = load_units(session), load_indicators(session, year)
+    with_data = load_data_pairs(session, year, through)
     return ResultInputs(
         year=year,
         rules=load_year_rules(session, year),
-        units=load_units(session),
-        indicators=load_indicators(session, year),
+        units=units,
+        indicators=indicators,
         ledger_sums=(
             load_ledger_sums(session, year, through=through)
             if with_december or through is None
             else load_deductions_as_of(session, year, through)
         ),
         december=december,
+        with_data=with_data,
+        gaps=data_gaps(units, indicators, with_data),
     )
 
 

@@ -20,8 +20,11 @@ from models.plans.burden import BurdenCounts, burden_figures, burden_markdown
 from models.plans.monthly import UnitSnap
 from models.plans.onsite import onsite_artifact_note
 from models.plans.results import (
+    DataGap,
     Settlement,
     UnitResult,
+    gaps_markdown,
+    gaps_summary,
     quarterly_trend,
     result_rows,
     results_markdown,
@@ -112,23 +115,35 @@ def quarterly_report(
 # --------------------------------------------------------------------------- half-year
 
 
+def _with_gaps(
+    table: list[dict[str, Any]], markdown: str, gaps: Sequence[DataGap]
+) -> tuple[list[dict[str, Any]], str]:
+    """The results table, and the text with the units without platform data (无平台数据)
+    listed after the results (the table keeps one row shape: scored units only)."""
+    if not gaps:
+        return table, markdown
+    return table, markdown + gaps_markdown(gaps, CATEGORY_LABELS)
+
+
 def half_year_publication(
     half: Period,
     results: Sequence[UnitResult],
     units: Sequence[UnitSnap],
     history: Sequence[str] = (),
+    gaps: Sequence[DataGap] = (),
 ) -> Publication:
-    """The half-year's scores and ranks per category (as of its last month), with the
-    history of its result versions (``models.plans.result_versions``)."""
+    """The half-year's scores and ranks per category (as of its last month), the history
+    of its result versions (``models.plans.result_versions``), then the units without
+    platform data."""
     names = {u.id: u.name for u in units}
     title = f"{half.key} 半年评估"
     notes = [score_rule_text(half.months()[-1]), "同分同名次", as_of_text(half)]
-    return Publication(
-        f"half-year-evaluation-{half.key}".lower(),
+    table, markdown = _with_gaps(
         result_rows(results, names, CATEGORY_LABELS),
         results_markdown(title, results, names, CATEGORY_LABELS, notes) + history_markdown(history),
-        title,
+        gaps,
     )
+    return Publication(f"half-year-evaluation-{half.key}".lower(), table, markdown, title)
 
 
 def as_of_text(period: Period) -> str:
@@ -157,9 +172,11 @@ def annual_results_publication(
     units: Sequence[UnitSnap],
     rules: YearRules = DEFAULT_RULES,
     history: Sequence[str] = (),
+    gaps: Sequence[DataGap] = (),
 ) -> Publication:
     """The year's final scores, ranks and grades per category, with the year's rules and
-    the history of its result versions."""
+    the history of its result versions, then the units without platform data (无平台数据)
+    for the office to decide."""
     names = {u.id: u.name for u in units}
     title = f"{year.key} 年度考核"
     notes = [
@@ -167,12 +184,12 @@ def annual_results_publication(
         f"结算条目 {len(settlements)} 条，扣分合计变动 {settlement_change(settlements)}",
         grade_rule_text(rules),
     ]
-    return Publication(
-        f"annual-assessment-{year.key}".lower(),
+    table, markdown = _with_gaps(
         result_rows(results, names, CATEGORY_LABELS),
         results_markdown(title, results, names, CATEGORY_LABELS, notes) + history_markdown(history),
-        title,
+        gaps,
     )
+    return Publication(f"annual-assessment-{year.key}".lower(), table, markdown, title)
 
 
 def simplification_publication(
@@ -205,8 +222,10 @@ def annual_summary(
     settlements: Sequence[Settlement],
     notices: Any,
     proposals: Sequence[SimplificationProposal],
+    gaps: Sequence[DataGap] = (),
 ) -> dict[str, Any]:
-    """The annual run's summary: units, settlements, grades counted, notices, proposals."""
+    """The annual run's summary: units, settlements, grades counted, notices, proposals,
+    units without platform data."""
     grades = Counter(r.grade.value for r in results if r.grade is not None)
     return {
         "period": year.key,
@@ -216,4 +235,5 @@ def annual_summary(
         "grades": dict(grades),
         "result_notices": notices,
         "simplification_proposals": [p.indicator_code for p in proposals],
+        **gaps_summary(gaps),
     }

@@ -10,7 +10,7 @@ missing cells per category and month. Nothing here reads a database or the clock
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,12 +73,16 @@ def plan_results(
     rules: YearRules = DEFAULT_RULES,
     *,
     with_grades: bool = False,
+    with_data: Collection[tuple[int, int]] | None = None,
 ) -> list[UnitResult]:
     """Each unit's running score ``100 × (W − D) / W``, its rank and, when asked, its grade.
 
     W is the sum of the unit's applicable indicator weights, D the sum of the current
-    deductions of those indicators. A unit with no applicable indicator has no score
-    and is left out.
+    deductions of those indicators. ``with_data``, when given, holds the (unit,
+    indicator) pairs with platform data in some month of the period: an indicator
+    unavailable all period long counts in neither W nor D (rulebook section 6). A unit
+    with no such indicator has no score and is left out of the results, ranks and
+    grades (``data_gaps`` lists it for the office).
     """
     weights: dict[int, Decimal] = {}
     deductions: dict[int, Decimal] = {}
@@ -87,7 +91,9 @@ def plan_results(
         w = ZERO
         d = ZERO
         for indicator in indicators:
-            if applies(indicator, unit):
+            if applies(indicator, unit) and (
+                with_data is None or (unit.id, indicator.id) in with_data
+            ):
                 w += indicator.weight
                 d += ledger_sums.get((unit.id, indicator.id), ZERO)
         if w <= ZERO:
@@ -178,13 +184,93 @@ def plan_annual(
     december: Mapping[tuple[int, int], DecemberCell],
     ledger_sums: Mapping[tuple[int, int], Decimal],
     rules: YearRules = DEFAULT_RULES,
+    with_data: Collection[tuple[int, int]] | None = None,
 ) -> AnnualPlan:
-    """Settle the pre-deductions on December's completions, then score, rank and grade."""
+    """Settle the pre-deductions on December's completions, then score, rank and grade
+    (``with_data``: see ``plan_results``)."""
     weights = {i.id: i.weight for i in indicators}
     settlements = plan_settlement(december, weights, ledger_sums, rules)
     final_sums = apply_settlement(ledger_sums, settlements)
-    results = plan_results(units, indicators, final_sums, rules, with_grades=True)
+    results = plan_results(
+        units, indicators, final_sums, rules, with_grades=True, with_data=with_data
+    )
     return AnnualPlan(settlements, results)
+
+
+NO_PLATFORM_DATA = "无平台数据"
+
+
+@dataclass(frozen=True)
+class DataGap:
+    """A unit's indicators with no platform data all period long (rulebook section 6).
+
+    ``scored`` is False when the unit has no indicator with data left: it gets no
+    score, rank or grade, and the office decides.
+    """
+
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    category: str
+    indicators: tuple[str, ...]
+    scored: bool
+
+
+def data_gaps(
+    units: Sequence[UnitSnap],
+    indicators: Sequence[IndicatorSnap],
+    with_data: Collection[tuple[int, int]],
+) -> list[DataGap]:
+    """Per unit (by code), its applicable indicators without platform data in the period."""
+    out: list[DataGap] = []
+    for unit in sorted(units, key=lambda u: u.code):
+        mine = [i for i in indicators if applies(i, unit)]
+        lacking = [i for i in mine if (unit.id, i.id) not in with_data]
+        if not lacking:
+            continue
+        names = tuple(f"{i.name}（{i.code}）" for i in sorted(lacking, key=lambda i: i.code))
+        scored = len(lacking) < len(mine)
+        out.append(DataGap(unit.id, unit.code, unit.name, unit.category, names, scored))
+    return out
+
+
+def gap_rows(gaps: Sequence[DataGap], labels: Mapping[str, str]) -> list[dict[str, object]]:
+    """One row per unit with a gap (Chinese headers), for the office to decide."""
+    return [
+        {
+            "类别": labels.get(g.category, g.category),
+            "单位": f"{g.unit_name}（{g.unit_code}）",
+            "状态": NO_PLATFORM_DATA,
+            "无平台数据的指标": "、".join(g.indicators),
+            "处理": "不计入权重，其余指标照常计分"
+            if g.scored
+            else "不计分、不参与排名和定等，待考核办决定",
+        }
+        for g in gaps
+    ]
+
+
+def gaps_markdown(gaps: Sequence[DataGap], labels: Mapping[str, str]) -> str:
+    """The report's section listing the units and indicators with no platform data."""
+    unscored = sum(1 for g in gaps if not g.scored)
+    lines = [
+        "",
+        f"## {NO_PLATFORM_DATA}（待考核办决定）",
+        "",
+        "- 整个期间平台均无数据的指标不计入总权重和扣分；没有任何有数据指标的单位不计分、"
+        "不参与排名和定等，列出待考核办决定。",
+        f"- 涉及单位 {len(gaps)} 个，其中不计分单位 {unscored} 个。",
+        "",
+    ]
+    return "\n".join(lines + _table(gap_rows(gaps, labels))) + "\n"
+
+
+def gaps_summary(gaps: Sequence[DataGap]) -> dict[str, list[str]]:
+    """For a run's summary: units without a score, units with indicators out of weight."""
+    return {
+        "no_platform_data": [g.unit_code for g in gaps if not g.scored],
+        "indicators_without_data": [g.unit_code for g in gaps if g.scored],
+    }
 
 
 def quarterly_trend(

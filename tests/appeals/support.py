@@ -137,7 +137,7 @@ def fresh_year(engine: Engine, rulings: Mapping[Key, Ruling] | None = None) -> F
                     _result_rows(
                         "half_year_evaluation",
                         half,
-                        plan_results(units, indicators, out.sums, rules),
+                        plan_results(units, indicators, out.sums, rules, with_data=_with_data(out)),
                     )
                 )
         weights = {i.id: i.weight for i in indicators}
@@ -158,11 +158,20 @@ def fresh_year(engine: Engine, rulings: Mapping[Key, Ruling] | None = None) -> F
             _result_rows(
                 "annual_assessment",
                 str(YEAR),
-                plan_results(units, indicators, out.sums, rules, with_grades=True),
+                plan_results(
+                    units, indicators, out.sums, rules, with_grades=True, with_data=_with_data(out)
+                ),
             )
         )
     out.sums = {k: v.quantize(CENT) for k, v in out.sums.items() if v != 0}
     return out
+
+
+def _with_data(out: Fresh) -> frozenset[tuple[int, int]]:
+    """(unit, indicator) pairs with platform data in a month computed so far (无平台数据
+    pairs are out of W and D, rulebook section 6)."""
+    unavailable = Level.UNAVAILABLE.value
+    return frozenset((u, i) for (u, i, _m), (level, _) in out.cells.items() if level != unavailable)
 
 
 # ------------------------------------------------------------------ the database's state

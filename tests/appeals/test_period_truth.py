@@ -78,7 +78,7 @@ def test_every_period_computed_after_the_year_gives_what_the_in_order_run_gave(
         for half, through in (("2026-H1", "2026-06"), ("2026-H2", "2026-12")):
             inputs = load_result_inputs(session, YEAR, through=through)
             results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums,
-                                   inputs.rules)  # fmt: skip
+                                   inputs.rules, with_data=inputs.with_data)  # fmt: skip
             assert {
                 r.unit_id: (r.score, r.deductions, r.total_weight, r.rank) for r in results
             } == {

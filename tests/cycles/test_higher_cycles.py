@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -83,8 +84,14 @@ def test_the_half_year_ranks_every_unit_inside_its_category(
         engine,
         "SELECT unit_id, category, score, rank, grade, cycle, period FROM result_entry",
     )
-    units = _rows(engine, "SELECT id FROM unit")
-    assert sorted(r[0] for r in results) == sorted(u[0] for u in units)
+    units = _rows(engine, "SELECT id FROM unit WHERE on_platform")
+    assert sorted(r[0] for r in results) == sorted(u[0] for u in units)  # 无平台数据: no row
+    off = _rows(engine, "SELECT code FROM unit WHERE NOT on_platform ORDER BY code")
+    summary = _rows(engine, "SELECT summary FROM cycle_run WHERE cycle = 'half_year_evaluation'")[
+        0
+    ][0]
+    summary = summary if isinstance(summary, dict) else json.loads(summary)
+    assert off and summary["no_platform_data"] == [c for (c,) in off]
     assert {(r[5], r[6]) for r in results} == {("half_year_evaluation", "2026-H1")}
     assert all(r[4] is None for r in results)
     by_category: dict[str, list[tuple[Decimal, int]]] = defaultdict(list)

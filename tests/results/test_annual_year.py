@@ -95,7 +95,10 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
             "WHERE m.kind = 'annual_assessment' AND m.period = '2026'",
         )
     }
-    assert set(notices) == {code for code, *_ in results} and len(notices) == 42
+    on_platform = {c for (c,) in rows(engine, "SELECT code FROM unit WHERE on_platform")}
+    off_platform = {c for (c,) in rows(engine, "SELECT code FROM unit WHERE NOT on_platform")}
+    assert off_platform and len(on_platform) == 39  # D23, D24, D30: 无平台数据, no grade
+    assert set(notices) == {code for code, *_ in results} == on_platform
     for code, category, score, rank, grade in results:
         text = notices[code]
         assert f"最终得分 {Decimal(str(score)):.2f} 分" in text
@@ -108,12 +111,14 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     assert "年度指标简化建议" in artifacts["annual-simplification-2026-report"]
     report_artifact = artifacts["burden-2026"]
     assert "2026年度考核工作减负增效情况报告" in report_artifact and "None" not in report_artifact
+    listed = [t for t in artifacts.values() if "无平台数据（待考核办决定）" in t]
+    assert listed and all(f"（{code}）" in t for t in listed for code in off_platform)
     plans = {q: stored_plan(engine, f"2026-Q{q}") for q in (1, 2, 3, 4)}
     assert {p.seed for p in plans.values()} == {SEED}
     all_units = {code for code, *_ in results}
     for key, text in artifacts.items():
         cleaned = text.replace("本季度已按规则完成随机抽样", "")
-        assert leaks(cleaned, plans[4], allowed_units=all_units) == [], key
+        assert leaks(cleaned, plans[4], allowed_units=all_units | off_platform) == [], key
 
     # Later in the year: a finding at a sampled unit, rectified and closed; a promotion.
     checked = plans[4].sample[0]
@@ -234,9 +239,9 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     # The results for the seven uses, as XLSX and JSON; no plan in them either.
     for name in ("results-2026.json", "results-2026.xlsx"):
         out = runner.invoke(results_app, ["export", "--year", "2026", str(tmp_path / name)])
-        assert out.exit_code == 0 and "42 个单位" in out.output, out.output
+        assert out.exit_code == 0 and f"{len(on_platform)} 个单位" in out.output, out.output
     data = json.loads((tmp_path / "results-2026.json").read_text(encoding="utf-8"))
-    assert len(data["results"]) == 42 and set(data["uses"]) == {
+    assert len(data["results"]) == len(on_platform) and set(data["uses"]) == {
         "appointment", "commendation", "training", "reward_penalty",
         "supervision", "management", "cultivation",
     }  # fmt: skip

@@ -325,17 +325,19 @@ def _result_corrections(
     year: int,
 ) -> tuple[ResultCorrection, ...]:
     unit = s.unit
-    weight = sum((i.weight for i in s.indicators), ZERO)
-    if weight <= ZERO:
-        return ()
     out: list[ResultCorrection] = []
     for rs in s.results:
         if unit.id not in rs.rows:
             continue
+        # An indicator without platform data up to the closing month is out of W and D.
+        scored = [i for i in s.indicators if _deciding_month(cells, i.id, year, rs.closing_month)]
+        weight = sum((i.weight for i in scored), ZERO)
+        if weight <= ZERO:
+            continue
         if rs.cycle == HALF_YEAR:
-            d = sum((_sum_at(cells, i.id, year, rs.closing_month) for i in s.indicators), ZERO)
+            d = sum((_sum_at(cells, i.id, year, rs.closing_month) for i in scored), ZERO)
         else:
-            d = sum((sums.get(i.id, ZERO) for i in s.indicators), ZERO)
+            d = sum((sums.get(i.id, ZERO) for i in scored), ZERO)
         d = round_points(d)
         scores = {u: row.score for u, row in rs.rows.items()}
         scores[unit.id] = running_score(weight, d)
