@@ -396,6 +396,7 @@ class Message(SQLModel, table=True):
     merged_into_id: int | None = Field(
         default=None,
         foreign_key="message.id",
+        index=True,
         description="status merged: the newer message of its kind that speaks for it",
     )
     content: str | None = Field(

@@ -278,3 +278,24 @@ def test_intake_takes_an_appeal_about_a_month_whose_message_has_not_reached_the_
     ]
     delivered, awaiting = result_deliveries(rows)
     assert delivered == {} and awaiting == {(1, "2026-01"), (1, "2026-02")}
+
+
+def test_older_messages_whose_every_item_was_undone_are_merged_into_nothing_and_stay_quiet(
+    office: Office, http_receiver: HttpReceiver
+) -> None:
+    booked = month(
+        "2026-01", DeductionChange("IND-INV", "固定资产投资", Decimal("0"), Decimal("3"))
+    )
+    released = month(
+        "2026-02", DeductionChange("IND-INV", "固定资产投资", Decimal("3"), Decimal("0"))
+    )
+    office.queue([booked], CATCH_UP)
+    office.queue([released], CATCH_UP)
+
+    statuses = {m.period: m.status for m in office.messages()}
+    assert statuses == {"2026-01": "merged", "2026-02": "withdrawn"}
+    office.deliver(CATCH_UP + timedelta(hours=2))
+    assert http_receiver.received("/fgw") == []
+
+    assert [p.action for p in office.queue([released], CATCH_UP + timedelta(days=1))] == []
+    assert len(office.messages()) == 2  # a rerun rebuilds the same nothing

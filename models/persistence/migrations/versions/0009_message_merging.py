@@ -34,10 +34,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("content", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.create_foreign_key(_FK, "message", ["merged_into_id"], ["id"])
+        batch_op.create_index(
+            batch_op.f("ix_message_merged_into_id"), ["merged_into_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_message_merged_into_id"))
         batch_op.drop_constraint(_FK, type_="foreignkey")
         batch_op.drop_column("content")
         batch_op.drop_column("merged_into_id")
