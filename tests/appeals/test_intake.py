@@ -217,6 +217,11 @@ def test_the_scheduled_intake_refuses_the_platforms_late_appeals_with_the_reason
     every = {a["appeal_id"] for a in demo_year.appeals}
     late = set(demo_year.late_appeal_ids)
     assert late and late < every
+    for unit, month in rows(
+        engine,
+        "SELECT DISTINCT unit_id, period FROM message WHERE kind = 'monthly_analysis'",
+    ):  # each month's results reached its units at the month's analysis, as on schedule
+        deliver_results(engine, unit, month, CALENDAR.monthly_analysis_at(month))
 
     state = collect_appeals(return_state=True)
     assert state.is_completed(), state.message
