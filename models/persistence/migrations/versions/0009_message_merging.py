@@ -18,8 +18,8 @@ Create Date: 2026-12-03 04:30:00.000000
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 revision: str = "0009"
 down_revision: str | None = "0007"
@@ -32,7 +32,7 @@ _FK = "fk_message_merged_into_id_message"
 def upgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("content", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column("content", AutoString(), nullable=True))
         batch_op.create_foreign_key(_FK, "message", ["merged_into_id"], ["id"])
         batch_op.create_index(
             batch_op.f("ix_message_merged_into_id"), ["merged_into_id"], unique=False
