@@ -18,6 +18,7 @@ from models.messages import (
     AppealWindow,
     DeductionChange,
     LevelItem,
+    MissingUpload,
     Rectification,
     UnitDigest,
     content_hash,
@@ -299,3 +300,46 @@ def test_older_messages_whose_every_item_was_undone_are_merged_into_nothing_and_
 
     assert [p.action for p in office.queue([released], CATCH_UP + timedelta(days=1))] == []
     assert len(office.messages()) == 2  # a rerun rebuilds the same nothing
+
+
+def test_a_changed_older_month_queued_while_a_newer_message_waits_still_leaves_one_waiting(
+    office: Office,
+) -> None:
+    office.queue([JANUARY], CATCH_UP)
+    office.queue([FEBRUARY], CATCH_UP)
+    rerun = month(
+        "2026-01",
+        red("IND-INV", "固定资产投资"),
+        red("IND-GDP", "地区生产总值增速"),
+        DeductionChange("IND-GDP", "地区生产总值增速", Decimal("0"), Decimal("2")),
+    )
+    (plan,) = office.queue([rerun], CATCH_UP + timedelta(hours=1))
+
+    assert (plan.action, plan.period_key) == ("replace", "2026-02")  # folded into February's
+    waiting = [m for m in office.messages() if m.status == "pending"]
+    assert [m.period for m in waiting] == ["2026-02"]
+    assert "地区生产总值增速（IND-GDP）：新增预扣分" in waiting[0].body_text
+    assert [p.action for p in office.queue([rerun], CATCH_UP + timedelta(hours=2))] == ["skip"]
+
+
+def test_an_unsent_reminder_of_an_earlier_month_is_merged_into_the_next_months_reminder(
+    office: Office,
+) -> None:
+    def reminder(period: str, deadline: str) -> UnitDigest:
+        day = datetime.fromisoformat(deadline).date()
+        return UnitDigest(
+            unit_code=UNIT,
+            unit_name=NAME,
+            kind="pre_deadline_reminder",
+            period_key=period,
+            items=(MissingUpload("IND-GDP", "地区生产总值增速", day),),
+            deadline=day,
+        )
+
+    office.queue([reminder("2026-10", "2026-11-05")], CATCH_UP)
+    office.queue([reminder("2026-11", "2026-12-07")], CATCH_UP)
+
+    statuses = {m.period: m.status for m in office.messages()}
+    assert statuses == {"2026-10": "merged", "2026-11": "pending"}
+    (november,) = [m for m in office.messages() if m.status == "pending"]
+    assert "2026年12月7日" in november.body_text and "2026年11月5日" not in november.body_text
