@@ -161,7 +161,9 @@ def plan_outbox(
     messages of that kind of other periods (``merges``): its content is
     `merge_digests` of them all, in the slot of the newest period (a newer period's
     waiting message is replaced by the merged one). So a unit has at most one waiting
-    message per kind.
+    message per kind. An empty digest with older ones waiting merges them too: what they
+    said that is still open (a pre-deduction not released since) goes out in its slot,
+    the rest is stale.
 
     Messages are due at ``send_at_fn(now)`` (the next send window; a pure function,
     called once). Raises `ConfidentialContentError` for content that may not reach a unit.
@@ -217,7 +219,12 @@ def _plan_slot(
     active = [m for m in earlier if m.status not in _INACTIVE_STATUSES]
     current = active[-1] if active else None
     reached = any(m.status in DELIVERED_STATUSES for m in earlier)
-    if digest.is_empty:
+    others = [
+        w
+        for w in (waiting.get((digest.unit_code, digest.kind), ()) if mergeable else ())
+        if w.digest.period_key != digest.period_key
+    ]
+    if digest.is_empty and not others:
         if current is not None and current.status in WAITING_STATUSES - DELIVERED_STATUSES:
             return MessagePlan(
                 action=PlanAction.WITHDRAW,
@@ -236,11 +243,6 @@ def _plan_slot(
     kept = [m for m in earlier if m.status not in _INACTIVE_STATUSES - {MessageStatus.MERGED}]
     if kept and kept[-1].status == MessageStatus.MERGED and kept[-1].content_hash == digest_hash:
         return _skip(digest, digest_hash, key)  # a newer message already speaks for it
-    others = [
-        w
-        for w in (waiting.get((digest.unit_code, digest.kind), ()) if mergeable else ())
-        if w.digest.period_key != digest.period_key
-    ]
     merges: tuple[int, ...] = ()
     supersedes = None if current is None else current.message_id
     if others:

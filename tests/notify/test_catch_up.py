@@ -343,3 +343,19 @@ def test_an_unsent_reminder_of_an_earlier_month_is_merged_into_the_next_months_r
     assert statuses == {"2026-10": "merged", "2026-11": "pending"}
     (november,) = [m for m in office.messages() if m.status == "pending"]
     assert "2026年12月7日" in november.body_text and "2026年11月5日" not in november.body_text
+
+
+def test_a_month_with_nothing_new_still_carries_what_the_older_waiting_message_left_open(
+    office: Office,
+) -> None:
+    office.queue([JANUARY], CATCH_UP)
+    quiet_february = month("2026-02")  # all green, no pre-deduction changed
+    (plan,) = office.queue([quiet_february], CATCH_UP)
+
+    assert (plan.action, plan.period_key) == ("new", "2026-02")
+    statuses = {m.period: m.status for m in office.messages()}
+    assert statuses == {"2026-01": "merged", "2026-02": "pending"}
+    (february,) = [m for m in office.messages() if m.status == "pending"]
+    assert "固定资产投资（IND-INV）：新增预扣分，由 0.00 分调整为 3.00 分" in february.body_text
+    assert "【预扣分】固定资产投资" not in february.body_text  # January's red level is stale
+    assert [p.action for p in office.queue([quiet_february], CATCH_UP)] == ["skip"]
