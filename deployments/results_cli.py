@@ -233,8 +233,9 @@ def share_export_command(
     with _session() as session:
         export = export_share(session, recipient, period, now)
     write_export(file, export.payload(now), export.sheets)
+    done = "已导出（内容与上次报送相同，未重复登记）" if export.repeated else "已导出并登记报送"
     typer.echo(
-        f"已导出并登记报送（{RECIPIENTS[recipient]}，{period}）：负面清单 "
+        f"{done}（{RECIPIENTS[recipient]}，{period}）：负面清单 "
         f"{len(export.content['negative_list'])} 个单位，未销号问题 "
         f"{len(export.content['open_problems'])} 个：{file}"
     )

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from models.catalog.vocabulary import COUNTING_ITEM_STATUSES, RESULT_USES
 from models.errors import OfficeError
-from models.messages import MessagePlan
+from models.messages import AppealWindow, MessagePlan
 from models.persistence.database import session_scope
 from models.persistence.tables import (
     Indicator,
@@ -199,7 +199,7 @@ def queue_result_notices(
         return []
     rules = load_year_rules(session, year)
     send_at = send_window(calendar, rules)
-    ends = _appeal_end(send_at(now), calendar, rules)
+    ends = AppealWindow.from_delivery(rules.appeal_working_days)  # filled in at delivery
     digests = result_notice_digests(
         results, year, ends, previous_notices(session, year, calendar, rules)
     )

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.messages import Rectification, UnitDigest
+from models.messages import AppealWindow, Rectification, UnitDigest
 from models.persistence.database import session_scope
 from models.persistence.tables import (
     MonthlyAssessment,
@@ -22,7 +22,7 @@ from models.persistence.tables import (
 )
 from models.plans.digests import missing_upload_digests, monthly_digests
 from models.plans.monthly import MonthlyPlan, MonthSnapshot
-from models.rules import Period, appeal_deadline
+from models.rules import Period
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators, load_units
 from tasks.runtime import database, work_calendar
@@ -93,15 +93,12 @@ def queue_monthly_digests(
     session: Session, plan: MonthlyPlan, snapshot: MonthSnapshot, run_id: int, now: datetime
 ) -> dict[str, int]:
     """One digest per unit with something to act on, into the outbox (never twice)."""
-    calendar = work_calendar()
-    sent_at = calendar.monthly_analysis_at(plan.month, snapshot.rules)
-    appeal_ends = appeal_deadline(sent_at, calendar, snapshot.rules).date()
     digests = monthly_digests(
         plan,
         snapshot.units,
         snapshot.indicators,
         load_previous_pre_deductions(session, plan.month, _unit_range(snapshot)),
-        appeal_ends,
+        AppealWindow.from_delivery(snapshot.rules.appeal_working_days),
         load_open_rectifications(session),
     )
     return _queue(session, digests, now, run_id, plan.month.year)

@@ -40,9 +40,10 @@ from models.plans.sharing import (
     check_recipient,
     content_hash,
     corrections,
-    effective_lists,
+    is_repeat,
     negative_list_as_of,
     notice_groups,
+    previous_export,
     removed_since,
     share_content,
     share_sheets,
@@ -119,13 +120,19 @@ def load_open_problems(session: Session, month: str) -> list[OpenProblem]:
 
 def load_share_records(session: Session, recipient: str | None = None) -> list[SharedList]:
     stmt = select(
-        SHARE.id, SHARE.recipient, SHARE.kind, SHARE.period, SHARE.unit_codes, SHARE.shared_at
+        SHARE.id,
+        SHARE.recipient,
+        SHARE.kind,
+        SHARE.period,
+        SHARE.unit_codes,
+        SHARE.shared_at,
+        SHARE.content_hash,
     ).order_by(SHARE.id)
     if recipient is not None:
         stmt = stmt.where(SHARE.recipient == recipient)
     return [
-        SharedList(i, r, k, p, frozenset(codes or ()), at)
-        for i, r, k, p, codes, at in session.execute(stmt)
+        SharedList(i, r, k, p, frozenset(codes or ()), at, h)
+        for i, r, k, p, codes, at, h in session.execute(stmt)
     ]
 
 
@@ -182,6 +189,8 @@ class ShareExport:
     content_hash: str
     removals: tuple[Removal, ...]
     names: dict[str, str]
+    repeated: bool = False
+    """The recipient's latest export of this month had the same content: nothing recorded."""
 
     def payload(self, generated_at: datetime) -> dict[str, Any]:
         return {
@@ -203,14 +212,15 @@ def export_share(session: Session, recipient: str, month: str, now: datetime) ->
     records = load_share_records(session, recipient)
     events = load_negative_events(session)
     pending = corrections(records, events, recipient=recipient)
-    lists = effective_lists(records)
-    previous = max(lists.values(), key=lambda s: s.record_id) if lists else None
+    previous = previous_export(records, recipient, month)
     new_units = [u.unit_code for u in listed]
     shrunk = removed_since(previous, new_units, month, already=pending)
-    record_share(session, recipient, NEGATIVE_LIST, month, digest, new_units, now)
-    record_share(
-        session, recipient, OPEN_PROBLEMS, month, digest, [p.unit_code for p in problems], now
-    )
+    repeated = is_repeat(records, recipient, month, digest) and not pending
+    if not repeated:
+        record_share(session, recipient, NEGATIVE_LIST, month, digest, new_units, now)
+        record_share(
+            session, recipient, OPEN_PROBLEMS, month, digest, [p.unit_code for p in problems], now
+        )
     removals = (*pending, *shrunk)
     _record_notices(session, removals, now)
     return ShareExport(
@@ -221,6 +231,7 @@ def export_share(session: Session, recipient: str, month: str, now: datetime) ->
         content_hash=digest,
         removals=tuple(removals),
         names=unit_names(session),
+        repeated=repeated,
     )
 
 

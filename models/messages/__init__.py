@@ -5,12 +5,15 @@
   content hash and `message_key`.
 - `outbox`: `plan_outbox` (new / skip / correction / replace / withdraw) over the
   messages already in the outbox.
+- `merging`: catch-up without flooding: `merge_digests`, `MERGEABLE_KINDS`.
+- `deadlines`: appeal deadlines filled in at delivery (`fill_appeal_deadline`).
 - `render`: `build_unit_message`, THE one place a message to a unit is built
   (refuses on-site check plan content), and `build_office_alert`.
 
 No database, HTTP, Prefect or clock here.
 """
 
+from .deadlines import appeal_placeholder, delivery_day, fill_appeal_deadline
 from .digest import (
     ALLOWED_ITEM_TYPES,
     KIND_LABELS,
@@ -30,6 +33,7 @@ from .digest import (
     message_key,
     ordered_items,
 )
+from .merging import MERGEABLE_KINDS, digest_from_canonical, merge_digests
 from .outbox import (
     DELIVERED_STATUSES,
     MESSAGE_STATUS_LABELS,
@@ -40,6 +44,7 @@ from .outbox import (
     MessagePlan,
     MessageStatus,
     PlanAction,
+    WaitingMessage,
     plan_outbox,
 )
 from .render import (
@@ -54,6 +59,7 @@ __all__ = [
     "ALLOWED_ITEM_TYPES",
     "DELIVERED_STATUSES",
     "KIND_LABELS",
+    "MERGEABLE_KINDS",
     "MESSAGE_STATUS_LABELS",
     "ON_SITE_CHECK_MARKERS",
     "WAITING_STATUSES",
@@ -75,11 +81,17 @@ __all__ = [
     "RenderedMessage",
     "ResultItem",
     "UnitDigest",
+    "WaitingMessage",
+    "appeal_placeholder",
     "build_office_alert",
     "build_unit_message",
     "canonical_digest",
     "content_hash",
+    "delivery_day",
+    "digest_from_canonical",
+    "fill_appeal_deadline",
     "find_confidential_marker",
+    "merge_digests",
     "message_key",
     "ordered_items",
     "plan_outbox",

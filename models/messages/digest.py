@@ -189,9 +189,35 @@ RESULT_GRADES = ("excellent", "good", "fair", "poor")
 
 @dataclass(frozen=True)
 class AppealWindow:
-    """The last day (inclusive) on which the unit may appeal this message's results."""
+    """Until when the unit may appeal this message's results (rulebook section 7).
 
-    ends_on: date
+    Either a fixed last day (inclusive) ``ends_on``, or ``working_days`` counted from
+    the day the message is actually delivered: the message then names the last day
+    only when it is sent (`models.messages.deadlines.fill_appeal_deadline`), so it never
+    names a day before its sending (``AppealWindow.from_delivery``).
+    """
+
+    ends_on: date | None = None
+    working_days: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.ends_on is None) == (self.working_days <= 0):
+            raise ValueError(
+                "an appeal window has either a last day or a number of working days "
+                "from delivery, not both and not neither"
+            )
+
+    @classmethod
+    def from_delivery(cls, working_days: int) -> AppealWindow:
+        """``working_days`` working days after the day the message is delivered."""
+        return cls(None, working_days)
+
+    @property
+    def canonical(self) -> str:
+        """What the content hash holds: the day (ISO) or ``delivery+<n>wd``."""
+        if self.ends_on is not None:
+            return self.ends_on.isoformat()
+        return f"delivery+{self.working_days}wd"
 
 
 DigestItem = (
@@ -229,6 +255,9 @@ class UnitDigest:
     items: tuple[DigestItem, ...] = ()
     deadline: date | None = None
     appeal_window: AppealWindow | None = None
+    covers: tuple[str, ...] = ()
+    """Earlier periods of the same kind whose messages had not reached the unit and were
+    merged into this one (catch-up): what it lists is what is still to act on."""
 
     @property
     def is_empty(self) -> bool:
@@ -261,6 +290,8 @@ def check_item_types(digest: object) -> UnitDigest:
                 f"{type(item).__name__} may not be sent to an assessed unit; allowed items: "
                 + ", ".join(t.__name__ for t in ALLOWED_ITEM_TYPES)
             )
+    if not isinstance(digest.covers, tuple) or not all(type(p) is str for p in digest.covers):
+        raise ConfidentialContentError("a digest's covers must be a tuple of period keys")
     if digest.appeal_window is not None and type(digest.appeal_window) is not AppealWindow:
         raise ConfidentialContentError(
             f"appeal_window must be an AppealWindow, got {type(digest.appeal_window).__name__}"
@@ -365,14 +396,17 @@ def canonical_digest(digest: UnitDigest) -> dict[str, Any]:
     """A JSON-ready mapping of what the unit is told (the unit's display name excluded)."""
     items = [_canonical_item(item) for item in ordered_items(digest)]
     window = digest.appeal_window
-    return {
+    out: dict[str, Any] = {
         "unit_code": digest.unit_code,
         "kind": digest.kind,
         "period_key": digest.period_key,
         "deadline": _canonical_value(digest.deadline),
-        "appeal_window_ends_on": None if window is None else window.ends_on.isoformat(),
+        "appeal_window_ends_on": None if window is None else window.canonical,
         "items": items,
     }
+    if digest.covers:  # absent when nothing was merged: earlier hashes stay as they were
+        out["covers"] = list(digest.covers)
+    return out
 
 
 # The canonical JSON is ``json.dumps(canonical_digest(digest), ensure_ascii=False,
@@ -460,9 +494,12 @@ def _canonical_json(digest: UnitDigest, items: Sequence[DigestItem]) -> str:
     item_json = ",".join([_ITEM_JSON[type(item)](item) for item in items])
     deadline = _canonical_value(digest.deadline)
     window = digest.appeal_window
-    ends_on = None if window is None else window.ends_on.isoformat()
+    ends_on = None if window is None else window.canonical
+    covers = (
+        f'"covers":[{",".join(_encode_str(p) for p in digest.covers)}],' if digest.covers else ""
+    )
     return (
-        f'{{"appeal_window_ends_on":{_json_raw(ends_on)},"deadline":{_json_raw(deadline)},'
+        f'{{"appeal_window_ends_on":{_json_raw(ends_on)},{covers}"deadline":{_json_raw(deadline)},'
         f'"items":[{item_json}],"kind":{_json_raw(digest.kind)},'
         f'"period_key":{_json_raw(digest.period_key)},"unit_code":{_json_raw(digest.unit_code)}}}'
     )

@@ -45,6 +45,7 @@ from models.rules.levels import Level
 from models.rules.periods import PeriodKind, parse_period
 from models.rules.scores import Grade
 
+from .deadlines import appeal_placeholder
 from .digest import (
     KIND_LABELS,
     AppealDecision,
@@ -263,6 +264,8 @@ def _deduction_change_label(change: DeductionChange) -> str:
 def _intro(digest: UnitDigest, period: str, kind_label: str, deadline: str | None) -> str:
     kind = digest.kind
     if kind == MessageKind.PRE_DEADLINE_REMINDER:
+        if digest.covers:
+            period = f"{period}（此前{_covered(digest.covers)}的提醒已合并至本消息）"
         when = f"将于{deadline}截止上传" if deadline else "即将截止上传"
         return f"{period}考核数据{when}，贵单位以下指标尚未上传数值，请及时在考核平台填报。"
     if kind == MessageKind.ANNUAL_ASSESSMENT and any(
@@ -275,6 +278,11 @@ def _intro(digest: UnitDigest, period: str, kind_label: str, deadline: str | Non
         MessageKind.HALF_YEAR_EVALUATION,
         MessageKind.ANNUAL_ASSESSMENT,
     ):
+        if digest.covers:
+            return (
+                f"此前{_covered(digest.covers)}{kind_label}消息尚未送达，现合并为本消息："
+                f"根据考核平台数据，截至{period}{kind_label}，贵单位仍有以下事项需要关注和处理。"
+            )
         return f"根据考核平台数据，{period}{kind_label}中贵单位有以下事项需要关注和处理。"
     if kind == MessageKind.APPEAL_OUTCOME:
         return f"贵单位对{period}考核结果提出的申诉已复查完毕，结果如下。"
@@ -283,6 +291,14 @@ def _intro(digest: UnitDigest, period: str, kind_label: str, deadline: str | Non
     if kind == MessageKind.RECTIFICATION_REMINDER:
         return "以下整改事项即将到期，请抓紧落实，整改完成后在考核平台更新即可。"
     return "请按期完成以下问题的整改，整改完成后在考核平台更新即可。"
+
+
+def _covered(periods: tuple[str, ...]) -> str:
+    """2026-01, 2026-02, 2026-03 → 2026年1月至2026年3月的 (the merged periods, in order)."""
+    ordered = sorted(periods)
+    if len(ordered) == 1:
+        return f"{period_label(ordered[0])}的"
+    return f"{period_label(ordered[0])}至{period_label(ordered[-1])}的"
 
 
 _LEVEL_MARK_LABELS = {level: (mark, Level(level).label) for level, mark in _LEVEL_MARKS.items()}
@@ -401,10 +417,18 @@ def _view(digest: UnitDigest, items: tuple[DigestItem, ...], correction: bool) -
         "appeals": appeals,
         "rectifications": rectifications,
         "results": results,
-        "appeal_ends": (
-            None if digest.appeal_window is None else date_label(digest.appeal_window.ends_on)
-        ),
+        "appeal_ends": _appeal_ends(digest),
     }
+
+
+def _appeal_ends(digest: UnitDigest) -> str | None:
+    """The window's last day, or a placeholder filled in at delivery (`deadlines`)."""
+    window = digest.appeal_window
+    if window is None:
+        return None
+    if window.ends_on is None:
+        return appeal_placeholder(window.working_days)
+    return date_label(window.ends_on)
 
 
 def _refuse_markers(where: str, text: str) -> None:

@@ -402,6 +402,15 @@ class Message(SQLModel, table=True):
     body_text: str
     body_html: str
     supersedes_id: int | None = Field(default=None, foreign_key="message.id")
+    merged_into_id: int | None = Field(
+        default=None,
+        foreign_key="message.id",
+        index=True,
+        description="status merged: the newer message of its kind that speaks for it",
+    )
+    content: str | None = Field(
+        default=None, description="the digest's canonical JSON (to merge it later)"
+    )
     status: str = Field(default="pending", max_length=20)
     due_at: datetime = _ts()
     created_at: datetime = _ts()

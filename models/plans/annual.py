@@ -67,12 +67,13 @@ def category_sizes(results: Sequence[AnnualResult]) -> Counter[str]:
 def result_notice_digests(
     results: Sequence[AnnualResult],
     year: int,
-    appeal_ends: date,
+    appeal_ends: date | AppealWindow,
     previous: Mapping[str, tuple[str, date]] | None = None,
 ) -> list[UnitDigest]:
     """One result notice per unit: score, rank among its category's units, grade.
 
-    The notice opens the appeal window: the unit may appeal until ``appeal_ends``.
+    The notice opens the appeal window: the unit may appeal until ``appeal_ends`` (a
+    day, or an `AppealWindow` counted from the notice's delivery).
     ``previous`` maps a unit code to the content hash and appeal end of the notice
     it already has: when its result is unchanged the notice keeps that window, so
     the same content is rebuilt and nothing is sent again; a changed result gets a
@@ -90,8 +91,11 @@ def result_notice_digests(
     return out
 
 
-def _notices(results: Sequence[AnnualResult], year: int, appeal_ends: date) -> list[UnitDigest]:
+def _notices(
+    results: Sequence[AnnualResult], year: int, appeal_ends: date | AppealWindow
+) -> list[UnitDigest]:
     sizes = category_sizes(results)
+    window = appeal_ends if isinstance(appeal_ends, AppealWindow) else AppealWindow(appeal_ends)
     return [
         UnitDigest(
             unit_code=r.unit_code,
@@ -107,7 +111,7 @@ def _notices(results: Sequence[AnnualResult], year: int, appeal_ends: date) -> l
                     grade=r.grade,
                 ),
             ),
-            appeal_window=AppealWindow(appeal_ends),
+            appeal_window=window,
         )
         for r in sorted(results, key=lambda r: r.unit_code)
     ]

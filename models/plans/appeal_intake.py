@@ -28,6 +28,13 @@ on the platform. An appeal filed before the analysis ran has no result to
 appeal; one filed after the analysis but before the message was delivered is in
 time (the unit could already see its results).
 
+Catch-up (``result_deliveries``): a month's message merged into a newer month's message
+(``merged``, see ``models.messages.merging``) reached the unit when that message did: its
+window counts from that delivery. A month whose message is still waiting (or merged into
+one still waiting) has not been sent: its window has not begun (``IntakeContext.awaiting``),
+so an appeal about it is in time. The message names its deadline from the same delivery
+day (``models.messages.deadlines``).
+
 The watermark to read from next time (``IntakePlan.high_water``) is the latest
 readable ``filed_at`` that is not in the future, never later than *now*: an appeal
 stamped in the future is set aside and does not move it.
@@ -73,9 +80,11 @@ __all__ = [
     "IntakeContext",
     "IntakePlan",
     "NewAppeal",
+    "ResultMessage",
     "UnitRef",
     "check_appeal",
     "plan_intake",
+    "result_deliveries",
     "window_check",
 ]
 
@@ -140,6 +149,70 @@ class IntakeContext:
     delivered_at: Mapping[tuple[int, str], datetime] = field(default_factory=dict)
     rules: Mapping[int, YearRules] = field(default_factory=dict)
     now: datetime | None = None
+    awaiting: frozenset[tuple[int, str]] = frozenset()
+    """(unit id, month key) whose result message is queued but has not reached the unit."""
+
+
+@dataclass(frozen=True)
+class ResultMessage:
+    """A unit's monthly-analysis message, as far as the appeal window is concerned."""
+
+    id: int
+    unit_id: int
+    period: str
+    status: str
+    delivered_at: datetime | None
+    merged_into_id: int | None = None
+
+
+_NOT_SENT = frozenset({"withdrawn"})
+_MAX_HOPS = 100
+
+
+def result_deliveries(
+    messages: Iterable[ResultMessage],
+) -> tuple[dict[tuple[int, str], datetime], frozenset[tuple[int, str]]]:
+    """When each (unit, month)'s result reached the unit, and which have not yet.
+
+    A month's delivery is the latest ``delivered_at`` of its own messages; else, if one of
+    them was merged into a newer message, the delivery of that message's month (followed
+    through further merges). A month with a message but no delivery is *awaiting*.
+    """
+    rows = list(messages)
+    by_id = {m.id: m for m in rows}
+    delivered: dict[tuple[int, str], datetime] = {}
+    merged_into: dict[tuple[int, str], int] = {}
+    slots: set[tuple[int, str]] = set()
+    for m in rows:
+        slot = (m.unit_id, m.period)
+        if m.status in _NOT_SENT:
+            continue
+        slots.add(slot)
+        if m.delivered_at is not None and (
+            slot not in delivered or m.delivered_at > delivered[slot]
+        ):
+            delivered[slot] = m.delivered_at
+        if m.merged_into_id is not None:
+            merged_into[slot] = m.merged_into_id
+    out = dict(delivered)
+    awaiting: set[tuple[int, str]] = set()
+    for slot in sorted(slots - set(delivered)):
+        at: datetime | None = None
+        target_id = merged_into.get(slot)
+        for _ in range(_MAX_HOPS):
+            target = by_id.get(target_id) if target_id is not None else None
+            if target is None:
+                break
+            target_slot = (target.unit_id, target.period)
+            at = delivered.get(target_slot)
+            if at is not None:
+                break
+            target_id = merged_into.get(target_slot)
+        if at is None:
+            awaiting.add(slot)
+        else:
+            out[slot] = at
+    return out, frozenset(awaiting)
 
 
 @dataclass(frozen=True)
@@ -194,12 +267,15 @@ def window_check(
     delivered_at: datetime | None,
     calendar: WorkCalendar,
     rules: YearRules = DEFAULT_RULES,
+    *,
+    awaiting: bool = False,
 ) -> tuple[bool, str]:
     """Whether an appeal filed at ``filed_at`` is inside its window, with the reason in Chinese.
 
     ``analysis_at``: when the month's analysis ran (its results published);
     ``delivered_at``: when the unit's monthly-analysis message was last delivered, if it
-    was. See the module docstring.
+    was; ``awaiting``: its message is queued but has not reached the unit (the window has
+    not begun). See the module docstring.
     """
     if filed_at < analysis_at:
         return False, (
@@ -209,7 +285,7 @@ def window_check(
     sent_at = (
         delivered_at if delivered_at is not None and delivered_at > analysis_at else analysis_at
     )
-    if filed_at < sent_at:
+    if filed_at < sent_at or (awaiting and delivered_at is None):
         return True, "在申诉期内：结果已发布，通知送达前提出的申诉同样受理。"
     return is_appeal_in_time(sent_at, filed_at, calendar, rules)
 
@@ -282,6 +358,7 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
             ctx.delivered_at.get((unit.id, month.key)),
             ctx.calendar,
             rules,
+            awaiting=(unit.id, month.key) in ctx.awaiting,
         )
         refusal = "" if in_time else why
     if not refusal and kind not in APPEAL_KINDS:

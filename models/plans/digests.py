@@ -31,7 +31,7 @@ def monthly_digests(
     units: Sequence[UnitSnap],
     indicators: Sequence[IndicatorSnap],
     previous_pre_deductions: Mapping[tuple[int, int], Decimal],
-    appeal_ends: date,
+    appeal_window: AppealWindow,
     rectifications: Mapping[int, Sequence[Rectification]] | None = None,
 ) -> list[UnitDigest]:
     """One digest per unit with something to act on after the month's analysis.
@@ -39,6 +39,8 @@ def monthly_digests(
     Items: indicators at yellow/orange/red/missing with expected and actual values;
     pre-deductions that differ from last month's (new, changed or released); open
     rectifications. A unit with none of these gets an empty digest (no message).
+    ``appeal_window``: for the results listed; counted from the day the message is
+    delivered (`AppealWindow.from_delivery`, rulebook section 7).
     """
     by_id = {i.id: i for i in indicators}
     items: dict[int, list[DigestItem]] = {u.id: [] for u in units}
@@ -76,7 +78,7 @@ def monthly_digests(
                 kind="monthly_analysis",
                 period_key=plan.month.key,
                 items=tuple(unit_items),
-                appeal_window=AppealWindow(appeal_ends) if has_results else None,
+                appeal_window=appeal_window if has_results else None,
             )
         )
     return digests

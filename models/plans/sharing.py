@@ -17,8 +17,14 @@ A recipient must learn when a unit it was told about is no longer on the list:
 - a **correction**: the list as of a shared month, recomputed from the ledger now
   (a later ``off`` entry, e.g. one with a ``ruling_id`` after an appeal), no longer
   holds a unit the recipient received (``corrections``);
-- a **newer export whose unit set shrank**: units of the recipient's previous list
-  missing from the new one (``removed_since``).
+- a **new export of the same month whose unit set shrank**: units of the recipient's
+  previous export of that month missing from the new one (``removed_since``). An
+  export is compared only with earlier exports of the *same* month to the same
+  recipient (``previous_export``): October's list says nothing about March's, so
+  exporting October and then March notifies no removal.
+
+Exporting the same content of a month to the same recipient again records nothing new
+(``is_repeat``): the recipient already holds it.
 
 Every notice issued is recorded as a ``ShareRecord`` of kind ``change_notice`` for
 the affected list's (recipient, month) with the removed units, so a removal is
@@ -234,6 +240,7 @@ class SharedList:
     period: str
     units: frozenset[str]
     shared_at: datetime
+    content_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,27 @@ def effective_lists(records: Iterable[SharedList]) -> dict[tuple[str, str], Shar
             share.shared_at,
         )
     return out
+
+
+def previous_export(records: Iterable[SharedList], recipient: str, month: str) -> SharedList | None:
+    """The recipient's effective list of ``month`` (its latest export of that month minus
+    the units notified since), or None: a new export is compared with it only."""
+    return effective_lists(r for r in records if r.recipient == recipient).get((recipient, month))
+
+
+def is_repeat(records: Iterable[SharedList], recipient: str, month: str, digest: str) -> bool:
+    """Whether the recipient's latest export of ``month`` had exactly this content (and no
+    change notice about that month came after it): exporting it again records nothing."""
+    latest: SharedList | None = None
+    notified_after = False
+    for r in sorted(records, key=lambda r: r.record_id):
+        if r.recipient != recipient or r.period != month:
+            continue
+        if r.kind == NEGATIVE_LIST:
+            latest, notified_after = r, False
+        elif r.kind == CHANGE_NOTICE and latest is not None:
+            notified_after = True
+    return latest is not None and not notified_after and latest.content_hash == digest
 
 
 def corrections(

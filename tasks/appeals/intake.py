@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -38,8 +38,10 @@ from models.plans.appeal_intake import (
     IntakeContext,
     IntakePlan,
     NewAppeal,
+    ResultMessage,
     UnitRef,
     plan_intake,
+    result_deliveries,
 )
 from models.plans.limits import clamp_watermark, usable_watermark
 from models.plans.monthly import UnitSnap
@@ -148,21 +150,29 @@ def load_intake_context(
             count = snap.spec.direction is Direction.MILESTONE
             indicators[(year, snap.code)] = IndicatorRef(snap.id, snap.categories, count)
     delivered: dict[tuple[int, str], datetime] = {}
+    awaiting: frozenset[tuple[int, str]] = frozenset()
     if months:
-        rows = session.execute(
-            select(MSG.unit_id, MSG.period, func.max(MSG.delivered_at))
-            .where(
-                MSG.kind == "monthly_analysis",
-                MSG.audience == "unit",
-                MSG.period.in_(sorted(months)),
-                MSG.delivered_at.is_not(None),
-            )
-            .group_by(MSG.unit_id, MSG.period)
+        delivered, awaiting = result_deliveries(load_result_messages(session, min(months)))
+    return IntakeContext(units, indicators, calendar, delivered, rules, now, awaiting)
+
+
+def load_result_messages(session: Session, first_month: str) -> list[ResultMessage]:
+    """Monthly-analysis messages to units from ``first_month`` on (later months included:
+    an earlier month's message may have been merged into one of theirs)."""
+    rows = session.execute(
+        select(
+            MSG.id, MSG.unit_id, MSG.period, MSG.status, MSG.delivered_at, MSG.merged_into_id
+        ).where(
+            MSG.kind == "monthly_analysis",
+            MSG.audience == "unit",
+            MSG.period >= first_month,
+            MSG.unit_id.is_not(None),
         )
-        for unit_id, period, at in rows:
-            if unit_id is not None and at is not None:
-                delivered[(unit_id, period)] = aware(at)
-    return IntakeContext(units, indicators, calendar, delivered, rules, now)
+    )
+    return [
+        ResultMessage(i, u, p, s, None if at is None else aware(at), into)
+        for i, u, p, s, at, into in rows
+    ]
 
 
 def save_intake(session: Session, plan: IntakePlan, now: datetime) -> IntakeOutcome:

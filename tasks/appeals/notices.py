@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.messages import AppealDecision, UnitDigest
+from models.messages import AppealDecision, AppealWindow, UnitDigest
 from models.plans.annual import result_notice_digests
 from models.plans.recompute import (
     ANNUAL,
@@ -22,7 +22,7 @@ from models.plans.recompute import (
     appeal_outcome_digest,
     decision_reason,
 )
-from models.rules import WorkCalendar, YearRules, appeal_deadline
+from models.rules import WorkCalendar, YearRules
 from tasks.annual import load_annual_results, previous_notices
 from tasks.appeals.reads import CENT, DED, ZERO, load_cells, load_unit_rulings
 from tasks.delivery import queue_digests, send_window
@@ -135,7 +135,7 @@ def _annual_notices(
         return {}
     rules = load_year_rules(session, year)
     send_at = send_window(calendar, rules)
-    ends = appeal_deadline(send_at(now), calendar, rules).date()
+    ends = AppealWindow.from_delivery(rules.appeal_working_days)  # filled in at delivery
     previous = previous_notices(session, year, calendar, rules, snapshot.unit.category)
     digests = result_notice_digests(results, year, ends, previous)
     counts: dict[str, int] = defaultdict(int)

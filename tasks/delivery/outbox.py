@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from models.messages import AttemptOutcome, MessageStatus
 from models.persistence.tables import Message
+from models.rules import WorkCalendar
 from tasks.delivery.lease import (
     Bookkeeping,
     LeaseSeen,
@@ -55,6 +56,7 @@ from tasks.delivery.reads import (
     due_ids,
     load_outgoing,
     load_units,
+    with_appeal_deadline,
 )
 from tasks.delivery.robots import NotifierFactory, load_plugins, make_notifier
 from tasks.delivery.sending import (
@@ -65,6 +67,7 @@ from tasks.delivery.sending import (
     send_guarded,
 )
 from tasks.delivery.settling import raise_alert, settle_round
+from tasks.runtime import work_calendar
 
 __all__ = ["DEFAULT_CONCURRENCY", "DeliveryRun", "deliver_due", "load_due_messages"]
 
@@ -164,8 +167,10 @@ class _Delivery:
         concurrency: int,
         holder: str,
         lease_clock: Callable[[], datetime],
+        calendar: WorkCalendar,
     ) -> None:
         self.session = session
+        self.calendar = calendar
         self.engine = engine
         self.now = now
         self.ops_channels = tuple(ops_channels)
@@ -219,6 +224,7 @@ class _Delivery:
         histories = attempts_by_message(self.session, [m.id for m, _ in loaded])
         jobs = []
         for message, seen in loaded:
+            message = with_appeal_deadline(message, self.calendar, self.now)
             unit = units.get(message.unit_id) if message.unit_id is not None else None
             if audience == OFFICE:
                 channels = self.ops_channels
@@ -351,6 +357,7 @@ def deliver_due(
     concurrency: int = DEFAULT_CONCURRENCY,
     lease_clock: Callable[[], datetime] = wall_clock,
     holder: str | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> DeliveryRun:
     """Send every due message: unit messages first, then office messages (new alerts too).
 
@@ -363,7 +370,9 @@ def deliver_due(
     its lease released as soon as its channels are done. A rerun never sends a message
     twice to a channel whose answer was recorded; a message whose answer was lost (the
     run died between a post and its commit) is sent again once its lease expired, once,
-    marked ``resend``. The caller decides whether the send window is open; ``session``
+    marked ``resend``. An appeal deadline counted from delivery is filled in as each
+    message is sent (``calendar``: the office's working days, read when not given).
+    The caller decides whether the send window is open; ``session``
     is committed. ``notifier_factory``, ``sleep``, ``monotonic`` and ``lease_clock`` are
     called from worker threads, each of which uses a connection of its own.
     """
@@ -414,6 +423,7 @@ def deliver_due(
                 concurrency=concurrency,
                 holder=holder or new_holder(),
                 lease_clock=lease_clock,
+                calendar=calendar or work_calendar(),
             )
             for audience in ("unit", OFFICE):
                 session.commit()  # see the alerts the unit messages raised

@@ -19,11 +19,14 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.messages import (
+    MERGEABLE_KINDS,
     ConfidentialContentError,
     MessagePlan,
     MessageStatus,
     PlanAction,
     UnitDigest,
+    WaitingMessage,
+    digest_from_canonical,
     plan_outbox,
 )
 from models.persistence.tables import Message, Unit, table_of
@@ -31,7 +34,15 @@ from models.rules.workdays import WorkCalendar
 from models.rules.yearrules import DEFAULT_RULES, YearRules
 from tasks.delivery.reads import chunks
 
-__all__ = ["load_existing", "queue_digests", "requeue_message", "save_outbox", "send_window"]
+__all__ = [
+    "load_existing",
+    "load_merged_in",
+    "load_waiting",
+    "queue_digests",
+    "requeue_message",
+    "save_outbox",
+    "send_window",
+]
 
 
 def send_window(
@@ -79,6 +90,82 @@ def load_existing(
     return out
 
 
+_UNREACHED = (MessageStatus.PENDING, MessageStatus.FAILED)
+
+
+def load_waiting(
+    session: Session, unit_kinds: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[WaitingMessage]]:
+    """Per (unit_code, kind) of a mergeable kind: its messages that have not reached the
+    unit (pending or failed), of any period, with their digests rebuilt from ``content``
+    (messages queued before ``content`` was kept cannot be merged and are left alone)."""
+    wanted = {uk for uk in unit_kinds if uk[1] in MERGEABLE_KINDS}
+    if not wanted:
+        return {}
+    m = table_of(Message).c
+    rows = session.execute(
+        core_select(col(Unit.code), col(Unit.name), m.kind, m.id, m.content)
+        .join_from(table_of(Message), Unit, m.unit_id == col(Unit.id))
+        .where(
+            m.audience == "unit",
+            col(Unit.code).in_({c for c, _ in wanted}),
+            m.kind.in_({k for _, k in wanted}),
+            m.status.in_(_UNREACHED),
+            m.content.is_not(None),
+        )
+        .order_by(m.id)
+    ).all()
+    out: dict[tuple[str, str], list[WaitingMessage]] = {}
+    for code, name, kind, message_id, content in rows:
+        if (code, kind) in wanted:
+            digest = digest_from_canonical(content, name)
+            out.setdefault((code, kind), []).append(WaitingMessage(message_id, digest))
+    return out
+
+
+def load_merged_in(
+    session: Session, slots: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], list[UnitDigest]]:
+    """Per (unit_code, kind, period_key) of a mergeable kind: the digests of the messages
+    merged into any of the slot's messages, oldest period first."""
+    wanted = {s for s in slots if s[1] in MERGEABLE_KINDS}
+    if not wanted:
+        return {}
+    message = table_of(Message)
+    target = message.alias("target")
+    m, t = message.c, target.c
+    rows = session.execute(
+        core_select(col(Unit.code), col(Unit.name), t.kind, t.period, m.content)
+        .select_from(message)
+        .join(target, m.merged_into_id == t.id)
+        .join(Unit, t.unit_id == col(Unit.id))
+        .where(
+            m.status == MessageStatus.MERGED,
+            m.content.is_not(None),
+            col(Unit.code).in_({s[0] for s in wanted}),
+            t.kind.in_({s[1] for s in wanted}),
+            t.period.in_({s[2] for s in wanted}),
+        )
+        .order_by(m.period, m.id)
+    ).all()
+    out: dict[tuple[str, str, str], list[UnitDigest]] = {}
+    for code, name, kind, period, content in rows:
+        if (code, kind, period) in wanted:
+            out.setdefault((code, kind, period), []).append(digest_from_canonical(content, name))
+    return out
+
+
+def _mark_merged(session: Session, merges: Mapping[int, int]) -> None:
+    """Messages not yet reached their unit -> ``merged`` into the message that takes them over."""
+    for old_id, new_id in merges.items():
+        session.execute(
+            update(Message)
+            .where(col(Message.id) == old_id, col(Message.status).in_(_UNREACHED))
+            .values(status=MessageStatus.MERGED, merged_into_id=new_id)
+            .execution_options(synchronize_session="fetch")
+        )
+
+
 def _mark_old(session: Session, ids: Sequence[int], status: str, condition: Any) -> None:
     """Set ``status`` on the messages ``ids`` that meet ``condition``.
 
@@ -91,6 +178,32 @@ def _mark_old(session: Session, ids: Sequence[int], status: str, condition: Any)
             .values(status=status)
             .execution_options(synchronize_session="fetch")
         )
+
+
+def _row(
+    plan: MessagePlan, unit_id: int, status: str, now: datetime, cycle_run_id: int | None
+) -> dict[str, Any]:
+    rendered = plan.rendered
+    return {
+        "key": plan.key,
+        "unit_id": unit_id,
+        "audience": "unit",
+        "kind": plan.kind,
+        "period": plan.period_key,
+        "content_hash": plan.content_hash,
+        "subject": "" if rendered is None else rendered.subject,
+        "body_markdown": "" if rendered is None else rendered.markdown,
+        "body_text": "" if rendered is None else rendered.text,
+        "body_html": "" if rendered is None else rendered.html,
+        "supersedes_id": plan.supersedes_id,
+        "merged_into_id": None,
+        "content": plan.content or None,
+        "status": status,
+        "due_at": plan.due_at,
+        "created_at": now,
+        "delivered_at": None,
+        "cycle_run_id": cycle_run_id,
+    }
 
 
 def save_outbox(
@@ -111,12 +224,22 @@ def save_outbox(
     withdraw: list[int] = []
     supersede: list[int] = []
     rows: list[dict[str, Any]] = []
+    merges: dict[int, int] = {}  # old message id -> the message that takes it over
+    merging: dict[str, tuple[int, ...]] = {}  # new message key -> the ids it takes over
     for plan in plans:
         if plan.action is PlanAction.SKIP:
+            if plan.merges and plan.supersedes_id is not None:
+                merges.update(dict.fromkeys(plan.merges, plan.supersedes_id))
             continue
         if plan.action is PlanAction.WITHDRAW:
             if plan.supersedes_id is not None:
                 withdraw.append(plan.supersedes_id)
+            if plan.content and plan.due_at is not None:  # merged into nothing left to send
+                unit = units_by_code.get(plan.unit_code)
+                if unit is None or unit.id is None:
+                    raise ValueError(f"unknown unit {plan.unit_code!r}")
+                merging[plan.key] = plan.merges
+                rows.append(_row(plan, unit.id, MessageStatus.WITHDRAWN, now, cycle_run_id))
             continue
         rendered = plan.rendered
         if rendered is None or plan.due_at is None:
@@ -130,26 +253,9 @@ def save_outbox(
             raise ValueError(f"unknown unit {plan.unit_code!r}")
         if plan.supersedes_id is not None:
             supersede.append(plan.supersedes_id)
-        rows.append(
-            {
-                "key": plan.key,
-                "unit_id": unit.id,
-                "audience": "unit",
-                "kind": plan.kind,
-                "period": plan.period_key,
-                "content_hash": plan.content_hash,
-                "subject": rendered.subject,
-                "body_markdown": rendered.markdown,
-                "body_text": rendered.text,
-                "body_html": rendered.html,
-                "supersedes_id": plan.supersedes_id,
-                "status": MessageStatus.PENDING,
-                "due_at": plan.due_at,
-                "created_at": now,
-                "delivered_at": None,
-                "cycle_run_id": cycle_run_id,
-            }
-        )
+        if plan.merges:
+            merging[plan.key] = plan.merges
+        rows.append(_row(plan, unit.id, MessageStatus.PENDING, now, cycle_run_id))
     session.flush()
     status = col(Message.status)
     _mark_old(
@@ -162,10 +268,28 @@ def save_outbox(
         session,
         supersede,
         MessageStatus.SUPERSEDED,
-        status.not_in((MessageStatus.DELIVERED, MessageStatus.WITHDRAWN, MessageStatus.SUPERSEDED)),
+        status.not_in(
+            (
+                MessageStatus.DELIVERED,
+                MessageStatus.WITHDRAWN,
+                MessageStatus.SUPERSEDED,
+                MessageStatus.MERGED,
+            )
+        ),
     )
     if rows:
         session.execute(insert(table_of(Message)), rows)
+    if merging:
+        m = table_of(Message).c
+        ids: dict[str, int] = {
+            key: int(message_id)
+            for key, message_id in session.execute(
+                core_select(m.key, m.id).where(m.key.in_(merging))
+            ).all()
+        }
+        for key, old_ids in merging.items():
+            merges.update(dict.fromkeys(old_ids, ids[key]))
+    _mark_merged(session, merges)
     return len(rows)
 
 
@@ -178,11 +302,19 @@ def queue_digests(
     cycle_run_id: int | None = None,
 ) -> list[MessagePlan]:
     """Plan and save the outbox for `digests` (idempotent: the same content is never
-    queued twice). Returns the plans, skips included."""
+    queued twice; a unit's older waiting messages of a mergeable kind are merged into the
+    new one, see `models.messages.merging`). Returns the plans, skips included."""
     the_digests = list(digests)
     existing = load_existing(session, (d.slot for d in the_digests))
-    plans = plan_outbox(the_digests, existing, now, send_at_fn)
-    codes = {p.unit_code for p in plans if p.creates_message}
+    plans = plan_outbox(
+        the_digests,
+        existing,
+        now,
+        send_at_fn,
+        waiting=load_waiting(session, ((d.unit_code, d.kind) for d in the_digests)),
+        merged_in=load_merged_in(session, (d.slot for d in the_digests)),
+    )
+    codes = {p.unit_code for p in plans if p.creates_message or p.content}
     units = (
         {u.code: u for u in session.exec(select(Unit).where(col(Unit.code).in_(codes))).all()}
         if codes

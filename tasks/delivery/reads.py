@@ -9,7 +9,7 @@ names and channels, which messages are due (`due_ids`). ``IN`` lists are sent
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
 
@@ -17,8 +17,10 @@ from sqlalchemy import Connection, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
-from models.messages import MessageStatus
+from models.messages import MessageStatus, fill_appeal_deadline
+from models.messages.deadlines import APPEAL_PLACEHOLDER_MARK
 from models.persistence.tables import DeliveryAttempt, Message, Unit, columns_of
+from models.rules import WorkCalendar
 from models.rules.periods import SHANGHAI
 from tasks.delivery.lease import WAITING_STATUSES, LeaseSeen
 
@@ -129,6 +131,24 @@ class OutgoingMessage:
     body_html: str
     due_at: datetime
     delivered_at: datetime | None
+
+
+def with_appeal_deadline(
+    message: OutgoingMessage, calendar: WorkCalendar, now: datetime
+) -> OutgoingMessage:
+    """The message as it is posted: an appeal window counted from delivery gets its last
+    day from the day it is delivered (its first delivery when some channel already has
+    it, else ``now``), the day intake counts from (rulebook section 7)."""
+    bodies = (message.body_markdown, message.body_text, message.body_html)
+    if not any(APPEAL_PLACEHOLDER_MARK in body for body in bodies):
+        return message
+    at = message.delivered_at or now
+    return replace(
+        message,
+        body_markdown=fill_appeal_deadline(message.body_markdown, at, calendar),
+        body_text=fill_appeal_deadline(message.body_text, at, calendar),
+        body_html=fill_appeal_deadline(message.body_html, at, calendar),
+    )
 
 
 class UnitInfo(NamedTuple):

@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from deployments.platform_sim_data import SimDataset
 from flows.collect_appeals import collect_appeals
+from models.persistence.tables import Message, columns_of, table_of
 from models.plans.appeal_intake import (
     IndicatorRef,
     IntakeContext,
@@ -50,6 +52,23 @@ def _raw(**overrides: Any) -> dict[str, Any]:
     }
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not ...}
+
+
+def deliver_results(engine: Engine, unit: int, month: str, at: datetime) -> None:
+    """Mark the unit's monthly-analysis message of ``month`` delivered at ``at``, as a
+    delivery run on time would have (before the next month's was queued and merged it)."""
+    m = columns_of(Message)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(table_of(Message))
+            .where(
+                m.unit_id == unit,
+                m.kind == "monthly_analysis",
+                m.period == month,
+                m.status.in_(("pending", "merged")),
+            )
+            .values(status="delivered", delivered_at=at, merged_into_id=None)
+        )
 
 
 # ------------------------------------------------------------------------------- pure
@@ -165,6 +184,7 @@ def test_an_intake_stores_each_appeal_once_and_tells_a_refused_unit_once(
         {"appeal_id": "bare"},
     ]  # fmt: skip
     now = datetime(2026, 4, 21, 2, 0, tzinfo=UTC)
+    deliver_results(engine, unit, "2026-03", ANALYSIS)  # March's results reached C02 on time
 
     first = intake_appeals(engine, items, now, CALENDAR)
     assert (len(first.registered), len(first.refused), first.quarantined) == (1, 2, 2)
@@ -197,6 +217,11 @@ def test_the_scheduled_intake_refuses_the_platforms_late_appeals_with_the_reason
     every = {a["appeal_id"] for a in demo_year.appeals}
     late = set(demo_year.late_appeal_ids)
     assert late and late < every
+    for unit, month in rows(
+        engine,
+        "SELECT DISTINCT unit_id, period FROM message WHERE kind = 'monthly_analysis'",
+    ):  # each month's results reached its units at the month's analysis, as on schedule
+        deliver_results(engine, unit, month, CALENDAR.monthly_analysis_at(month))
 
     state = collect_appeals(return_state=True)
     assert state.is_completed(), state.message

@@ -140,18 +140,68 @@ def test_a_ruling_that_takes_a_unit_off_a_shared_list_is_notified_once_to_each_r
     assert ("inspection", "change_notice", "2026-09", ["D08"]) in shares(listed)
 
 
-def test_a_newer_export_whose_list_shrank_comes_with_a_change_notice(listed: Engine) -> None:
+def test_a_newer_months_export_notifies_no_removal_from_an_earlier_months_list(
+    listed: Engine,
+) -> None:
     with session_scope(listed) as session:
         export_share(session, "major_projects", "2026-09", AT)
     negative(listed, "C01", "2026-10", "off")
     with session_scope(listed) as session:
         export = export_share(session, "major_projects", "2026-10", LATER)
     assert [u["unit_code"] for u in export.content["negative_list"]] == ["D08"]
+    assert export.removals == ()  # September's list, as of September, still holds C01
+    with session_scope(listed) as session:
+        assert pending_changes(session, LATER)[0] == {}
+
+
+def test_exporting_october_then_march_tells_the_recipient_of_no_false_removal(
+    listed: Engine,
+) -> None:
+    negative(listed, "C01", "2026-10", "off")
+    negative(listed, "C07", "2026-03", "on")
+    negative(listed, "C07", "2026-04", "off")
+    with session_scope(listed) as session:
+        october = export_share(session, "inspection", "2026-10", AT)
+        march = export_share(session, "inspection", "2026-03", LATER)
+    assert [u["unit_code"] for u in october.content["negative_list"]] == ["D08"]
+    assert [u["unit_code"] for u in march.content["negative_list"]] == ["C07"]
+    assert march.removals == ()
+    assert ("inspection", "change_notice", "2026-10", ["D08"]) not in shares(listed)
+    with session_scope(listed) as session:
+        assert pending_changes(session, LATER)[0] == {}
+
+
+def test_a_new_export_of_the_same_month_whose_list_shrank_comes_with_a_change_notice(
+    listed: Engine,
+) -> None:
+    with session_scope(listed) as session:
+        export_share(session, "major_projects", "2026-09", AT)
+    negative(listed, "D08", "2026-09", "off")
+    with session_scope(listed) as session:
+        export = export_share(session, "major_projects", "2026-09", LATER)
+    assert [u["unit_code"] for u in export.content["negative_list"]] == ["C01"]
     (removal,) = export.removals
-    assert (removal.period, removal.unit_code) == ("2026-09", "C01")
-    assert "2026年10月已不在负面清单" in removal.reason
+    assert (removal.period, removal.unit_code) == ("2026-09", "D08")
+    assert ("major_projects", "change_notice", "2026-09", ["D08"]) in shares(listed)
     with session_scope(listed) as session:
         assert pending_changes(session, LATER)[0] == {}  # already notified with the export
+
+
+def test_exporting_the_same_content_twice_records_one_share(listed: Engine) -> None:
+    with session_scope(listed) as session:
+        first = export_share(session, "inspection", "2026-09", AT)
+    with session_scope(listed) as session:
+        second = export_share(session, "inspection", "2026-09", LATER)
+    assert (first.repeated, second.repeated) == (False, True)
+    assert second.content == first.content
+    assert shares(listed) == [
+        ("inspection", "negative_list", "2026-09", ["C01", "D08"]),
+        ("inspection", "open_problems", "2026-09", ["C01"]),
+    ]
+    with session_scope(listed) as session:
+        other = export_share(session, "livelihood", "2026-09", LATER)
+    assert other.repeated is False  # another recipient has not received it yet
+    assert len(shares(listed)) == 4
 
 
 def test_the_share_command_writes_xlsx_or_json_and_the_change_notice_beside_it(
