@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
-from flows.common import clock, current_flow_run_id, resolve_period, run_cycles_below, run_name
+from flows.common import (
+    CYCLE_HOOKS,
+    claim_run,
+    finish_run,
+    resolve_period,
+    run_clock,
+    run_cycles_below,
+    run_name,
+    skipped_run,
+)
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.cycle_reports import half_year_publication
 from models.plans.results import plan_results
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.results import load_result_inputs_task, save_results_task
 
 CYCLE = Cycle.HALF_YEAR_EVALUATION
@@ -24,23 +33,26 @@ CYCLE = Cycle.HALF_YEAR_EVALUATION
     name="half_year_evaluation",
     flow_run_name=lambda: run_name(CYCLE),
     description="半年评估：在半年各季度监测之后，计算各单位当前得分与类别内排名。",
+    **CYCLE_HOOKS,
 )
-def half_year_evaluation(period: str | None = None, force: bool = False) -> State[dict[str, Any]]:
+def half_year_evaluation(
+    period: str | None = None, force: bool = False, now: datetime | None = None
+) -> State[dict[str, Any]]:
     """Evaluate one half-year (``2026-H1``, or its closing month ``2026-06``).
 
     Runs each quarter's monitoring first (and so its months; a no-op when done).
     """
     half = resolve_period(CYCLE, period)
-    run_cycles_below(CYCLE, half, quarterly_monitoring)
-    now = clock()
-    claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)
+    now = run_clock(now)
+    run_cycles_below(CYCLE, half, quarterly_monitoring, now)
+    claim = claim_run(CYCLE, half, now, force)
     if not claim.should_run:
-        return Completed(message=f"{half.key} already {claim.status}", data={"outcome": "done"})
+        return skipped_run(CYCLE, half, claim)
     inputs = load_result_inputs_task(half.year)
     results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
     save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
     pub = half_year_publication(half, results, inputs.units)
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     summary: dict[str, Any] = {"period": half.key, "units": len(results)}
-    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
+    finish_run(claim, CycleStatus.COMPLETED, summary, now)
     return Completed(message=f"{half.key} evaluated", data=summary)

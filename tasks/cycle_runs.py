@@ -9,20 +9,32 @@ periods are computed in the same order, and book the same ledgers, as one by one
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.persistence.database import session_scope
 from models.persistence.tables import AssessmentYear, CycleRun
-from models.rules.cycle_runs import CLAIM_STATUSES, STALE_AFTER, CycleStatus
+from models.rules.cycle_runs import (
+    CLAIM_STATUSES,
+    STALE_AFTER,
+    CycleStatus,
+    HolderFacts,
+    HolderVerdict,
+    judge_holder,
+)
 from tasks.runtime import database
 
 
@@ -33,6 +45,7 @@ class Claim:
     run_id: int
     outcome: str  # "claimed" | "reclaimed" | "done" | "busy"
     status: str
+    holder: str | None = None  # busy: who holds it (flow run, since when)
 
     @property
     def should_run(self) -> bool:
@@ -47,13 +60,17 @@ def claim_cycle(
     flow_run_id: str | None = None,
     *,
     force: bool = False,
+    process: dict[str, Any] | None = None,
 ) -> Claim:
     """Claim ``(cycle, period)``; a completed one is a no-op unless ``force``.
 
     A queued, failed or partial earlier run is claimed again. A run already
     ``running`` (another worker) is reported ``busy`` unless ``force``. The claim
-    also freezes the year's rules on its first cycle.
+    also freezes the year's rules on its first cycle. ``process`` (host and pid of
+    the claiming process) is kept in the claim's summary while it runs, so that a
+    holder killed outright can be told from a live one (`release_dead_holder`).
     """
+    held = {"holder": process} if process else {}
     existing = session.exec(
         select(CycleRun).where(CycleRun.cycle == cycle, CycleRun.period == period)
     ).first()
@@ -64,22 +81,25 @@ def claim_cycle(
             status=CycleStatus.RUNNING,
             flow_run_id=flow_run_id,
             claimed_at=now,
+            summary=held,
         )
         session.add(run)
         try:
             session.flush()
         except IntegrityError:
             session.rollback()
-            return claim_cycle(session, cycle, period, now, flow_run_id, force=force)
+            return claim_cycle(
+                session, cycle, period, now, flow_run_id, force=force, process=process
+            )
         _freeze_year(session, int(period[:4]), now)
         assert run.id is not None
         return Claim(run.id, "claimed", run.status)
     assert existing.id is not None
     if existing.status in (CycleStatus.COMPLETED, CycleStatus.RUNNING) and not force:
+        busy = existing.status == CycleStatus.RUNNING
+        holder = f"{existing.flow_run_id or '?'}@{existing.claimed_at.isoformat()}"
         return Claim(
-            existing.id,
-            "done" if existing.status == CycleStatus.COMPLETED else "busy",
-            existing.status,
+            existing.id, "busy" if busy else "done", existing.status, holder if busy else None
         )
     first = existing.status == CycleStatus.QUEUED and existing.attempts == 0
     existing.status = CycleStatus.RUNNING
@@ -87,6 +107,7 @@ def claim_cycle(
     existing.claimed_at = now
     existing.finished_at = None
     existing.attempts += 1
+    existing.summary = held
     session.add(existing)
     session.flush()
     if first:
@@ -175,6 +196,139 @@ def finish_cycle(
     session.add(run)
 
 
+def fail_cycle_runs_of(session: Session, flow_run_id: str, error: str, now: datetime) -> int:
+    """Mark ``failed`` (with ``error``) every claim the flow run still holds; how many."""
+    result = session.execute(
+        update(CycleRun)
+        .where(
+            CycleRun.flow_run_id == flow_run_id,  # type: ignore[arg-type]
+            CycleRun.status == CycleStatus.RUNNING,  # type: ignore[arg-type]
+        )
+        .values(status=CycleStatus.FAILED, summary={"error": error}, finished_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def fail_flow_run_claims(flow_run_id: str, error: str, now: datetime) -> int:
+    """`fail_cycle_runs_of` in its own transaction (the cycle flows' failure hook)."""
+    with session_scope(database()) as session:
+        return fail_cycle_runs_of(session, flow_run_id, error, now)
+
+
+def release_claim(session: Session, row: CycleRun, reason: str, now: datetime) -> bool:
+    """Mark ``row``'s claim failed (``reason``) if it is still the same running claim.
+
+    Compare-and-set on status, flow run and claim time: a holder that finished (or a
+    run that claimed again) meanwhile is left alone.
+    """
+    result = session.execute(
+        update(CycleRun)
+        .where(
+            CycleRun.id == row.id,  # type: ignore[arg-type]
+            CycleRun.status == CycleStatus.RUNNING,  # type: ignore[arg-type]
+            CycleRun.flow_run_id == row.flow_run_id  # type: ignore[arg-type]
+            if row.flow_run_id is not None
+            else CycleRun.flow_run_id.is_(None),  # type: ignore[union-attr]
+            CycleRun.claimed_at == row.claimed_at,  # type: ignore[arg-type]
+        )
+        .values(
+            status=CycleStatus.FAILED,
+            summary={"error": reason, "released_at": now.isoformat()},
+            finished_at=now,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def this_process() -> dict[str, Any]:
+    """Host and pid of the running process: recorded in the claims it holds."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is alive (a zombie is not)."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        try:
+            stat = (proc / str(pid) / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fetch_flow_run_state(flow_run_id: str | None) -> str | None:
+    """The Prefect state type of a flow run (``RUNNING``...), ``MISSING``, or ``None``
+    when there is no run id or Prefect cannot be asked."""
+    if not flow_run_id:
+        return None
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        run_uuid = UUID(flow_run_id)
+    except ValueError:
+        return "MISSING"
+    try:
+        with get_client(sync_client=True) as client:
+            flow_run = client.read_flow_run(run_uuid)
+    except ObjectNotFound:
+        return "MISSING"
+    except Exception:  # no answer from Prefect: judge on the other facts
+        return None
+    return flow_run.state.type.value if flow_run.state else None
+
+
+def gather_holder_facts(row: CycleRun) -> HolderFacts:
+    """The facts `judge_holder` needs about the run holding ``row``."""
+    holder = row.summary.get("holder") if isinstance(row.summary, dict) else None
+    host = holder.get("host") if isinstance(holder, dict) else None
+    pid = holder.get("pid") if isinstance(holder, dict) else None
+    local = isinstance(pid, int) and host == socket.gethostname()
+    return HolderFacts(
+        claimed_at=row.claimed_at,
+        flow_run_id=row.flow_run_id,
+        flow_run_state=fetch_flow_run_state(row.flow_run_id),
+        host=host if isinstance(host, str) else None,
+        pid=pid if isinstance(pid, int) else None,
+        pid_alive=pid_alive(pid) if local and isinstance(pid, int) else None,
+    )
+
+
+def release_dead_holder(cycle: str, period: str, now: datetime) -> HolderVerdict | None:
+    """Judge the run holding ``(cycle, period)`` running; release (fail) it when gone.
+
+    ``None`` when no running claim exists. The verdict says why it was released or
+    who holds it.
+    """
+    with session_scope(database()) as session:
+        row = session.exec(
+            select(CycleRun).where(
+                CycleRun.cycle == cycle,
+                CycleRun.period == period,
+                CycleRun.status == CycleStatus.RUNNING,
+            )
+        ).first()
+        if row is None:
+            return None
+        session.expunge(row)
+    verdict = judge_holder(gather_holder_facts(row), now)
+    if verdict.release:
+        with session_scope(database()) as session:
+            if release_claim(session, row, verdict.reason, now):
+                get_run_logger().warning(
+                    "%s %s: released the claim of flow run %s: %s",
+                    cycle, period, row.flow_run_id, verdict.reason,
+                )  # fmt: skip
+    return verdict
+
+
 def load_cycle_statuses(session: Session, cycle: str) -> dict[str, str]:
     """Each claimed period of ``cycle`` and its status."""
     rows = session.exec(select(CycleRun.period, CycleRun.status).where(CycleRun.cycle == cycle))
@@ -201,10 +355,18 @@ def claim_cycle_task(
     force: bool = False,
     wait_timeout: float = WAIT_TIMEOUT_SECONDS,
 ) -> Claim:
-    """Claim ``(cycle, period)`` once no earlier period of its year is queued or running."""
+    """Claim ``(cycle, period)`` once no earlier period of its year is queued or running.
+
+    A running claim whose holder is gone (`judge_holder`) is released first, so the
+    run proceeds at once after a crash.
+    """
     wait_for_earlier_periods(cycle, period, now, wait_timeout)
+    if not force:
+        release_dead_holder(cycle, period, now)
     with session_scope(database()) as session:
-        return claim_cycle(session, cycle, period, now, flow_run_id, force=force)
+        return claim_cycle(
+            session, cycle, period, now, flow_run_id, force=force, process=this_process()
+        )
 
 
 def wait_for_earlier_periods(cycle: str, period: str, now: datetime, timeout: float) -> None:
@@ -215,6 +377,10 @@ def wait_for_earlier_periods(cycle: str, period: str, now: datetime, timeout: fl
     while True:
         with session_scope(database()) as session:
             blocker = blocking_period(session, cycle, period, now)
+        if blocker is not None and blocker.status == CycleStatus.RUNNING:
+            verdict = release_dead_holder(cycle, blocker.period, now)
+            if verdict is None or verdict.release:
+                continue  # released (or finished meanwhile): look again
         if blocker is None:
             if shown is not None:
                 logger.info("%s %s: earlier periods done, going on", cycle, period)
