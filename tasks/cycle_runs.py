@@ -307,26 +307,42 @@ def release_dead_holder(cycle: str, period: str, now: datetime) -> HolderVerdict
     ``None`` when no running claim exists. The verdict says why it was released or
     who holds it.
     """
+    verdicts = release_dead_holders(cycle, now, period)
+    return verdicts[0] if verdicts else None
+
+
+def release_dead_holders(
+    cycle: str, now: datetime, period: str | None = None
+) -> list[HolderVerdict]:
+    """Judge every running claim of ``cycle`` (or of its ``period``); fail those whose
+    holder is gone (`judge_holder`), so that a rerun or a backfill sees them at once."""
     with session_scope(database()) as session:
-        row = session.exec(
-            select(CycleRun).where(
-                CycleRun.cycle == cycle,
-                CycleRun.period == period,
-                CycleRun.status == CycleStatus.RUNNING,
-            )
-        ).first()
-        if row is None:
-            return None
-        session.expunge(row)
-    verdict = judge_holder(gather_holder_facts(row), now)
-    if verdict.release:
-        with session_scope(database()) as session:
-            if release_claim(session, row, verdict.reason, now):
-                get_run_logger().warning(
-                    "%s %s: released the claim of flow run %s: %s",
-                    cycle, period, row.flow_run_id, verdict.reason,
-                )  # fmt: skip
-    return verdict
+        query = select(CycleRun).where(
+            CycleRun.cycle == cycle, CycleRun.status == CycleStatus.RUNNING
+        )
+        if period is not None:
+            query = query.where(CycleRun.period == period)
+        rows = list(session.exec(query))
+        for row in rows:
+            session.expunge(row)
+    verdicts = []
+    for row in rows:
+        verdict = judge_holder(gather_holder_facts(row), now)
+        if verdict.release:
+            with session_scope(database()) as session:
+                if release_claim(session, row, verdict.reason, now):
+                    get_run_logger().warning(
+                        "%s %s: released the claim of flow run %s: %s",
+                        cycle, row.period, row.flow_run_id, verdict.reason,
+                    )  # fmt: skip
+        verdicts.append(verdict)
+    return verdicts
+
+
+@task(name="release-dead-holders", cache_policy=NO_CACHE)
+def release_dead_holders_task(cycle: str, now: datetime) -> int:
+    """`release_dead_holders` for a whole cycle; how many claims were released."""
+    return sum(v.release for v in release_dead_holders(cycle, now))
 
 
 def load_cycle_statuses(session: Session, cycle: str) -> dict[str, str]:
