@@ -72,6 +72,6 @@ def monthly_analysis(
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
     finish_run(claim, status, summary, now)
     if status is CycleStatus.PARTIAL:
-        return Completed(name="Partial", message=f"平台不可用，部分完成（platform unavailable: {collected['reason']}）",
-                         data=summary)  # fmt: skip
+        message = f"平台不可用，部分完成（platform unavailable: {collected['reason']}）"
+        return Completed(name="Partial", message=message, data=summary)
     return Completed(message=f"{month.key} analysed", data=summary)

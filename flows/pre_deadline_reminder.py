@@ -45,8 +45,8 @@ def pre_deadline_reminder(
         # Without the platform we cannot tell who is missing: remind no one, say so.
         summary = {"collection": collected, "messages": {}}
         finish_run(claim, CycleStatus.PARTIAL, summary, now)
-        return Completed(name="Partial", message=f"平台不可用，部分完成（platform unavailable: {collected['reason']}）",
-                         data=summary)  # fmt: skip
+        message = f"平台不可用，部分完成（platform unavailable: {collected['reason']}）"
+        return Completed(name="Partial", message=message, data=summary)
     messages = queue_missing_upload_reminders_task(month.key, claim.run_id, now)
     summary = {"collection": collected, "messages": messages}
     finish_run(claim, CycleStatus.COMPLETED, summary, now)
