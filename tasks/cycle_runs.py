@@ -9,6 +9,7 @@ periods are computed in the same order, and book the same ledgers, as one by one
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -331,12 +333,20 @@ def release_dead_holders(
         if verdict.release:
             with session_scope(database()) as session:
                 if release_claim(session, row, verdict.reason, now):
-                    get_run_logger().warning(
+                    _logger().warning(
                         "%s %s: released the claim of flow run %s: %s",
                         cycle, row.period, row.flow_run_id, verdict.reason,
                     )  # fmt: skip
         verdicts.append(verdict)
     return verdicts
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger inside a flow or task run, this module's outside one."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 @task(name="release-dead-holders", cache_policy=NO_CACHE)
