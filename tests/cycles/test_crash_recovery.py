@@ -28,7 +28,7 @@ from tests.cycles.conftest import TOKEN, set_faults
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2027, 1, 20, 2, 0, tzinfo=UTC)
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 MONTH = "2026-03"
 RUN_MONTH = f"""
 from datetime import datetime
@@ -52,7 +52,7 @@ def _end_state(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         return {
             table: sorted(
                 (tuple(str(v) for v in row) for row in conn.execute(sa.text(
-                    f"SELECT {columns} FROM {table}"  # noqa: S608 - fixed names
+                    f"SELECT {columns} FROM {table}"
                 ))),
             )
             for table, columns in END_STATE.items()
@@ -70,7 +70,7 @@ def _claim(engine: Engine) -> tuple[str, dict[str, Any], int]:
 
 def _count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())  # noqa: S608
+        return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
 @pytest.fixture

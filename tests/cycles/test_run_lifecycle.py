@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from prefect import flow
+from prefect.client.schemas.objects import State
 from sqlalchemy import Engine
 
 import flows.common
@@ -18,10 +19,11 @@ from flows.common import run_clock
 from flows.monthly_analysis import monthly_analysis
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.persistence.database import session_scope
+from models.rules import SHANGHAI
 from tasks.cycle_runs import claim_cycle, this_process
 from tests.cycles.conftest import TOKEN
 
-NOW = datetime(2027, 1, 20, 2, 0, tzinfo=UTC)
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def _claims(engine: Engine) -> dict[str, tuple[str, dict[str, object]]]:
 def _flow_run_in(state_type: str) -> str:
     """A flow run on the Prefect server, set to ``state_type`` (the holder of a claim)."""
     from prefect import get_client
-    from prefect.client.schemas.objects import State, StateType
+    from prefect.client.schemas.objects import StateType
 
     @flow(name="claim_holder")
     def claim_holder() -> None:
@@ -76,7 +78,7 @@ def what_time(now: datetime | None = None) -> datetime:
 
 
 SCHEDULED = "2026-04-08T01:00:00+00:00"  # 09:00 in Beijing
-OVERRIDE = datetime(2027, 1, 20, 8, 0, tzinfo=UTC)
+OVERRIDE = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
 
 def test_an_explicit_now_is_the_runs_time_before_any_other_clock(
@@ -84,7 +86,7 @@ def test_an_explicit_now_is_the_runs_time_before_any_other_clock(
 ) -> None:
     monkeypatch.setenv("PREFECT__RUNTIME__FLOW_RUN__SCHEDULED_START_TIME", SCHEDULED)
     monkeypatch.setattr(flows.common, "time_source", lambda: OVERRIDE)
-    explicit = datetime(2026, 5, 9, 9, 0, tzinfo=flows.common.SHANGHAI)
+    explicit = datetime(2026, 5, 9, 9, 0, tzinfo=SHANGHAI)
     assert what_time(now=explicit) == explicit
     assert what_time(now=explicit).tzinfo == UTC
 
@@ -109,7 +111,7 @@ def test_a_run_without_an_explicit_time_runs_at_its_scheduled_time_not_the_wall_
         created = client.create_flow_run(what_time, state=Scheduled(scheduled_time=scheduled))
         pending = client.read_flow_run(created.id)
     state = run_flow(what_time, flow_run=pending, return_type="state")
-    assert state.is_completed()
+    assert isinstance(state, State) and state.is_completed()
     assert state.result() == scheduled
 
 
@@ -124,7 +126,6 @@ def test_a_time_without_a_zone_is_refused() -> None:
 
 
 # ------------------------------------------------------------------- claims and failures
-
 
 
 @pytest.mark.flow
