@@ -133,7 +133,18 @@ ALERT_EVENTS = (
 AUTOMATION_NAME = "assessment-cycle-failed"
 BLOCK_PREFIX = "assessment-ops"
 _OUTCOME = "{% if flow_run.state.name == 'Partial' %}部分完成{% else %}运行异常{% endif %}"
-_BEIJING = ".in_timezone('Asia/Shanghai').strftime('%Y-%m-%d %H:%M')"
+
+
+def _beijing(when: str) -> str:
+    """A template showing ``when`` (a datetime in the template's context) in Beijing time:
+    pendulum's ``in_timezone`` (Prefect's datetimes on Python < 3.13), else UTC as is."""
+    return (
+        f"{{% if {when}.in_timezone is defined %}}"
+        f"{{{{ {when}.in_timezone('Asia/Shanghai').strftime('%Y-%m-%d %H:%M') }}}}"
+        f"{{% else %}}{{{{ {when} }}}}（UTC）{{% endif %}}"
+    )
+
+
 ALERT_SUBJECT = "【考核日历】" + _OUTCOME + "：{{ flow_run.name }}（{{ flow_run.state.name }}）"
 ALERT_BODY = """{% if flow_run.state.name == 'Partial' %}考核日历的一次运行只完成了一部分\
 （平台数据未能完整读取，缺失部分未作预扣分），请运维人员核查平台后按失败期次补跑。\
@@ -143,11 +154,13 @@ ALERT_BODY = """{% if flow_run.state.name == 'Partial' %}考核日历的一次�
 运行：{{ flow_run.name }}
 状态：{{ flow_run.state.name }}
 原因：{{ flow_run.state.message }}
-计划时间（北京时间）：{{ flow_run.expected_start_time@ }}
-结束时间（北京时间）：{{ flow_run.state.timestamp@ }}
+计划时间（北京时间）：@planned@
+结束时间（北京时间）：@ended@
 参数：{{ flow_run.parameters }}
 查看：{{ flow_run|ui_url }}
-""".replace("@", _BEIJING)
+""".replace("@planned@", _beijing("flow_run.expected_start_time")).replace(
+    "@ended@", _beijing("flow_run.state.timestamp")
+)
 
 
 @dataclass(frozen=True)

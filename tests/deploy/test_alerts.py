@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from deployments.prefect_setup import setup_alerts
 from flows.monthly_analysis import monthly_analysis
 from flows.rule_on_appeal import rule_on_appeal
+from models.rules import SHANGHAI
 from tests.cycles.conftest import TOKEN, catalog_db, demo_year, set_faults, sim, sim_url  # noqa: F401
 from tests.notify.receivers import HttpReceiver
 
@@ -71,6 +72,16 @@ def test_a_partial_run_and_a_failed_appeal_ruling_each_put_one_alert_in_the_ops_
     assert "平台不可用" in by_flow["monthly"]["message"]
     assert "运行异常" in by_flow["appeal"]["title"]
     assert "流程：rule_on_appeal" in by_flow["appeal"]["message"]
-    for alert in alerts:
-        assert "计划时间（北京时间）：20" in alert["message"]
+    for alert, state in ((by_flow["monthly"], partial), (by_flow["appeal"], failed)):
+        planned = _planned_in_beijing(state)
+        assert f"计划时间（北京时间）：{planned}" in alert["message"]
         assert "结束时间（北京时间）：20" in alert["message"]
+
+
+def _planned_in_beijing(state: Any) -> str:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert run.expected_start_time is not None
+    return run.expected_start_time.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
