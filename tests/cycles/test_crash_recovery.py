@@ -110,7 +110,9 @@ def _start_monthly_run(db_url: str, sim: str, home: Path) -> subprocess.Popen[by
 
 def _wait_until(engine: Engine, stage: str, process: subprocess.Popen[bytes]) -> None:
     """Poll the database until the run is at ``stage``: its claim running (collecting),
-    or its first batch booked."""
+    its first batch booked, or its first digest queued (a batch books and queues in one
+    transaction)."""
+    table = {"booking": "monthly_assessment", "queueing": "message"}.get(stage)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before it could be killed"
@@ -118,13 +120,13 @@ def _wait_until(engine: Engine, stage: str, process: subprocess.Popen[bytes]) ->
             status = conn.execute(
                 sa.text("SELECT status FROM cycle_run WHERE period = :p"), {"p": MONTH}
             ).scalar_one_or_none()
-        if status == "running" and (stage == "collection" or _count(engine, "monthly_assessment")):
+        if status == "running" and (table is None or _count(engine, table)):
             return
         time.sleep(0.05)
     pytest.fail(f"the run did not reach {stage} in time")
 
 
-@pytest.mark.parametrize("stage", ["collection", "booking"])
+@pytest.mark.parametrize("stage", ["collection", "booking", "queueing"])
 def test_a_monthly_run_killed_outright_is_recovered_by_an_immediate_rerun(
     prefect_server: None,
     settings_env: Engine,
@@ -175,4 +177,4 @@ def test_a_monthly_run_killed_outright_is_recovered_by_an_immediate_rerun(
         assert recovered == _end_state(uninterrupted)
     finally:
         uninterrupted.dispose()
-    assert recovered["deduction_entry"] and recovered["monthly_assessment"]
+    assert recovered["deduction_entry"] and recovered["monthly_assessment"] and recovered["message"]
