@@ -121,7 +121,7 @@ def finish_run(claim: Claim, status: str, summary: dict[str, Any], now: datetime
 
 
 def fail_claim(flow: Any, run: Any, state: State[Any]) -> None:
-    """Flow hook: a run that failed or crashed marks the claims it holds ``failed``.
+    """Flow hook: a run that failed, crashed or was cancelled marks its claims ``failed``.
 
     The error text is the state's message; the time is the state's own. Runs killed
     outright never get here: their claim is released by the next run (`judge_holder`).
@@ -131,7 +131,11 @@ def fail_claim(flow: Any, run: Any, state: State[Any]) -> None:
     fail_flow_run_claims(str(run.id), error, datetime.fromtimestamp(at.timestamp(), UTC))
 
 
-CYCLE_HOOKS: dict[str, Any] = {"on_failure": [fail_claim], "on_crashed": [fail_claim]}
+CYCLE_HOOKS: dict[str, Any] = {
+    "on_failure": [fail_claim],
+    "on_crashed": [fail_claim],
+    "on_cancellation": [fail_claim],
+}
 """``@flow(..., **CYCLE_HOOKS)`` on every cycle flow."""
 
 

@@ -104,12 +104,13 @@ def claim_cycle(
             existing.id, "busy" if busy else "done", existing.status, holder if busy else None
         )
     first = existing.status == CycleStatus.QUEUED and existing.attempts == 0
+    kept = _failures(existing)  # before the attempt is overwritten
     existing.status = CycleStatus.RUNNING
     existing.flow_run_id = flow_run_id
     existing.claimed_at = now
     existing.finished_at = None
     existing.attempts += 1
-    existing.summary = held
+    existing.summary = {**held, **kept}
     session.add(existing)
     session.flush()
     if first:
@@ -193,7 +194,7 @@ def finish_cycle(
     if run is None:
         raise LookupError(f"cycle run {run_id} does not exist")
     run.status = status
-    run.summary = summary
+    run.summary = {**summary, **_failures(run)}
     run.finished_at = now
     session.add(run)
 
@@ -353,6 +354,17 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
 def release_dead_holders_task(cycle: str, now: datetime) -> int:
     """`release_dead_holders` for a whole cycle; how many claims were released."""
     return sum(v.release for v in release_dead_holders(cycle, now))
+
+
+def _failures(run: CycleRun) -> dict[str, Any]:
+    """The failed attempts a claim has seen (``{"failures": [...]}``, or nothing): kept
+    through reruns, so a period that ended well still shows a crash before it."""
+    summary = run.summary if isinstance(run.summary, dict) else {}
+    failures = list(summary.get("failures", []))
+    if "error" in summary:  # left by `fail_cycle_runs_of` / `release_claim`
+        at = run.finished_at.isoformat() if run.finished_at else None
+        failures.append({"attempt": run.attempts, "error": summary["error"], "at": at})
+    return {"failures": failures} if failures else {}
 
 
 def load_cycle_statuses(session: Session, cycle: str) -> dict[str, str]:

@@ -161,8 +161,10 @@ def test_a_monthly_run_killed_outright_is_recovered_by_an_immediate_rerun(
 
     rerun = monthly_analysis(period=MONTH, batch_size=1, now=NOW, return_state=True)
     assert rerun.is_completed() and rerun.name == "Completed", rerun.message
-    status, _, attempts = _claim(engine)
+    status, summary, attempts = _claim(engine)
     assert (status, attempts) == ("completed", 2)
+    [crash] = summary["failures"]  # the crashed attempt stays on record
+    assert crash["attempt"] == 1 and str(process.pid) in crash["error"]
     recovered = _end_state(engine)
 
     # The same month, run once without interruption in a database of its own.

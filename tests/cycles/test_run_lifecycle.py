@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ def settings_env(
     yield catalog_db
 
 
-def _claims(engine: Engine) -> dict[str, tuple[str, dict[str, object]]]:
+def _claims(engine: Engine) -> dict[str, tuple[str, dict[str, Any]]]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT period, status, summary FROM cycle_run")).all()
     return {p: (s, summary if isinstance(summary, dict) else json.loads(summary or "{}"))
@@ -143,7 +144,10 @@ def test_a_run_that_raises_marks_its_claim_failed_and_a_rerun_proceeds(
     monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
     again = monthly_analysis(period="2026-03", now=NOW, return_state=True)
     assert again.is_completed() and again.name == "Completed"
-    assert _claims(settings_env)["2026-03"][0] == "completed"
+    status, summary = _claims(settings_env)["2026-03"]
+    assert status == "completed"
+    [failure] = summary["failures"]  # the failed attempt stays on record
+    assert "token" in str(failure["error"])
 
 
 @pytest.mark.flow
