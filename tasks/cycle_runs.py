@@ -201,15 +201,12 @@ def finish_cycle(
 
 def fail_cycle_runs_of(session: Session, flow_run_id: str, error: str, now: datetime) -> int:
     """Mark ``failed`` (with ``error``) every claim the flow run still holds; how many."""
-    result = session.execute(
-        update(CycleRun)
-        .where(
-            CycleRun.flow_run_id == flow_run_id,  # type: ignore[arg-type]
-            CycleRun.status == CycleStatus.RUNNING,  # type: ignore[arg-type]
+    rows = session.exec(
+        select(CycleRun).where(
+            CycleRun.flow_run_id == flow_run_id, CycleRun.status == CycleStatus.RUNNING
         )
-        .values(status=CycleStatus.FAILED, summary={"error": error}, finished_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    ).all()
+    return sum(release_claim(session, row, error, now) for row in rows)
 
 
 def fail_flow_run_claims(flow_run_id: str, error: str, now: datetime) -> int:
@@ -219,7 +216,8 @@ def fail_flow_run_claims(flow_run_id: str, error: str, now: datetime) -> int:
 
 
 def release_claim(session: Session, row: CycleRun, reason: str, now: datetime) -> bool:
-    """Mark ``row``'s claim failed (``reason``) if it is still the same running claim.
+    """Mark ``row``'s claim failed (``reason``) if it is still the same running claim
+    (earlier failed attempts stay listed).
 
     Compare-and-set on status, flow run and claim time: a holder that finished (or a
     run that claimed again) meanwhile is left alone.
@@ -236,7 +234,7 @@ def release_claim(session: Session, row: CycleRun, reason: str, now: datetime) -
         )
         .values(
             status=CycleStatus.FAILED,
-            summary={"error": reason, "released_at": now.isoformat()},
+            summary={"error": reason, **_failures(row)},
             finished_at=now,
         )
     )

@@ -91,8 +91,9 @@ def judge_holder(facts: HolderFacts, now: datetime) -> HolderVerdict:
 
     Released: its flow run ended (Crashed, Failed, Cancelled, or Completed without
     finishing it) or Prefect no longer knows it; its process on this host is gone
-    (``kill -9``: Prefect still says Running); or, as a last resort, it is older than
-    `STALE_AFTER`. Otherwise the holder is alive and the period is busy.
+    (``kill -9``: Prefect still says Running); or, as a last resort when its process
+    cannot be seen (another host), it is older than `STALE_AFTER`. Otherwise the
+    holder is alive and the period is busy.
     """
     state = facts.flow_run_state
     run = facts.flow_run_id or "无"
@@ -104,6 +105,8 @@ def judge_holder(facts: HolderFacts, now: datetime) -> HolderVerdict:
         return HolderVerdict(
             True, f"持有该周期的进程 {facts.pid}（主机 {facts.host}）已不存在，流程运行 {run}"
         )
+    if facts.pid_alive:  # seen alive: a long run is not a dead one
+        return HolderVerdict(False, f"流程运行 {run}（进程 {facts.pid}）仍在处理该周期")
     if now - facts.claimed_at > STALE_AFTER:
         hours = STALE_AFTER.total_seconds() / 3600
         return HolderVerdict(True, f"持有该周期的运行已超过 {hours:g} 小时未结束，流程运行 {run}")

@@ -55,6 +55,12 @@ def test_a_holder_on_another_host_keeps_its_claim_until_the_last_resort_timeout(
     assert judge_holder(old, NOW).release
 
 
+def test_a_holder_seen_alive_on_this_host_keeps_its_claim_however_long_it_runs() -> None:
+    assert not judge_holder(
+        facts(state="RUNNING", pid_alive=True, age=STALE_AFTER * 3), NOW
+    ).release
+
+
 def test_when_prefect_cannot_be_asked_a_dead_process_still_releases_the_claim() -> None:
     assert judge_holder(facts(state=None, pid_alive=False), NOW).release
     assert not judge_holder(facts(state=None, pid_alive=None), NOW).release
