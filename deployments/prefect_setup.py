@@ -3,8 +3,8 @@
 - `render_prefect_yaml` rewrites the generated ``schedules:`` of prefect.yaml from the
   working-day calendar (see `deployments.schedules`).
 - `setup_alerts` creates, idempotently, one Apprise notification block per operations
-  channel and the automation that notifies them when a cycle run fails, crashes or
-  times out.
+  channel and the automation that notifies them when a cycle run (or an on-demand
+  flow) fails, crashes, times out or ends ``Partial``.
 
 Used by the ``assess deployments`` commands (`deployments.deploy_cli`) and the main job
 (`deployments.main_job`).
@@ -105,22 +105,62 @@ def render_prefect_yaml(
 
 # ------------------------------------------------------------------------------- alerts
 
-#: The flows whose failures page operations: the cycles, the backfill, the outbox.
-ALERTED_FLOWS: tuple[str, ...] = (*(c.value for c in Cycle), "backfill_cycles", "deliver_outbox")
-ALERT_EVENTS = ("prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut")
+#: The on-demand flows (an operator or a unit starts them): their failures page operations too.
+ON_DEMAND_FLOWS: tuple[str, ...] = (
+    "rule_on_appeal",
+    "recompute_after_appeal",
+    "record_onsite_finding",
+    "close_problem",
+    "collect_appeals",
+    "remind_rectifications",
+)
+#: The flows whose failures (and ``Partial`` ends) page operations: the cycles, the
+#: backfill, the outbox and the on-demand flows.
+ALERTED_FLOWS: tuple[str, ...] = (
+    *(c.value for c in Cycle),
+    "backfill_cycles",
+    "deliver_outbox",
+    *ON_DEMAND_FLOWS,
+)
+#: ``Partial`` is a Completed-type state (the platform could not be read in full): its
+#: own event, so it pages like a failure.
+ALERT_EVENTS = (
+    "prefect.flow-run.Failed",
+    "prefect.flow-run.Crashed",
+    "prefect.flow-run.TimedOut",
+    "prefect.flow-run.Partial",
+)
 AUTOMATION_NAME = "assessment-cycle-failed"
 BLOCK_PREFIX = "assessment-ops"
-ALERT_SUBJECT = "【考核日历】运行异常：{{ flow_run.name }}（{{ flow_run.state.name }}）"
-ALERT_BODY = """考核日历的一次运行未能完成，请运维人员处理。
+_OUTCOME = "{% if flow_run.state.name == 'Partial' %}部分完成{% else %}运行异常{% endif %}"
+
+
+def _beijing(when: str) -> str:
+    """A template showing ``when`` (a datetime in the template's context) in Beijing time:
+    pendulum's ``in_timezone`` (Prefect's datetimes on Python < 3.13), else UTC as is."""
+    return (
+        f"{{% if {when}.in_timezone is defined %}}"
+        f"{{{{ {when}.in_timezone('Asia/Shanghai').strftime('%Y-%m-%d %H:%M') }}}}"
+        f"{{% else %}}{{{{ {when} }}}}（UTC）{{% endif %}}"
+    )
+
+
+ALERT_SUBJECT = "【考核日历】" + _OUTCOME + "：{{ flow_run.name }}（{{ flow_run.state.name }}）"
+ALERT_BODY = """{% if flow_run.state.name == 'Partial' %}考核日历的一次运行只完成了一部分\
+（平台数据未能完整读取，缺失部分未作预扣分），请运维人员核查平台后按失败期次补跑。\
+{% else %}考核日历的一次运行未能完成，请运维人员处理。{% endif %}
 
 流程：{{ flow.name }}
 运行：{{ flow_run.name }}
 状态：{{ flow_run.state.name }}
 原因：{{ flow_run.state.message }}
-计划时间（UTC）：{{ flow_run.expected_start_time }}
+计划时间（北京时间）：@planned@
+结束时间（北京时间）：@ended@
 参数：{{ flow_run.parameters }}
 查看：{{ flow_run|ui_url }}
-"""
+""".replace("@planned@", _beijing("flow_run.expected_start_time")).replace(
+    "@ended@", _beijing("flow_run.state.timestamp")
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +171,7 @@ class AlertSetup:
 
 
 def failure_automation(block_ids: Sequence[UUID]) -> AutomationCore:
-    """The automation: any alerted flow's run Failed/Crashed/TimedOut → notify every channel."""
+    """The automation: any alerted flow's run Failed/Crashed/TimedOut/Partial → every channel."""
     from datetime import timedelta
 
     from prefect.events.actions import SendNotification
@@ -140,8 +180,8 @@ def failure_automation(block_ids: Sequence[UUID]) -> AutomationCore:
 
     return AutomationCore(
         name=AUTOMATION_NAME,
-        description="考核周期运行失败、崩溃或超时时，通知考核办运维渠道（由 assess deployments "
-        "setup-alerts 创建，请勿手工修改）。",
+        description="考核周期或按需流程运行失败、崩溃、超时或部分完成时，通知考核办运维渠道"
+        "（由 assess deployments setup-alerts 创建，请勿手工修改）。",
         enabled=True,
         trigger=EventTrigger(
             match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),

@@ -10,6 +10,7 @@ written from the year's rules.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -17,12 +18,15 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from flows.common import (
-    clock,
-    current_flow_run_id,
+    CYCLE_HOOKS,
+    claim_run,
+    finish_run,
     refuse_not_due,
     resolve_period,
+    run_clock,
     run_cycles_below,
     run_name,
+    skipped_run,
 )
 from flows.half_year_evaluation import half_year_evaluation
 from flows.preview import preview_year
@@ -40,7 +44,6 @@ from tasks.annual import (
     simplification_proposals_task,
 )
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.results import load_result_inputs_task, save_annual_task
 
 CYCLE = Cycle.ANNUAL_ASSESSMENT
@@ -53,9 +56,13 @@ CYCLE = Cycle.ANNUAL_ASSESSMENT
         "年度考核：按12月完成度将预扣分结算为最终扣分，计算最终得分、排名与等次，"
         "向各单位发送结果通知，提出指标简化建议，生成减负增效情况报告。"
     ),
+    **CYCLE_HOOKS,
 )
 def annual_assessment(
-    period: str | None = None, force: bool = False, preview: bool = False
+    period: str | None = None,
+    force: bool = False,
+    preview: bool = False,
+    now: datetime | None = None,
 ) -> State[dict[str, Any]]:
     """Assess one year (``2026``, or its closing month ``2026-12``).
 
@@ -64,15 +71,15 @@ def annual_assessment(
     notice and runs nothing below.
     """
     year = resolve_period(CYCLE, period)
-    if refused := refuse_not_due(CYCLE, year, clock(), preview):
+    now = run_clock(now)
+    if refused := refuse_not_due(CYCLE, year, now, preview):
         return refused
     if preview:
         return preview_year(year)
-    run_cycles_below(CYCLE, year, half_year_evaluation)
-    now = clock()
-    claim = claim_cycle_task(CYCLE.value, year.key, now, current_flow_run_id(), force)
+    run_cycles_below(CYCLE, year, half_year_evaluation, now)
+    claim = claim_run(CYCLE, year, now, force)
     if not claim.should_run:
-        return Completed(message=f"{year.key} already {claim.status}", data={"outcome": "done"})
+        return skipped_run(CYCLE, year, claim)
     inputs = load_result_inputs_task(year.year, with_december=True, through=f"{year.year}-12")
     rules = inputs.rules
     plan = plan_annual(
@@ -96,5 +103,5 @@ def annual_assessment(
     ):
         publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     summary = annual_summary(year, plan.results, plan.settlements, notices, proposals, inputs.gaps)
-    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
+    finish_run(claim, CycleStatus.COMPLETED, summary, now)
     return Completed(message=f"{year.key} assessed", data=summary)

@@ -35,7 +35,7 @@ from models.plans.backfill import (
 from models.rules import Cycle, Period
 from models.rules.cycle_runs import STALE_AFTER
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_runs import queue_cycles_task
+from tasks.cycle_runs import queue_cycles_task, release_dead_holders_task
 from tasks.results import load_cycle_rows_task
 from tasks.runtime import work_calendar
 from tasks.year_rules import load_year_rules_task
@@ -98,6 +98,7 @@ def backfill_cycles(
     the_cycle = Cycle(cycle)
     run = cycle_flow(the_cycle)
     periods = cycle_periods(the_cycle, first, last)
+    release_dead_holders_task(the_cycle.value, clock())  # a crashed run's claim reads failed
     rows = load_cycle_rows_task(the_cycle.value)
     rules = load_year_rules_task(sorted({p.year for p in periods}))
     pick = pick_periods(

@@ -1,4 +1,12 @@
-"""What every cycle flow shares: its period, its run name, its clock, the runs below it."""
+"""What every cycle flow shares: its period, its run name, its clock, its claim, the runs below.
+
+A cycle run's lifecycle lives here: `claim_run` (claim the period, releasing a dead
+holder's claim at once), `skipped_run` (the state of a run that does nothing: done
+already, or busy), `finish_run`, and `fail_claim`, the flow hook (``CYCLE_HOOKS``)
+that marks a failed or crashed run's claim ``failed`` with its error. A run's time is
+`run_clock`'s: the explicit ``now``, else the tests' `time_source`, else the flow
+run's scheduled time, else the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,10 @@ from typing import Any
 
 from prefect.client.schemas.objects import State
 from prefect.runtime import deployment, flow_run
-from prefect.states import Cancelled
+from prefect.states import Cancelled, Completed
 
-from models.rules import Cycle, Period, assessed_period, cycles_below, period_for_run
+from models.rules import SHANGHAI, Cycle, Period, assessed_period, cycles_below, period_for_run
+from tasks.cycle_runs import Claim, claim_cycle_task, fail_flow_run_claims, finish_cycle_task
 from tasks.due import check_due_task
 from tasks.runtime import work_calendar
 
@@ -77,22 +86,99 @@ def refuse_not_due(
     return Cancelled(name="NotDue", message=due.message)
 
 
+def run_clock(now: datetime | None = None) -> datetime:
+    """A cycle run's ``now``, read once and handed to every task of the run.
+
+    In order: the explicit ``now`` parameter (a catch-up, a replay, a parent cycle
+    passing its own), the tests' `time_source` override, the flow run's scheduled
+    start time (a late run keeps the time it was scheduled for), the wall clock.
+    """
+    if now is not None:
+        if now.tzinfo is None:
+            raise ValueError(f"now must carry a time zone (e.g. {now.isoformat()}+08:00)")
+        return now.astimezone(UTC)
+    if time_source is not wall_clock:
+        return time_source()
+    if flow_run.id:
+        scheduled = flow_run.scheduled_start_time
+        if scheduled is not None:
+            return datetime.fromtimestamp(scheduled.timestamp(), UTC)
+    return wall_clock()
+
+
+def claim_run(cycle: Cycle, period: Period, now: datetime, force: bool = False) -> Claim:
+    """Claim ``period`` of ``cycle`` for this flow run (see `tasks.cycle_runs.claim_cycle_task`)."""
+    return claim_cycle_task(cycle.value, period.key, now, current_flow_run_id(), force)
+
+
+def skipped_run(cycle: Cycle, period: Period, claim: Claim) -> State[Any]:
+    """The end state of a run that does nothing: ``Completed`` when the period is done,
+    ``Cancelled`` named ``Busy`` when a live run holds it (a parent sees it and stops)."""
+    if claim.outcome == "busy":
+        held_by, _, since = (claim.holder or "?@").partition("@")
+        local = _beijing(since)
+        return Cancelled(
+            name="Busy",
+            message=(
+                f"{cycle.value} {period.key} 正由另一次运行处理中（流程运行 {held_by}，"
+                f"北京时间 {local} 起）；请待其结束后再运行。"
+            ),
+            data={"outcome": "busy"},
+        )
+    return Completed(message=f"{period.key} already {claim.status}", data={"outcome": "done"})
+
+
+def _beijing(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso or "未知时间"
+
+
+def finish_run(claim: Claim, status: str, summary: dict[str, Any], now: datetime) -> None:
+    """Record how the claimed run ended (``completed`` or ``partial``)."""
+    finish_cycle_task(claim.run_id, status, summary, now)
+
+
+def fail_claim(flow: Any, run: Any, state: State[Any]) -> None:
+    """Flow hook: a run that failed, crashed or was cancelled marks its claims ``failed``.
+
+    The error text is the state's message; the time is the state's own. Runs killed
+    outright never get here: their claim is released by the next run (`judge_holder`).
+    """
+    error = state.message or state.name or "failed"
+    at = state.timestamp if state.timestamp is not None else wall_clock()
+    fail_flow_run_claims(str(run.id), error, datetime.fromtimestamp(at.timestamp(), UTC))
+
+
+CYCLE_HOOKS: dict[str, Any] = {
+    "on_failure": [fail_claim],
+    "on_crashed": [fail_claim],
+    "on_cancellation": [fail_claim],
+}
+"""``@flow(..., **CYCLE_HOOKS)`` on every cycle flow."""
+
+
 def current_flow_run_id() -> str | None:
     run_id = flow_run.id
     return str(run_id) if run_id else None
 
 
-def run_cycles_below(cycle: Cycle, period: Period, below: Callable[..., Any]) -> None:
+def run_cycles_below(
+    cycle: Cycle, period: Period, below: Callable[..., Any], now: datetime | None = None
+) -> None:
     """Run, as subflows and in order, each run below ``cycle``'s ``period`` (``cycles_below``).
 
     ``below`` is the flow of the cycle below; each run is a no-op when its period is
-    done. Raises when one does not complete: a higher cycle never builds on a gap.
+    done. Raises when one does not complete (failed, or ``Busy``): a higher cycle never
+    builds on a gap. ``now``: the parent's time, handed down as the runs' ``now``.
     """
     for lower_cycle, lower in cycles_below(cycle, period):
         name = getattr(below, "name", lower_cycle.value)
         if name != lower_cycle.value:
             raise ValueError(f"{cycle.value} builds on {lower_cycle.value}, not on {name}")
-        state = below(period=lower.key, return_state=True)
+        at = {"now": now} if now is not None else {}
+        state = below(period=lower.key, return_state=True, **at)
         if not state.is_completed():
             raise RuntimeError(
                 f"{lower_cycle.value} {lower.key} ended {state.name}: {state.message}"

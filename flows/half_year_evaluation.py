@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -9,12 +10,15 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from flows.common import (
-    clock,
-    current_flow_run_id,
+    CYCLE_HOOKS,
+    claim_run,
+    finish_run,
     refuse_not_due,
     resolve_period,
+    run_clock,
     run_cycles_below,
     run_name,
+    skipped_run,
 )
 from flows.preview import preview_half
 from flows.quarterly_monitoring import quarterly_monitoring
@@ -22,7 +26,6 @@ from models.plans.cycle_reports import half_year_publication
 from models.plans.results import gaps_summary, plan_results
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.results import load_result_inputs_task, save_results_task
 
 CYCLE = Cycle.HALF_YEAR_EVALUATION
@@ -32,9 +35,13 @@ CYCLE = Cycle.HALF_YEAR_EVALUATION
     name="half_year_evaluation",
     flow_run_name=lambda: run_name(CYCLE),
     description="半年评估：在半年各季度监测之后，计算各单位当前得分与类别内排名。",
+    **CYCLE_HOOKS,
 )
 def half_year_evaluation(
-    period: str | None = None, force: bool = False, preview: bool = False
+    period: str | None = None,
+    force: bool = False,
+    preview: bool = False,
+    now: datetime | None = None,
 ) -> State[dict[str, Any]]:
     """Evaluate one half-year (``2026-H1``, or its closing month ``2026-06``).
 
@@ -42,15 +49,15 @@ def half_year_evaluation(
     Refused before it is due; ``preview`` books nothing and runs nothing below.
     """
     half = resolve_period(CYCLE, period)
-    if refused := refuse_not_due(CYCLE, half, clock(), preview):
+    now = run_clock(now)
+    if refused := refuse_not_due(CYCLE, half, now, preview):
         return refused
     if preview:
         return preview_half(half)
-    run_cycles_below(CYCLE, half, quarterly_monitoring)
-    now = clock()
-    claim = claim_cycle_task(CYCLE.value, half.key, now, current_flow_run_id(), force)
+    run_cycles_below(CYCLE, half, quarterly_monitoring, now)
+    claim = claim_run(CYCLE, half, now, force)
     if not claim.should_run:
-        return Completed(message=f"{half.key} already {claim.status}", data={"outcome": "done"})
+        return skipped_run(CYCLE, half, claim)
     inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
     results = plan_results(
         inputs.units,
@@ -67,5 +74,5 @@ def half_year_evaluation(
         "units": len(results),
         **gaps_summary(inputs.gaps),
     }
-    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, summary, clock())
+    finish_run(claim, CycleStatus.COMPLETED, summary, now)
     return Completed(message=f"{half.key} evaluated", data=summary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -9,7 +10,16 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.common import clock, current_flow_run_id, refuse_not_due, resolve_period, run_name
+from flows.common import (
+    CYCLE_HOOKS,
+    claim_run,
+    finish_run,
+    refuse_not_due,
+    resolve_period,
+    run_clock,
+    run_name,
+    skipped_run,
+)
 from flows.preview import preview_month
 from models.plans.monthly_report import (
     MonthReport,
@@ -19,7 +29,6 @@ from models.plans.monthly_report import (
 )
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.monthly_tasks import analyse_batch_task, collect_progress_task, unit_batches_task
 from tasks.runtime import batch_concurrency
 
@@ -31,9 +40,14 @@ CYCLE = Cycle.MONTHLY_ANALYSIS
     flow_run_name=lambda: run_name(CYCLE),
     description="月分析：采集当月平台数据，计算完成度与等级，记预扣分、预警和负面清单。",
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]  # invariant in 3.9
+    **CYCLE_HOOKS,
 )
 def monthly_analysis(
-    period: str | None = None, force: bool = False, batch_size: int = 1000, preview: bool = False
+    period: str | None = None,
+    force: bool = False,
+    batch_size: int = 1000,
+    now: datetime | None = None,
+    preview: bool = False,
 ) -> State[dict[str, Any]]:
     """Analyse one month (``2026-03``); a month already analysed is a no-op unless ``force``.
 
@@ -42,14 +56,14 @@ def monthly_analysis(
     deadline not passed) is refused, even with ``force``; ``preview`` books nothing.
     """
     month = resolve_period(CYCLE, period)
-    now = clock()
+    now = run_clock(now)
     if refused := refuse_not_due(CYCLE, month, now, preview):
         return refused
     if preview:
         return preview_month(month, batch_size, now)
-    claim = claim_cycle_task(CYCLE.value, month.key, now, current_flow_run_id(), force)
+    claim = claim_run(CYCLE, month, now, force)
     if not claim.should_run:
-        return Completed(message=f"{month.key} already {claim.status}", data={"outcome": "done"})
+        return skipped_run(CYCLE, month, claim)
     collected = collect_progress_task(month.key, now).as_dict()
     report = MonthReport(month.key)
     batches, width = unit_batches_task(batch_size), batch_concurrency()
@@ -64,8 +78,8 @@ def monthly_analysis(
         key, f"{month.key} 月分析", monthly_markdown(report, collected), category_rows(report)
     )
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
-    finish_cycle_task(claim.run_id, status, summary, clock())
+    finish_run(claim, status, summary, now)
     if status is CycleStatus.PARTIAL:
-        return Completed(name="Partial", message=f"platform unavailable: {collected['reason']}",
-                         data=summary)  # fmt: skip
+        message = f"平台不可用，部分完成（platform unavailable: {collected['reason']}）"
+        return Completed(name="Partial", message=message, data=summary)
     return Completed(message=f"{month.key} analysed", data=summary)

@@ -61,20 +61,20 @@ def preview_quarter(quarter: Period) -> State[dict[str, Any]]:
 
 
 def preview_half(half: Period) -> State[dict[str, Any]]:
-    """The half-year's scores and ranks from the ledgers as they stand."""
-    inputs = load_result_inputs_task(half.year)
-    results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules)
-    pub = half_year_publication(half, results, inputs.units)
+    """The half-year's scores and ranks as of its last month, from the months analysed so far."""
+    inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
+    results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules,
+                           with_data=inputs.with_data)  # fmt: skip
+    pub = half_year_publication(half, results, inputs.units, gaps=inputs.gaps)
     return _publish(pub, {"period": half.key, "units": len(results), "preview": True})
 
 
 def preview_year(year: Period) -> State[dict[str, Any]]:
     """The year's settlement, scores, ranks and grades as they would be now; no notice."""
-    inputs = load_result_inputs_task(year.year, with_december=True)
-    plan = plan_annual(
-        inputs.units, inputs.indicators, inputs.december, inputs.ledger_sums, inputs.rules
-    )
+    inputs = load_result_inputs_task(year.year, with_december=True, through=f"{year.year}-12")
+    plan = plan_annual(inputs.units, inputs.indicators, inputs.december, inputs.ledger_sums,
+                       inputs.rules, with_data=inputs.with_data)  # fmt: skip
     pub = annual_results_publication(
-        year, plan.results, plan.settlements, inputs.units, inputs.rules
+        year, plan.results, plan.settlements, inputs.units, inputs.rules, gaps=inputs.gaps
     )
     return _publish(pub, {"period": year.key, "units": len(plan.results), "preview": True})

@@ -8,6 +8,7 @@ The report and summary are ``models.plans.cycle_reports.quarterly_report``'s.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -15,12 +16,15 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from flows.common import (
-    clock,
-    current_flow_run_id,
+    CYCLE_HOOKS,
+    claim_run,
+    finish_run,
     refuse_not_due,
     resolve_period,
+    run_clock,
     run_cycles_below,
     run_name,
+    skipped_run,
 )
 from flows.monthly_analysis import monthly_analysis
 from flows.preview import preview_quarter
@@ -28,7 +32,6 @@ from models.plans.cycle_reports import quarterly_report
 from models.plans.onsite import DEFAULT_SAMPLE_RULE
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
-from tasks.cycle_runs import claim_cycle_task, finish_cycle_task
 from tasks.onsite_tasks import draw_onsite_plan_task
 from tasks.problems import open_quarter_problems_task
 from tasks.results import load_quarter_task
@@ -43,6 +46,7 @@ CYCLE = Cycle.QUARTERLY_MONITORING
         "季度监测：在季度各月分析之后，汇总各类别红色与未上传趋势，复核负面清单，"
         "并按规则随机抽取实地核查对象（结果保密，仅存数据库）。"
     ),
+    **CYCLE_HOOKS,
 )
 def quarterly_monitoring(
     period: str | None = None,
@@ -50,6 +54,7 @@ def quarterly_monitoring(
     onsite_share: float = float(DEFAULT_SAMPLE_RULE.share),
     onsite_minimum: int = DEFAULT_SAMPLE_RULE.minimum,
     preview: bool = False,
+    now: datetime | None = None,
 ) -> State[dict[str, Any]]:
     """Monitor one quarter (``2026-Q3``, or its closing month ``2026-09``).
 
@@ -59,15 +64,15 @@ def quarterly_monitoring(
     ``preview`` books nothing and runs nothing below.
     """
     quarter = resolve_period(CYCLE, period)
-    if refused := refuse_not_due(CYCLE, quarter, clock(), preview):
+    now = run_clock(now)
+    if refused := refuse_not_due(CYCLE, quarter, now, preview):
         return refused
     if preview:
         return preview_quarter(quarter)
-    run_cycles_below(CYCLE, quarter, monthly_analysis)
-    now = clock()
-    claim = claim_cycle_task(CYCLE.value, quarter.key, now, current_flow_run_id(), force)
+    run_cycles_below(CYCLE, quarter, monthly_analysis, now)
+    claim = claim_run(CYCLE, quarter, now, force)
     if not claim.should_run:
-        return Completed(message=f"{quarter.key} already {claim.status}", data={"outcome": "done"})
+        return skipped_run(CYCLE, quarter, claim)
     keys = [m.key for m in quarter.months()]
     units, levels, on_list = load_quarter_task(keys)
     draw_onsite_plan_task(quarter.key, keys, now, onsite_share, onsite_minimum)
@@ -75,5 +80,5 @@ def quarterly_monitoring(
     report = quarterly_report(quarter, units, levels, on_list)
     pub = report.publication
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
-    finish_cycle_task(claim.run_id, CycleStatus.COMPLETED, report.summary, clock())
+    finish_run(claim, CycleStatus.COMPLETED, report.summary, now)
     return Completed(message=f"{quarter.key} monitored", data=report.summary)
