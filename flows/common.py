@@ -106,6 +106,14 @@ def run_clock(now: datetime | None = None) -> datetime:
     return wall_clock()
 
 
+def learned_at(now: datetime) -> datetime:
+    """When a run learns what it reads from the platform (recorded time): the later of the
+    run's ``now`` and the clock. A run that starts late, or a replay at an earlier ``now``,
+    still takes records stamped up to the real time instead of refusing them as future;
+    what a period's results may use is cut by valid month (``models.plans.as_of``)."""
+    return max(now, clock())
+
+
 def claim_run(cycle: Cycle, period: Period, now: datetime, force: bool = False) -> Claim:
     """Claim ``period`` of ``cycle`` for this flow run (see `tasks.cycle_runs.claim_cycle_task`)."""
     return claim_cycle_task(cycle.value, period.key, now, current_flow_run_id(), force)

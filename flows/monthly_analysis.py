@@ -14,6 +14,7 @@ from flows.common import (
     CYCLE_HOOKS,
     claim_run,
     finish_run,
+    learned_at,
     refuse_not_due,
     resolve_period,
     run_clock,
@@ -64,7 +65,7 @@ def monthly_analysis(
     claim = claim_run(CYCLE, month, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, month, claim)
-    collected = collect_progress_task(month.key, now).as_dict()
+    collected = collect_progress_task(month.key, learned_at(now)).as_dict()
     report = MonthReport(month.key)
     batches, width = unit_batches_task(batch_size), batch_concurrency()
     for k in range(0, len(batches), width):  # ``width`` batches at a time

@@ -14,6 +14,7 @@ from typing import Any
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
+from flows.common import learned_at
 from models.plans.cycle_reports import (
     Publication,
     annual_results_publication,
@@ -40,7 +41,7 @@ def _publish(pub: Publication, summary: dict[str, Any]) -> State[dict[str, Any]]
 
 def preview_month(month: Period, batch_size: int, now: datetime) -> State[dict[str, Any]]:
     """The month's analysis as it would be now (the platform is read, as intake)."""
-    collected = collect_progress_task(month.key, now).as_dict()
+    collected = collect_progress_task(month.key, learned_at(now)).as_dict()
     report = MonthReport(month.key)
     for batch in unit_batches_task(batch_size):
         report.merge(preview_batch_task(month.key, batch))
