@@ -72,3 +72,14 @@ def catalog_db(engine: Engine) -> Engine:
     with session_scope(engine) as session:
         save_catalog(session, demo_catalog())
     return engine
+
+
+@pytest.fixture
+def settings_env(
+    catalog_db: Engine, db_url: str, sim: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """The demo catalog's database, the settings pointing at it and at the simulator."""
+    monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)
+    monkeypatch.setenv("ASSESS_PLATFORM_URL", sim)
+    monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
+    yield catalog_db

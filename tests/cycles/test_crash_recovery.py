@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,16 +70,6 @@ def _claim(engine: Engine) -> tuple[str, dict[str, Any], int]:
 def _count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
-
-
-@pytest.fixture
-def settings_env(
-    catalog_db: Engine, db_url: str, sim: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)
-    monkeypatch.setenv("ASSESS_PLATFORM_URL", sim)
-    monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
-    yield catalog_db
 
 
 def _start_monthly_run(db_url: str, sim: str, home: Path) -> subprocess.Popen[bytes]:

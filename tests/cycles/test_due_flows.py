@@ -3,7 +3,7 @@ server against the simulator, with the clock of the flows set where each test sa
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,6 @@ from flows.half_year_evaluation import half_year_evaluation
 from flows.monthly_analysis import monthly_analysis
 from flows.quarterly_monitoring import quarterly_monitoring
 from models.rules import SHANGHAI
-from tests.cycles.conftest import TOKEN
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
 
@@ -26,16 +25,6 @@ pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
 BEFORE_NOVEMBERS_DEADLINE = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 # What the platform tells us (intake), as opposed to what a cycle books and sends.
 INTAKE = {"progress_record", "collection_watermark", "quarantined_record", "unavailable_value"}
-
-
-@pytest.fixture
-def settings_env(
-    catalog_db: Engine, db_url: str, sim: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)
-    monkeypatch.setenv("ASSESS_PLATFORM_URL", sim)
-    monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
-    yield catalog_db
 
 
 def set_clock(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:

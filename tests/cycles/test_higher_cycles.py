@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,19 +21,8 @@ from flows.quarterly_monitoring import quarterly_monitoring
 from models.plans.monthly import IndicatorSnap, UnitSnap
 from models.plans.results import DecemberCell, plan_results, plan_settlement
 from models.rules import SHANGHAI, Direction, IndicatorSpec
-from tests.cycles.conftest import TOKEN
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
-
-
-@pytest.fixture
-def settings_env(
-    catalog_db: Engine, db_url: str, sim: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)
-    monkeypatch.setenv("ASSESS_PLATFORM_URL", sim)
-    monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
-    yield catalog_db
 
 
 def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,19 +15,9 @@ from models.plans.monthly import plan_monthly_analysis
 from models.rules import Level, Period
 from tasks.monthly import load_month_snapshot
 from tasks.runtime import work_calendar
-from tests.cycles.conftest import TOKEN, set_faults
+from tests.cycles.conftest import set_faults
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
-
-
-@pytest.fixture
-def settings_env(
-    catalog_db: Engine, db_url: str, sim: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)
-    monkeypatch.setenv("ASSESS_PLATFORM_URL", sim)
-    monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
-    yield catalog_db
 
 
 def _ledger(engine: Engine) -> list[tuple[Any, ...]]:

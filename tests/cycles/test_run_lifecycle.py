@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,16 +24,6 @@ from tasks.cycle_runs import claim_cycle, this_process
 from tests.cycles.conftest import TOKEN
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def settings_env(
-    catalog_db: Engine, db_url: str, sim: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)
-    monkeypatch.setenv("ASSESS_PLATFORM_URL", sim)
-    monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
-    yield catalog_db
 
 
 def _claims(engine: Engine) -> dict[str, tuple[str, dict[str, Any]]]:
