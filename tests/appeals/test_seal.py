@@ -143,7 +143,15 @@ def test_the_seal_migration_downgrades_and_upgrades_again(empty_db_url: str) -> 
         session.flush()
         assert unit.id is not None
         unit_id = unit.id
-        session.add(_result(unit_id))
+        # the columns of revision 0001 only (later revisions add result versions)
+        session.execute(
+            sa.text(
+                "INSERT INTO result_entry (cycle, period, unit_id, category, score, deductions,"
+                " total_weight, rank, grade, created_at) VALUES ('annual_assessment', '2026',"
+                " :unit, 'key_development', 90, 1, 10, 1, 'excellent', :at)"
+            ),
+            {"unit": unit_id, "at": NOW},
+        )
     engine.dispose()
     upgrade_database(empty_db_url)
     engine = make_engine(empty_db_url)
