@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def timetable_rows(
             (month, calendar.upload_deadline(month, the_rules))
             for month in Period.whole_year(year).months()
         ]
-    keyed = [
+    keyed: list[tuple[tuple[date, int, str], dict[str, str]]] = [
         (
             (e.run_at.date(), 0, e.run_at.isoformat()),
             {
