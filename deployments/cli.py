@@ -139,7 +139,7 @@ def calendar(
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        typer.echo(f"{row['run_at']}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
+        typer.echo(f"{row['run_at']:<25}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
 
 
 @app.command(

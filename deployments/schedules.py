@@ -4,8 +4,14 @@ Each cycle's schedule is one RRULE string made of a ``DTSTART`` and an explicit
 ``RDATE`` per run (Asia/Shanghai wall-clock times, ``timezone: Asia/Shanghai``):
 the year's working-day-adjusted timetable (`WorkCalendar.year_timetable`) *is*
 the schedule, so the UI shows the real run times (September 2026's monthly
-analysis on 2026-10-09 09:00, not on a naive "the 6th" cron). ``deliver_outbox``
-keeps its cron (`flows.deliver_outbox.SCHEDULE_CRON`).
+analysis on 2026-10-09 09:00, not on a naive "the 6th" cron).
+
+The flows that run several times a working day (`WORKING_DAY_FLOWS`: outbox delivery,
+appeal collection, rectification reminders) run at their cron's times of day on the
+working days only, make-up working days (调休) included: one schedule per year, an
+RRULE ``FREQ=DAILY`` whose ``BYYEARDAY`` lists that year's working days (an explicit
+RDATE per run would exceed Prefect's RRULE length: 36 outbox runs a day), ending by
+``COUNT`` after the year's last run.
 
 `rewrite_schedules` replaces the ``schedules:`` block of each generated
 deployment in prefect.yaml and leaves every other line as it was.
@@ -16,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -40,6 +46,92 @@ def schedule_slug(cycle: Cycle) -> str:
 
 
 OUTBOX_SLUG = "deliver-outbox-office-hours"
+
+
+@dataclass(frozen=True)
+class WorkingDayFlow:
+    """A flow run at ``cron``'s times of day (minute and hour fields) on every working day."""
+
+    entrypoint: str
+    slug: str
+    cron: str
+    what: str
+
+
+def working_day_flows(outbox_cron: str) -> tuple[WorkingDayFlow, ...]:
+    """The working-day flows; the outbox's times come from its flow module's cron."""
+    return (
+        WorkingDayFlow(
+            OUTBOX_ENTRYPOINT, OUTBOX_SLUG, outbox_cron, "SCHEDULE_CRON of flows/deliver_outbox.py"
+        ),
+        WorkingDayFlow(
+            "flows/collect_appeals.py:collect_appeals",
+            "collect-appeals-office-hours",
+            "0 9-17 * * *",
+            "every office hour",
+        ),
+        WorkingDayFlow(
+            "flows/remind_rectifications.py:remind_rectifications",
+            "remind-rectifications-daily",
+            "30 9 * * *",
+            "09:30",
+        ),
+    )
+
+
+def _cron_field(field_text: str, low: int, high: int) -> list[int]:
+    """The values of one cron field: ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, comma lists."""
+    values: set[int] = set()
+    for part in field_text.split(","):
+        span, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if span == "*":
+            first, last = low, high
+        elif "-" in span:
+            first_text, last_text = span.split("-", 1)
+            first, last = int(first_text), int(last_text)
+        else:
+            first = int(span)
+            last = high if step_text else first
+        if not (low <= first <= last <= high) or step < 1:
+            raise ValueError(f"cron field {field_text!r} is outside {low}-{high}")
+        values.update(range(first, last + 1, step))
+    return sorted(values)
+
+
+def cron_times_of_day(cron: str) -> tuple[list[int], list[int]]:
+    """(hours, minutes) of a cron that runs every day: its day fields must be ``*``."""
+    fields = cron.split()
+    if len(fields) != 5 or fields[2:] != ["*", "*", "*"]:
+        raise ValueError(f"{cron!r}: only the minute and hour fields may be set")
+    return _cron_field(fields[1], 0, 23), _cron_field(fields[0], 0, 59)
+
+
+def working_day_rrule(year: int, calendar: WorkCalendar, cron: str) -> str:
+    """``cron``'s times of day on each working day of ``year``, as one RRULE (Asia/Shanghai)."""
+    hours, minutes = cron_times_of_day(cron)
+    first = datetime(year, 1, 1)  # noqa: DTZ001 - a wall-clock time in the schedule's timezone
+    days = [
+        n + 1
+        for n in range((datetime(year + 1, 1, 1) - first).days)  # noqa: DTZ001
+        if calendar.is_working_day((first + timedelta(days=n)).date())
+    ]
+    if not days:
+        raise ValueError(f"{year} has no working day")
+    rule = ";".join(
+        [
+            "RRULE:FREQ=DAILY",
+            f"COUNT={len(days) * len(hours) * len(minutes)}",
+            f"BYYEARDAY={','.join(map(str, days))}",
+            f"BYHOUR={','.join(map(str, hours))}",
+            f"BYMINUTE={','.join(map(str, minutes))}",
+            "BYSECOND=0",
+        ]
+    )
+    text = f"DTSTART;TZID={SCHEDULE_TIMEZONE}:{first.strftime('%Y%m%dT%H%M%S')}\n{rule}"
+    if len(text) > MAX_RRULE_LENGTH:
+        raise ValueError(f"the working-day RRULE of {year} is {len(text)} characters long")
+    return text
 
 
 def _local(at: datetime) -> str:
@@ -75,21 +167,28 @@ class RenderedSchedules:
     run_times: dict[Cycle, list[datetime]]
     warnings: tuple[str, ...] = field(default=())
     fallback_years: tuple[int, ...] = field(default=())
+    working_day_crons: dict[str, str] = field(default_factory=dict)
 
     def notes(self, entrypoint: str) -> list[str]:
         """The comment lines written under a generated ``schedules:`` key."""
-        if entrypoint == OUTBOX_ENTRYPOINT:
-            return [
-                "generated by `assess deployments render` from flows/deliver_outbox.py "
-                "SCHEDULE_CRON; the flow skips days that are not working days"
-            ]
         years = ", ".join(str(y) for y in self.years)
-        notes = [f"{GENERATED_NOTE} (timetables of {years})"]
-        if self.fallback_years:
-            fallback = ", ".join(str(y) for y in self.fallback_years)
+        daily = self.working_day_crons.get(entrypoint)
+        if daily is not None:
+            notes = [
+                f"{GENERATED_NOTE}: {daily} on the working days of {years}, "
+                "one schedule a year (BYYEARDAY = the year's working days)"
+            ]
+        else:
+            notes = [f"{GENERATED_NOTE} (timetables of {years})"]
+        fallback_years = [
+            y for y in self.fallback_years if daily is None or y in self.years
+        ]  # a cycle's December runs fall in the next year; a working-day flow's do not
+        if fallback_years:
+            fallback = ", ".join(str(y) for y in fallback_years)
             notes.append(
-                f"{fallback}: not in the national holiday calendar yet, so Monday-Friday; "
-                "render again once the office loads the dates (ASSESS_CALENDAR_OVERRIDES)"
+                f"{fallback}: not in the national holiday calendar yet, so Monday-Friday less "
+                "the computed statutory holidays; render again once the office loads the "
+                "dates (ASSESS_CALENDAR_OVERRIDES)"
             )
         return notes
 
@@ -127,15 +226,24 @@ def render_schedules(
                 "active": True,
             }
         ]
-    by_entrypoint[OUTBOX_ENTRYPOINT] = [
-        {"slug": OUTBOX_SLUG, "cron": outbox_cron, "timezone": SCHEDULE_TIMEZONE, "active": True}
-    ]
+    daily = working_day_flows(outbox_cron)
+    for flow in daily:
+        by_entrypoint[flow.entrypoint] = [
+            {
+                "slug": f"{flow.slug}-{year}",
+                "rrule": working_day_rrule(year, calendar, flow.cron),
+                "timezone": SCHEDULE_TIMEZONE,
+                "active": True,
+            }
+            for year in sorted(set(years))
+        ]
     return RenderedSchedules(
         years=tuple(sorted(set(years))),
         by_entrypoint=by_entrypoint,
         run_times=times,
         warnings=tuple(w.message for w in calendar.warnings),
         fallback_years=tuple(w.year for w in calendar.warnings),
+        working_day_crons={f.entrypoint: f"{f.cron} ({f.what})" for f in daily},
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from models.rules import YearRules
+from models.rules import Period, YearRules
 from tasks.calendar import load_work_calendar
 
 CYCLE_LABELS: dict[str, str] = {
@@ -16,24 +17,54 @@ CYCLE_LABELS: dict[str, str] = {
     "half_year_evaluation": "半年评估",
     "annual_assessment": "年度考核",
 }
+UPLOAD_DEADLINE = "upload_deadline"
+UPLOAD_DEADLINE_LABEL = "数据上传截止"
 
 
 def timetable_rows(
     year: int, overrides: Path | None, rules: YearRules | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every scheduled run of ``year`` and the calendar's fallback warnings."""
+    """Every scheduled run of ``year``, each month's upload deadline, and the calendar's
+    fallback warnings.
+
+    A deadline row (``cycle`` "upload_deadline") carries the deadline day as ``run_at``
+    (a date: values count until the end of that day, Beijing time) and sorts after the
+    runs of the same day.
+    """
     calendar = load_work_calendar(overrides)
+    the_rules = rules or YearRules()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # surfaced once each below, via calendar.warnings
-        entries = calendar.year_timetable(year, rules or YearRules())
-    rows = [
-        {
-            "cycle": str(e.cycle),
-            "period": e.period_key,
-            "month": e.month_key,
-            "run_at": e.run_at.isoformat(),
-            "label": f"{CYCLE_LABELS[str(e.cycle)]} {e.period_key}",
-        }
+        entries = calendar.year_timetable(year, the_rules)
+        deadlines = [
+            (month, calendar.upload_deadline(month, the_rules))
+            for month in Period.whole_year(year).months()
+        ]
+    keyed: list[tuple[tuple[date, int, str], dict[str, str]]] = [
+        (
+            (e.run_at.date(), 0, e.run_at.isoformat()),
+            {
+                "cycle": str(e.cycle),
+                "period": e.period_key,
+                "month": e.month_key,
+                "run_at": e.run_at.isoformat(),
+                "label": f"{CYCLE_LABELS[str(e.cycle)]} {e.period_key}",
+            },
+        )
         for e in entries
     ]
+    keyed += [
+        (
+            (day, 1, ""),
+            {
+                "cycle": UPLOAD_DEADLINE,
+                "period": month.key,
+                "month": month.key,
+                "run_at": day.isoformat(),
+                "label": f"{UPLOAD_DEADLINE_LABEL} {month.key}（当日24时前）",
+            },
+        )
+        for month, day in deadlines
+    ]
+    rows = [row for _key, row in sorted(keyed, key=lambda item: item[0])]
     return rows, [w.message for w in calendar.warnings]

@@ -13,7 +13,8 @@ What is where:
   (the runs of the cycle below a higher run builds on), and
   `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for).
 - `workdays`: `WorkCalendar` (national calendar incl. 调休 + office overrides,
-  Monday–Friday fallback with `CalendarWarning`), the timetable (upload deadline,
+  fallback of Monday–Friday less the statutory holidays computed by
+  `statutory_holidays`, with `CalendarWarning`), the timetable (upload deadline,
   upload cut-off, reminder day, cycle run times, `year_timetable`) and the message
   window; `deadline_cutoff` (the last instant a value counts as uploaded on time).
 - `completion`: `Direction`, `IndicatorSpec`, `expected`, `completion` and its caps.

@@ -2,8 +2,10 @@
 
 `WorkCalendar` answers "is this a working day" from the `chinese_calendar` package,
 which includes make-up working days (调休). A year the package does not cover
-falls back to Monday–Friday and records a `CalendarWarning` (also sent through
-`warnings.warn`) until the office loads that year's dates as overrides.
+falls back to Monday–Friday less the statutory holidays computed for it (元旦, 春节,
+清明, 劳动节, 端午, 中秋, 国庆 and their make-up days off: `statutory_holidays`) and
+records a `CalendarWarning` (also sent through `warnings.warn`) until the office
+loads that year's dates as overrides, which win over the computed holidays.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .periods import (
     assessed_period,
     to_shanghai,
 )
+from .statutory_holidays import compute_statutory_holidays
 from .yearrules import DEFAULT_RULES, YearRules
 
 __all__ = [
@@ -45,7 +48,8 @@ _ONE_DAY = timedelta(days=1)
 
 
 class CalendarFallbackWarning(UserWarning):
-    """Category used with `warnings.warn` when a year falls back to Monday–Friday."""
+    """Category used with `warnings.warn` when a year falls back to Monday–Friday less the
+    computed statutory holidays."""
 
 
 class CalendarOverrideError(ValueError):
@@ -54,7 +58,8 @@ class CalendarOverrideError(ValueError):
 
 @dataclass(frozen=True)
 class CalendarWarning:
-    """A year the national calendar does not cover; working days are Monday–Friday."""
+    """A year the national calendar does not cover; working days are Monday–Friday less the
+    computed statutory holidays (without the State Council's bridging arrangement)."""
 
     year: int
     message_zh: str
@@ -69,12 +74,14 @@ class CalendarWarning:
         return cls(
             year=year,
             message_zh=(
-                f"{year}年的法定节假日安排尚未收录，暂按周一至周五为工作日计算，"
-                "请考核办录入该年度的节假日和调休日期。"
+                f"{year}年的法定节假日安排尚未收录，暂按周一至周五扣除推算的法定节假日"
+                "（元旦、春节、清明、劳动节、端午、中秋、国庆及补休）为工作日计算，"
+                "请考核办录入该年度国务院公布的节假日和调休日期。"
             ),
             message_en=(
                 f"The national holiday calendar does not cover {year}; working days fall "
-                "back to Monday-Friday until the office loads that year's dates."
+                "back to Monday-Friday less the computed statutory holidays (no bridging "
+                "days) until the office loads that year's dates."
             ),
         )
 
@@ -86,8 +93,8 @@ class CalendarOverrides:
     `holidays` are days off even if the national calendar says otherwise, `workdays`
     are working days even on a weekend or holiday. `complete_years` are years not
     covered by the package whose full set of dates the office has loaded: their
-    Monday–Friday fallback (plus these overrides) is then authoritative and raises
-    no warning.
+    fallback (Monday–Friday less the computed statutory holidays, plus these
+    overrides) is then authoritative and raises no warning.
     """
 
     holidays: frozenset[date] = frozenset()
@@ -192,6 +199,7 @@ class WorkCalendar:
             frozenset(extra_holidays), frozenset(extra_workdays), frozenset(complete_years)
         )
         self._covered: dict[int, bool] = {}
+        self._statutory: dict[int, frozenset[date]] = {}
         self._warnings: dict[int, CalendarWarning] = {}
         self._lock = threading.Lock()
 
@@ -213,7 +221,7 @@ class WorkCalendar:
 
     @property
     def warnings(self) -> tuple[CalendarWarning, ...]:
-        """One warning per year that fell back to Monday–Friday, in year order."""
+        """One warning per year that fell back to the computed calendar, in year order."""
         with self._lock:
             return tuple(self._warnings[y] for y in sorted(self._warnings))
 
@@ -231,6 +239,17 @@ class WorkCalendar:
         with self._lock:
             self._covered[year] = covered
         return covered
+
+    def fallback_holidays(self, year: int) -> frozenset[date]:
+        """The computed statutory days off of `year` (used only where the package has no data)."""
+        with self._lock:
+            known = self._statutory.get(year)
+        if known is not None:
+            return known
+        days = frozenset(compute_statutory_holidays(year))
+        with self._lock:
+            self._statutory[year] = days
+        return days
 
     def _fallback(self, year: int) -> None:
         if year in self.overrides.complete_years:
@@ -253,7 +272,7 @@ class WorkCalendar:
         if self.covers(d.year):
             return bool(chinese_calendar.is_workday(d))
         self._fallback(d.year)
-        return d.weekday() < 5
+        return d.weekday() < 5 and d not in self.fallback_holidays(d.year)
 
     def working_day_on_or_after(self, day: date) -> date:
         d = _as_date(day)

@@ -76,9 +76,13 @@ def test_the_deployed_schedules_are_the_working_day_adjusted_timetable(
     # August's reminder only: September's waits for the month's end, on 8 October.
     assert _server_dates(r.schedule, *september) == [datetime(2026, 9, 3, 9, 0, tzinfo=SHANGHAI)]
     assert datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI) in _server_dates(r.schedule, *october)
-    [o] = outbox.schedules
-    assert getattr(o.schedule, "cron", None) == "*/15 9-17 * * *"
+    # The outbox runs every 15 minutes of office hours on working days only (one schedule a
+    # year): not on the National Day holiday, but on the make-up Saturday 10 October.
+    o = next(s for s in outbox.schedules if s.slug == "deliver-outbox-office-hours-2026")
     assert getattr(o.schedule, "timezone", None) == "Asia/Shanghai"
+    week = (datetime(2026, 10, 5, tzinfo=SHANGHAI), datetime(2026, 10, 11, tzinfo=SHANGHAI))
+    outbox_days = sorted({d.date() for d in _server_dates(o.schedule, *week)})
+    assert [d.isoformat() for d in outbox_days] == ["2026-10-08", "2026-10-09", "2026-10-10"]
     # One outbox run at a time: a run that would overlap the one still sending is cancelled.
     assert outbox.global_concurrency_limit is not None
     assert outbox.global_concurrency_limit.limit == 1

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import warnings
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -25,13 +26,15 @@ from deployments.schedules import (
     CYCLE_ENTRYPOINTS,
     OUTBOX_ENTRYPOINT,
     RenderedSchedules,
+    cron_times_of_day,
     deployment_schedules,
     render_schedules,
     rewrite_schedules,
     rrule_with_rdates,
 )
 from flows.deliver_outbox import SCHEDULE_CRON
-from models.rules import Cycle, WorkCalendar
+from models.rules import CalendarFallbackWarning, Cycle, WorkCalendar
+from models.rules.statutory_holidays import spring_festival_days
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 YEARS = [2026, 2027]
@@ -72,13 +75,8 @@ def test_each_cycle_schedule_is_its_timetable_as_explicit_rdates(
         "2027-01-06T12:00:00+08:00",
         "2028-01-06T12:00:00+08:00",
     ]
-    [outbox] = by_entrypoint[OUTBOX_ENTRYPOINT]
-    assert outbox == {
-        "slug": "deliver-outbox-office-hours",
-        "cron": SCHEDULE_CRON,
-        "timezone": "Asia/Shanghai",
-        "active": True,
-    }
+    outbox = by_entrypoint[OUTBOX_ENTRYPOINT]
+    assert [s["slug"] for s in outbox] == [f"deliver-outbox-office-hours-{y}" for y in YEARS]
 
 
 def test_a_reminder_is_scheduled_only_after_its_month_has_ended(
@@ -116,7 +114,7 @@ def test_rewriting_prefect_yaml_touches_only_the_generated_schedules(
     kept = [line for line in original.splitlines() if not line.startswith("  ")]
     assert [line for line in once.splitlines() if not line.startswith("  ")] == kept
     declared = deployment_schedules(once)
-    assert declared[OUTBOX_ENTRYPOINT][0]["cron"] == SCHEDULE_CRON
+    assert declared[OUTBOX_ENTRYPOINT] == rendered.by_entrypoint[OUTBOX_ENTRYPOINT]
     assert declared["flows/backfill_cycles.py:backfill_cycles"] == []
     for cycle, entrypoint in CYCLE_ENTRYPOINTS.items():
         [schedule] = declared[entrypoint]
@@ -202,3 +200,76 @@ def test_the_demo_backfills_only_what_is_due() -> None:
     morning = datetime(2026, 10, 9, 9, 30, tzinfo=SHANGHAI)
     assert [p["last"] for p in due_backfills(morning)] == ["2026-09", "2026-06", "2026-06"]
     assert due_backfills(datetime(2026, 2, 1, tzinfo=SHANGHAI)) == []
+
+
+def _all_dates(rrule: str) -> list[datetime]:
+    """Every run of a finite RRULE, as Prefect localises it (no 1000-date cap)."""
+    from prefect.server.schemas.schedules import RRuleSchedule
+
+    return [
+        d.astimezone(SHANGHAI)
+        for d in RRuleSchedule(rrule=rrule, timezone="Asia/Shanghai").to_rrule()
+    ]
+
+
+WORKING_DAY_FLOWS = {
+    OUTBOX_ENTRYPOINT: (
+        "deliver-outbox-office-hours",
+        [(h, m) for h in range(9, 18) for m in (0, 15, 30, 45)],
+    ),
+    "flows/collect_appeals.py:collect_appeals": (
+        "collect-appeals-office-hours",
+        [(h, 0) for h in range(9, 18)],
+    ),
+    "flows/remind_rectifications.py:remind_rectifications": (
+        "remind-rectifications-daily",
+        [(9, 30)],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("entrypoint", sorted(WORKING_DAY_FLOWS))
+def test_the_outbox_appeals_and_reminders_run_on_working_days_only_make_up_days_included(
+    rendered: RenderedSchedules, entrypoint: str
+) -> None:
+    slug, times = WORKING_DAY_FLOWS[entrypoint]
+    schedules = rendered.by_entrypoint[entrypoint]
+    assert [s["slug"] for s in schedules] == [f"{slug}-{y}" for y in YEARS]
+    calendar = WorkCalendar()
+    for year, schedule in zip(YEARS, schedules, strict=True):
+        assert schedule["timezone"] == "Asia/Shanghai" and "cron" not in schedule
+        runs = _all_dates(schedule["rrule"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CalendarFallbackWarning)
+            working = [
+                d
+                for d in (date(year, 1, 1) + timedelta(days=n) for n in range(366))
+                if d.year == year and calendar.is_working_day(d)
+            ]
+        expected = [
+            datetime(d.year, d.month, d.day, h, m, tzinfo=SHANGHAI)
+            for d in working
+            for h, m in times
+        ]
+        assert runs == expected
+    days = {d.date() for s in schedules for d in _all_dates(s["rrule"])}
+    assert date(2026, 1, 4) in days  # a make-up working Sunday (调休)
+    assert date(2026, 10, 1) not in days and date(2026, 1, 1) not in days
+    assert not days & {date(2027, 1, 1), *spring_festival_days(2027)}
+
+
+def test_a_working_day_flows_times_of_day_come_from_its_cron() -> None:
+    assert cron_times_of_day(SCHEDULE_CRON) == (list(range(9, 18)), [0, 15, 30, 45])
+    assert cron_times_of_day("30 9 * * *") == ([9], [30])
+    assert cron_times_of_day("0,30 8-10/2 * * *") == ([8, 10], [0, 30])
+    for cron in ("0 9-17 * * 1-5", "61 9 * * *", "0 9"):
+        with pytest.raises(ValueError):
+            cron_times_of_day(cron)
+
+
+def test_the_committed_prefect_yaml_agrees_with_the_rendered_schedules(
+    rendered: RenderedSchedules,
+) -> None:
+    committed = deployment_schedules(DEFAULT_PREFECT_YAML.read_text(encoding="utf-8"))
+    for entrypoint, schedules in rendered.by_entrypoint.items():
+        assert committed[entrypoint] == schedules, entrypoint
