@@ -20,17 +20,18 @@ not itself a holiday or a make-up day off. What it cannot compute is the State C
 yearly arrangement of bridging days (调休: weekdays off in exchange for weekend working
 days); those, like any correction, are the office's overrides to load.
 
-Lunar dates come from the `lunardate` package (pure Python, tables for lunar years
-1900–2099); the Qingming day from the solar-term formula for the 21st century,
-``int(Y * 0.2422 + 4.81) - int(Y / 4)`` April with ``Y = year % 100``. For a year outside
-2000–2099 only the fixed-date holidays are returned.
+Lunar dates come from a table of the three lunar days the holidays need (the 1st of the
+1st month, 5-5 and 8-15) in Gregorian dates for 2000–2099, as published lunar
+calendars (农历) give them (generated once from the `lunardate` tables and checked
+against `chinesecalendar` for 2008–2026 in the tests); the Qingming day from the
+solar-term formula for the 21st century, ``int(Y * 0.2422 + 4.81) - int(Y / 4)``
+April with ``Y = year % 100``. For a year outside 2000–2099 only the fixed-date
+holidays are returned.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-
-from lunardate import LunarDate
 
 __all__ = [
     "compute_statutory_holidays",
@@ -40,7 +41,111 @@ __all__ = [
 ]
 
 _ONE_DAY = timedelta(days=1)
-_FIRST_YEAR, _LAST_YEAR = 2000, 2099  # the Qingming formula's century; lunardate's range
+_LUNAR_DAYS: tuple[str, ...] = (
+    "020506060912",
+    "012406251001",
+    "021206150921",
+    "020106040911",
+    "012206220928",
+    "020906110918",
+    "012905311006",
+    "021806190925",
+    "020706080914",
+    "012605281003",
+    "021406160922",
+    "020306060912",
+    "012306230930",
+    "021006120919",
+    "013106020908",
+    "021906200927",
+    "020806090915",
+    "012805301004",
+    "021606180924",
+    "020506070913",
+    "012506251001",
+    "021206140921",
+    "020106030910",
+    "012206220929",
+    "021006100917",
+    "012905311006",
+    "021706190925",
+    "020606090915",
+    "012605281003",
+    "021306160922",
+    "020306050912",
+    "012306241001",
+    "021106120919",
+    "013106010908",
+    "021906200927",
+    "020806100916",
+    "012805301004",
+    "021506180924",
+    "020406070913",
+    "012405271002",
+    "021206140920",
+    "020106030910",
+    "012206220928",
+    "021006110917",
+    "013005311005",
+    "021706190925",
+    "020606080915",
+    "012605291004",
+    "021406150922",
+    "020206040911",
+    "012306230930",
+    "021106130919",
+    "020106010907",
+    "021906200926",
+    "020806100916",
+    "012805301005",
+    "021506170924",
+    "020406060913",
+    "012406251002",
+    "021206140921",
+    "020206030909",
+    "012106220928",
+    "020906110917",
+    "012906011006",
+    "021706190925",
+    "020506080915",
+    "012605281003",
+    "021406160923",
+    "020306040911",
+    "012306230929",
+    "021106130919",
+    "013106020908",
+    "021906200926",
+    "020706100916",
+    "012705301005",
+    "021506170924",
+    "020506060912",
+    "012406241001",
+    "021206140920",
+    "020206040910",
+    "012206220928",
+    "020906110917",
+    "012906011006",
+    "021706190926",
+    "020606070914",
+    "012605271003",
+    "021406150922",
+    "020306050911",
+    "012406230929",
+    "021006130918",
+    "013006020908",
+    "021806210927",
+    "020706090916",
+    "012705291005",
+    "021506170924",
+    "020506060913",
+    "012506240930",
+    "021206140920",
+    "020106040909",
+    "012106230929",
+)
+"""Per year from 2000: MMDD of lunar 1-1, 5-5 and 8-15, twelve digits a year."""
+_LUNAR_INDEX = {(1, 1): 0, (5, 5): 4, (8, 15): 8}
+_FIRST_YEAR, _LAST_YEAR = 2000, 2099  # the Qingming formula's century; the table's
 
 
 def _computable(year: int) -> bool:
@@ -48,9 +153,13 @@ def _computable(year: int) -> bool:
 
 
 def lunar_to_solar(year: int, month: int, day: int) -> date:
-    """The Gregorian date of lunar ``year``-``month``-``day`` (not a leap month)."""
-    solar = LunarDate(year, month, day).to_solar_date()
-    return date(solar.year, solar.month, solar.day)
+    """The Gregorian date of lunar ``year``-``month``-``day``: the 1st of the 1st month,
+    the 5th of the 5th or the 15th of the 8th (the holidays' days), 2000–2099."""
+    at = _LUNAR_INDEX.get((month, day))
+    if at is None or not _computable(year):
+        raise ValueError(f"no table entry for lunar {year}-{month}-{day}")
+    mmdd = _LUNAR_DAYS[year - _FIRST_YEAR][at : at + 4]
+    return date(year, int(mmdd[:2]), int(mmdd[2:]))
 
 
 def qingming_day(year: int) -> date:
