@@ -83,7 +83,7 @@ def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:
 
 def unit_by_code(session: Session, code: str) -> Unit:
     """The unit with ``code``; ``NotFoundError`` (Chinese) when there is none."""
-    unit = session.execute(select(Unit).where(UNIT.code == code)).scalar_one_or_none()
+    unit: Unit | None = session.execute(select(Unit).where(UNIT.code == code)).scalar_one_or_none()
     if unit is None or unit.id is None:
         raise NotFoundError(f"单位编码“{code}”不存在：请检查编码，如 C04。")
     return unit
@@ -271,9 +271,7 @@ def load_unit_year(session: Session, unit_code: str, year: int) -> UnitYearFacts
             NEG.unit_id == unit.id, NEG.period.like(f"{year:04d}-%")
         ),
     )
-    appeals = _appeals(
-        session, [APPEAL.unit_id == unit.id, APPEAL.period.like(f"{year:04d}-%")]
-    )
+    appeals = _appeals(session, [APPEAL.unit_id == unit.id, APPEAL.period.like(f"{year:04d}-%")])
     results = _results(session, year, [RES.unit_id == unit.id])
     for r in results:
         del r["unit_code"]
@@ -312,23 +310,40 @@ def load_ledger_rows(session: Session, year: int) -> dict[str, Any]:
         "deductions": _rows(
             session,
             select(
-                code, DED.id, DED.period, DED.indicator_id, DED.kind, DED.stage, DED.amount,
-                DED.level, DED.completion, DED.ruling_id, DED.created_at, DED.note,
+                code,
+                DED.id,
+                DED.period,
+                DED.indicator_id,
+                DED.kind,
+                DED.stage,
+                DED.amount,
+                DED.level,
+                DED.completion,
+                DED.ruling_id,
+                DED.created_at,
+                DED.note,
             )
             .join(Unit, UNIT.id == DED.unit_id)
             .where(DED.year == year)
             .order_by(DED.id),
-        ),  # fmt: skip
+        ),
         "warnings": _rows(
             session,
             select(
-                code, WARN.id, WARN.period, WARN.indicator_id, WARN.level, WARN.completion,
-                WARN.corrects_id, WARN.ruling_id, WARN.created_at,
+                code,
+                WARN.id,
+                WARN.period,
+                WARN.indicator_id,
+                WARN.level,
+                WARN.completion,
+                WARN.corrects_id,
+                WARN.ruling_id,
+                WARN.created_at,
             )
             .join(Unit, UNIT.id == WARN.unit_id)
             .where(WARN.period.like(f"{year:04d}-%"))
             .order_by(WARN.id),
-        ),  # fmt: skip
+        ),
         "problems": _problems(session, [PROB.period.like(f"{year:04d}%")]),
         "negative": _rows(
             session,
@@ -341,11 +356,18 @@ def load_ledger_rows(session: Session, year: int) -> dict[str, Any]:
         "months": _rows(
             session,
             select(
-                code, MA.period, MA.indicator_id, MA.level, MA.expected, MA.actual,
-                MA.completion, MA.pre_deduction, MA.computed_at,
+                code,
+                MA.period,
+                MA.indicator_id,
+                MA.level,
+                MA.expected,
+                MA.actual,
+                MA.completion,
+                MA.pre_deduction,
+                MA.computed_at,
             )
             .join(Unit, UNIT.id == MA.unit_id)
             .where(MA.year == year)
             .order_by(MA.period, UNIT.code, MA.indicator_id),
-        ),  # fmt: skip
+        ),
     }

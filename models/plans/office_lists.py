@@ -208,7 +208,9 @@ def _current_results(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
         if key not in best or r["version"] > best[key]["version"]:
             best[key] = r
     order = {"half_year_evaluation": 0, "annual_assessment": 1}
-    return sorted(best.values(), key=lambda r: (r["period"][:4], order.get(r["cycle"], 9), r["period"]))
+    return sorted(
+        best.values(), key=lambda r: (r["period"][:4], order.get(r["cycle"], 9), r["period"])
+    )
 
 
 def _summary(facts: UnitYearFacts) -> list[Row]:
@@ -447,7 +449,9 @@ def ledger_tables(
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.is_finite() else float(value)
+        return (
+            int(value) if value == value.to_integral_value() and value.is_finite() else float(value)
+        )
     if isinstance(value, datetime):
         return to_shanghai(value).isoformat()
     if isinstance(value, date):
@@ -457,7 +461,9 @@ def _plain(value: Any) -> Any:
 
 def json_safe(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[Row]]:
     """The tables for ``json.dumps``: numbers stay numbers, times are Beijing ISO text."""
-    return {t: [{k: _plain(v) for k, v in row.items()} for row in rows] for t, rows in tables.items()}
+    return {
+        t: [{k: _plain(v) for k, v in row.items()} for row in rows] for t, rows in tables.items()
+    }
 
 
 def _cell(value: Any) -> str:

@@ -26,6 +26,7 @@ from models.persistence.tables import (
     Ruling,
     Unit,
     WarningEntry,
+    columns_of,
 )
 from models.plans.office_lists import LEDGER_SHEETS
 from tests.cli.conftest import Ran
@@ -41,10 +42,12 @@ def _seed(engine: Engine) -> None:
     negative list on and off, two appeals (one ruled), two problems (one closed) and
     the half-year result in two versions; C05 has a result in the same category."""
     with session_scope(engine) as s:
-        c04 = s.execute(select(Unit).where(Unit.code == "C04")).scalar_one()
-        c05 = s.execute(select(Unit).where(Unit.code == "C05")).scalar_one()
+        c04 = s.execute(select(Unit).where(columns_of(Unit).code == "C04")).scalar_one()
+        c05 = s.execute(select(Unit).where(columns_of(Unit).code == "C05")).scalar_one()
         fai = s.execute(
-            select(Indicator).where(Indicator.year == 2026, Indicator.code == "fai")
+            select(Indicator).where(
+                columns_of(Indicator).year == 2026, columns_of(Indicator).code == "fai"
+            )
         ).scalar_one()
         assert c04.id and c05.id and fai.id
         for period, level, c, pre in (
@@ -92,9 +95,7 @@ def _seed(engine: Engine) -> None:
         s.flush()
         assert ruling.id
         s.add(
-            CommitteeDecision(
-                appeal_id=ruled.id, ruling_id=ruling.id, approved=True, decided_at=T
-            )
+            CommitteeDecision(appeal_id=ruled.id, ruling_id=ruling.id, approved=True, decided_at=T)
         )
         open_problem = ProblemEntry(
             unit_id=c04.id, source="analysis", period="2026-Q2", indicator_id=fai.id,
