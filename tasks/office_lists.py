@@ -13,10 +13,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select, union
 from sqlmodel import Session
 
 from models.errors import InputError, NotFoundError
+from models.persistence.database import session_scope
 from models.persistence.tables import (
     Appeal,
     CommitteeDecision,
@@ -32,15 +36,21 @@ from models.persistence.tables import (
     WarningEntry,
     columns_of,
 )
-from models.plans.office_lists import UnitYearFacts
-from models.rules import AppealStatus
+from models.plans.office_lists import UnitYearFacts, unit_artifact_key, unit_year_markdown
+from models.rules import AppealStatus, Period
+from tasks.runtime import database
 
 __all__ = [
     "load_appeal_rows",
     "load_ledger_rows",
     "load_problem_rows",
     "load_unit_year",
+    "publish_unit_years_task",
 ]
+
+MAX_UNIT_ARTIFACTS = 500
+"""At most this many unit-year artifacts per monthly run (the units whose ledgers
+changed, in code order); the rest are logged and shown by ``assess unit``."""
 
 APPEAL = columns_of(Appeal)
 RULING = columns_of(Ruling)
@@ -371,3 +381,44 @@ def load_ledger_rows(session: Session, year: int) -> dict[str, Any]:
             .order_by(MA.period, UNIT.code, MA.indicator_id),
         ),
     }
+
+
+def changed_unit_codes(session: Session, run_id: int) -> list[str]:
+    """The units a cycle run booked a deduction, warning or negative-list entry for."""
+    ids = union(
+        select(DED.unit_id).where(DED.cycle_run_id == run_id),
+        select(WARN.unit_id).where(WARN.cycle_run_id == run_id),
+        select(NEG.unit_id).where(NEG.cycle_run_id == run_id),
+    ).subquery()
+    return list(
+        session.execute(
+            select(UNIT.code).where(UNIT.id.in_(select(ids.c[0]))).order_by(UNIT.code)
+        ).scalars()
+    )
+
+
+@task(name="publish-unit-years", cache_policy=NO_CACHE)
+def publish_unit_years_task(period: str, run_id: int | None) -> int:
+    """After a monthly analysis: the year of each unit whose ledgers the run changed as
+    the markdown artifact ``unit-<code>-<year>`` (a new version of the same key each
+    month). Units without a change keep their last artifact: at 100,000 units one
+    artifact each per month would flood the UI's artifact list. Returns how many."""
+    if run_id is None:
+        return 0
+    month = Period.parse(period)
+    with session_scope(database()) as session:
+        codes = changed_unit_codes(session, run_id)
+        for code in codes[:MAX_UNIT_ARTIFACTS]:
+            facts = load_unit_year(session, code, month.year)
+            create_markdown_artifact(
+                key=unit_artifact_key(code, month.year),
+                markdown=unit_year_markdown(facts, month.key),
+                description=f"{facts.unit_name} {month.year} 年度考核情况",
+            )
+    if len(codes) > MAX_UNIT_ARTIFACTS:
+        get_run_logger().info(
+            "unit-year artifacts: %d units changed, %d published (assess unit shows the rest)",
+            len(codes),
+            MAX_UNIT_ARTIFACTS,
+        )
+    return min(len(codes), MAX_UNIT_ARTIFACTS)

@@ -15,6 +15,7 @@ Pure: no database, no clock (``today`` is passed in where a deadline is judged).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ __all__ = [
     "ledger_tables",
     "problem_table",
     "tables_text",
+    "unit_artifact_key",
+    "unit_year_markdown",
     "unit_year_tables",
 ]
 
@@ -489,3 +492,34 @@ def tables_text(tables: Mapping[str, Sequence[Mapping[str, Any]]], empty: str = 
         lines.append("  ".join(keys))
         lines.extend("  ".join(_cell(row.get(k)) for k in keys) for row in rows)
     return "\n".join(lines)
+
+
+def unit_artifact_key(unit_code: str, year: int) -> str:
+    """The Prefect artifact key of a unit's year (``unit-c04-2026``): lowercase letters,
+    digits and dashes only (anything else in a code becomes a dash)."""
+    code = re.sub(r"[^a-z0-9]+", "-", unit_code.lower()).strip("-") or "unit"
+    return f"unit-{code}-{year:04d}"
+
+
+def _md_cell(value: Any) -> str:
+    return _cell(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def unit_year_markdown(facts: UnitYearFacts, as_of: str) -> str:
+    """The unit's year as the markdown artifact the monthly analysis publishes."""
+    tables = unit_year_tables(facts)
+    lines = [
+        f"# {facts.unit_name}（{facts.unit_code}）{facts.year} 年度考核情况",
+        "",
+        f"截至 {as_of} 月分析。命令行：`assess unit {facts.unit_code} --year {facts.year}`",
+    ]
+    for title, rows in tables.items():
+        lines += ["", f"## {title}", ""]
+        if not rows:
+            lines.append("（无）")
+            continue
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        lines.append("| " + " | ".join(keys) + " |")
+        lines.append("|" + "---|" * len(keys))
+        lines += ["| " + " | ".join(_md_cell(r.get(k)) for k in keys) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
