@@ -21,8 +21,9 @@ def test_the_units_a_monthly_run_booked_entries_for_get_their_year_under_a_key_b
         code
         for (code,) in rows(
             settings_env,
-            "SELECT u.code FROM unit u WHERE u.id IN (SELECT unit_id FROM deduction_entry "
-            "UNION SELECT unit_id FROM warning_entry UNION SELECT unit_id FROM negative_list_entry)",
+            "SELECT u.code FROM unit u WHERE u.id IN (SELECT unit_id FROM deduction_entry"
+            " UNION SELECT unit_id FROM warning_entry"
+            " UNION SELECT unit_id FROM negative_list_entry)",
         )
     }
     assert changed, "the demo's March has orange or red cells"
