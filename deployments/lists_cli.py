@@ -9,16 +9,19 @@ rows loaded by ``tasks.office_lists``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import Session
 
 from deployments.cli_errors import OfficeGroup
-from deployments.results_cli import _session, problems_app
+from deployments.results_cli import problems_app
 from models.errors import InputError
+from models.persistence.database import make_engine, session_scope
 from models.plans.office_lists import (
     COMPLETION_COLUMNS,
     json_safe,
@@ -37,6 +40,7 @@ from tasks.office_lists import (
     load_problem_rows,
     load_unit_year,
 )
+from tasks.settings import get_settings
 
 __all__ = ["add_to", "appeals_app", "ledgers_app"]
 
@@ -66,8 +70,23 @@ AsJson = Annotated[bool, typer.Option("--json", help="输出 JSON（UTF-8）")]
 Xlsx = Annotated[Path | None, typer.Option("--xlsx", help="写入 Excel 工作簿（.xlsx）")]
 
 
-def _today() -> Any:
+MAX_SHEET_ROWS = 1_048_575
+"""Excel's rows per sheet, less the header: a longer table continues on ``<title>_2`` …"""
+
+
+def _today() -> date:
+    """Today in Beijing (the entry point may read the clock): judges overdue problems."""
     return datetime.now(UTC).astimezone(SHANGHAI).date()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _check_xlsx(file: Path | None) -> None:
@@ -78,11 +97,18 @@ def _check_xlsx(file: Path | None) -> None:
 
 
 def sheets_of(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Sheet]:
-    """The tables as workbook sheets, completion columns shown as percentages."""
-    return [
-        Sheet(title, rows, formats=dict.fromkeys(COMPLETION_COLUMNS, PERCENT))
-        for title, rows in tables.items()
-    ]
+    """The tables as workbook sheets, completion columns shown as percentages; a table
+    longer than a sheet holds continues on the next (``月度结果``, ``月度结果_2`` …)."""
+    formats = dict.fromkeys(COMPLETION_COLUMNS, PERCENT)
+    sheets: list[Sheet] = []
+    for title, rows in tables.items():
+        columns = list(dict.fromkeys(k for row in rows[:1] for k in row)) or None
+        for n, start in enumerate(range(0, max(len(rows), 1), MAX_SHEET_ROWS), start=1):
+            part = rows[start : start + MAX_SHEET_ROWS]
+            sheets.append(
+                Sheet(title if n == 1 else f"{title}_{n}", part, columns, formats=formats)
+            )
+    return sheets
 
 
 def _show(
@@ -142,7 +168,7 @@ def problems_list(
 
 
 def unit_year(
-    code: Annotated[str, typer.Argument(help="单位编码，如 C04")],
+    code: Annotated[str, typer.Argument(help="单位编码，如 C04", metavar="单位编码")],
     year: Annotated[int, typer.Option(help="考核年度，如 2026")],
     as_json: AsJson = False,
     xlsx: Xlsx = None,
@@ -168,8 +194,7 @@ def ledgers_export(
     例：assess ledgers export --year 2026 2026台账.xlsx
     """
     check_year(year)
-    if file.suffix.lower() != ".xlsx":
-        _check_xlsx(file)
+    _check_xlsx(file)
     with _session() as session:
         loaded = load_ledger_rows(session, year)
     tables = ledger_tables(**loaded, today=_today())

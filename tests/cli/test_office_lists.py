@@ -236,3 +236,20 @@ def test_the_ledgers_export_has_one_sheet_per_ledger_and_one_for_monthly_results
     assert empty.code == 0 and "扣分台账 0 行" in empty.out
     wrong = assess("ledgers", "export", "--year", "2026", "台账.json")
     assert wrong.code == 2 and ".xlsx" in wrong.err
+
+
+def test_a_table_longer_than_a_sheet_continues_on_numbered_sheets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deployments import lists_cli
+
+    monkeypatch.setattr(lists_cli, "MAX_SHEET_ROWS", 2)
+    rows = [{"单位编码": f"C0{n}", "完成度": Decimal("0.5")} for n in range(1, 6)]
+    sheets = lists_cli.sheets_of({"月度结果": rows, "预警台账": []})
+    assert [(s.title, len(s.rows)) for s in sheets] == [
+        ("月度结果", 2),
+        ("月度结果_2", 2),
+        ("月度结果_3", 1),
+        ("预警台账", 0),
+    ]
+    assert sheets[0].formats["完成度"] == "0.0%"
