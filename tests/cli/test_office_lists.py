@@ -253,3 +253,18 @@ def test_a_table_longer_than_a_sheet_continues_on_numbered_sheets(
         ("预警台账", 0),
     ]
     assert sheets[0].formats["完成度"] == "0.0%"
+
+
+def test_a_problem_is_in_rectification_until_its_deadline_passes_then_overdue() -> None:
+    from models.plans.office_lists import problem_table
+
+    problem = {
+        "id": 7, "unit_code": "C04", "unit_name": "甲县", "source": "inspection",
+        "period": "2026-Q2", "description": "整改不到位", "rectify_by": date(2026, 8, 31),
+        "created_at": T,
+    }  # fmt: skip
+    on_deadline = problem_table([problem], today=date(2026, 8, 31))[0]
+    after = problem_table([problem], today=date(2026, 9, 1))[0]
+    closed = problem_table([{**problem, "closed_at": T}], today=date(2026, 9, 1))[0]
+    assert (on_deadline["状态"], after["状态"], closed["状态"]) == ("整改中", "逾期未整改", "已销号")
+    assert after["来源"] == "巡察"
