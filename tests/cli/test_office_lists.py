@@ -266,5 +266,6 @@ def test_a_problem_is_in_rectification_until_its_deadline_passes_then_overdue() 
     on_deadline = problem_table([problem], today=date(2026, 8, 31))[0]
     after = problem_table([problem], today=date(2026, 9, 1))[0]
     closed = problem_table([{**problem, "closed_at": T}], today=date(2026, 9, 1))[0]
-    assert (on_deadline["状态"], after["状态"], closed["状态"]) == ("整改中", "逾期未整改", "已销号")
+    states = (on_deadline["状态"], after["状态"], closed["状态"])
+    assert states == ("整改中", "逾期未整改", "已销号")
     assert after["来源"] == "巡察"
