@@ -19,6 +19,7 @@ from typer._click import exceptions as cx
 from deployments.cli_errors import DEBUG_ENV, ExitCode, OfficeGroup, report_error
 from deployments.cycle_cli import cycle_app
 from deployments.deploy_cli import deploy_app
+from deployments.lists_cli import add_to as add_lists
 from deployments.platform_sim_data import SimDataset
 from deployments.results_cli import add_to
 from models.catalog.schema import Catalog
@@ -49,6 +50,7 @@ db_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 add_to(app)
+add_lists(app)
 app.add_typer(deploy_app, name="deployments")
 app.add_typer(cycle_app, name="cycle")
 

@@ -31,6 +31,7 @@ from models.plans.monthly_report import (
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
 from tasks.monthly_tasks import analyse_batch_task, collect_progress_task, unit_batches_task
+from tasks.office_lists import publish_unit_years_task
 from tasks.runtime import batch_concurrency
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
@@ -78,6 +79,7 @@ def monthly_analysis(
     publish_artifacts_task(
         key, f"{month.key} 月分析", monthly_markdown(report, collected), category_rows(report)
     )
+    publish_unit_years_task(month.key, claim.run_id)
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
     finish_run(claim, status, summary, now)
     if status is CycleStatus.PARTIAL:

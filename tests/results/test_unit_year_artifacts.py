@@ -1,0 +1,44 @@
+"""After a monthly analysis, each unit whose ledgers changed gets its year as an artifact."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from flows.monthly_analysis import monthly_analysis
+from models.plans.office_lists import unit_artifact_key
+from tests.results.support import artifacts_of, rows
+
+pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
+
+
+def test_the_units_a_monthly_run_booked_entries_for_get_their_year_under_a_key_by_code(
+    prefect_server: None, settings_env: Engine
+) -> None:
+    state = monthly_analysis(period="2026-03", return_state=True)
+    assert state.is_completed()
+    changed = {
+        code
+        for (code,) in rows(
+            settings_env,
+            "SELECT u.code FROM unit u WHERE u.id IN (SELECT unit_id FROM deduction_entry"
+            " UNION SELECT unit_id FROM warning_entry"
+            " UNION SELECT unit_id FROM negative_list_entry)",
+        )
+    }
+    assert changed, "the demo's March has orange or red cells"
+    published = {
+        key: text
+        for key, text in artifacts_of(state.state_details.flow_run_id)  # type: ignore[arg-type]
+        if key and key.startswith("unit-")
+    }
+    assert set(published) == {unit_artifact_key(code, 2026) for code in changed}
+    some = sorted(changed)[0]
+    text = published[unit_artifact_key(some, 2026)]
+    assert f"（{some}）2026 年度考核情况" in text and "## 月度等级" in text
+    assert f"assess unit {some} --year 2026" in text and "截至 2026-03 月分析" in text
+
+
+def test_an_artifact_key_is_lowercase_letters_digits_and_dashes() -> None:
+    assert unit_artifact_key("C04", 2026) == "unit-c04-2026"
+    assert unit_artifact_key("D_12.x", 2027) == "unit-d-12-x-2027"
