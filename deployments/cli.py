@@ -24,6 +24,7 @@ from deployments.results_cli import add_to
 from models.catalog.schema import Catalog
 from models.errors import InputError, NotFoundError
 from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.rules import local_text
 from models.user_input import check_year, parse_day_text
 from tasks.catalog import load_catalog, save_catalog
 from tasks.files.catalog_read import read_catalog
@@ -139,7 +140,8 @@ def calendar(
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        typer.echo(f"{row['run_at']}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
+        at = local_text(datetime.fromisoformat(row["run_at"]))
+        typer.echo(f"{at}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
 
 
 @app.command(

@@ -164,8 +164,7 @@ def artifact_markdown(
         [
             f"# 消息发送情况（{day_title(day)}）",
             "",
-            f"运行时间：{local_text(at)}（北京时间）；"
-            f"发送窗口：{state}。",
+            f"运行时间：{local_text(at)}（北京时间）；发送窗口：{state}。",
             "",
             f"本次：送达 {counts.get('delivered', 0)} 条，待重试 "
             f"{counts.get('failed', 0) + counts.get('partial', 0)} 条，无法送达 "
