@@ -8,6 +8,7 @@ scores are numbers, times are Beijing time. The escape itself round-trips.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -212,6 +213,53 @@ def test_the_workbook_writer_is_the_only_code_that_creates_a_workbook() -> None:
         if "Workbook(" in path.read_text(encoding="utf-8")
     ]
     assert writers == ["tasks/files/workbook.py"]
+
+
+WRITERS = ("write_workbook", "write_export")
+COVERED = {
+    # every function that writes a workbook -> the test below that writes it and checks it
+    ("tasks/files/catalog_write.py", "write_xlsx"): (
+        "test_the_catalog_export_escapes_formula_like_names_and_keeps_numbers_numeric"
+    ),
+    ("deployments/results_cli.py", "results_export_command"): (
+        "test_the_results_export_holds_no_formula_and_its_scores_are_numbers"
+    ),
+    ("deployments/results_cli.py", "onsite_export_command"): (
+        "test_the_onsite_plan_export_holds_no_formula"
+    ),
+    ("deployments/results_cli.py", "share_export_command"): (
+        "test_the_share_export_to_inspection_holds_no_formula"
+    ),
+}
+
+
+def workbook_writers(root: Path) -> set[tuple[str, str]]:
+    """(file, function) of every call of the workbook writer or the export writer."""
+    found: set[tuple[str, str]] = set()
+    for folder in ("models", "tasks", "flows", "deployments"):
+        for path in (root / folder).rglob("*.py"):
+            name = path.relative_to(root).as_posix()
+            if name == "tasks/files/exports.py":
+                continue  # write_export itself
+            for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for call in ast.walk(fn):
+                    if (
+                        isinstance(call, ast.Call)
+                        and isinstance(call.func, ast.Name)
+                        and call.func.id in WRITERS
+                    ):
+                        found.add((name, fn.name))
+    return found
+
+
+def test_every_workbook_the_project_writes_is_checked_by_a_test_here() -> None:
+    """A new export fails here until a test below writes it and checks it with
+    ``texts`` (no formula, frozen and filtered header, numbers, Beijing times)."""
+    root = Path(__file__).resolve().parents[2]
+    assert workbook_writers(root) == set(COVERED)
+    assert all(callable(globals().get(test)) for test in COVERED.values())
 
 
 # ----------------------------------------------------------------- the four workbooks
