@@ -20,11 +20,13 @@ from typer.testing import CliRunner
 from deployments import results_cli
 from deployments.cli import app
 from deployments.results_cli import problems_app
+from flows.common import skipped_run
 from models.messages.render import build_office_alert
 from models.persistence.database import session_scope
 from models.persistence.tables import ProblemEntry
 from models.plans.result_versions import RankChange, ResultVersionPlan, restatement_notice
-from models.rules import local_text
+from models.rules import Cycle, Period, local_text
+from tasks.cycle_runs import Claim
 
 SENT = datetime(2026, 10, 9, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 RETRIED = datetime(2026, 10, 9, 16, 30, tzinfo=UTC)  # 00:30 on 10 October in Beijing
@@ -70,6 +72,13 @@ def test_a_restatement_notice_gives_its_recorded_time_in_beijing_time() -> None:
     assert notice is not None
     assert "记录时间 2026-10-10 00:30（北京时间）" in notice.text
     assert not UTC_ISO.search(notice.markdown)
+
+
+def test_a_run_that_finds_its_period_busy_says_since_when_in_beijing_time() -> None:
+    claim = Claim(7, "busy", "running", f"run-1@{SENT.isoformat()}")
+    state = skipped_run(Cycle.MONTHLY_ANALYSIS, Period.parse("2026-09"), claim)
+    assert "北京时间 2026-10-09 10:00 起" in (state.message or "")
+    assert not UTC_ISO.search(state.message or "")
 
 
 def test_assess_calendar_prints_each_run_in_beijing_time() -> None:
