@@ -25,6 +25,7 @@ from deployments.results_cli import add_to
 from models.catalog.schema import Catalog
 from models.errors import InputError, NotFoundError
 from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.rules import local_text
 from models.user_input import check_year, parse_day_text
 from tasks.catalog import load_catalog, save_catalog
 from tasks.files.catalog_read import read_catalog
@@ -141,7 +142,9 @@ def calendar(
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        typer.echo(f"{row['run_at']:<25}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
+        run_at = str(row["run_at"])  # a run's time, or an upload deadline's day
+        at = run_at if len(run_at) == 10 else local_text(datetime.fromisoformat(run_at))
+        typer.echo(f"{at:<16}  {row['cycle']:<22} {row['period']:<8} {row['label']}")
 
 
 @app.command(

@@ -29,6 +29,7 @@ from deployments.prefect_setup import (
     setup_alerts,
 )
 from models.errors import InputError
+from models.rules import local_text
 from models.user_input import check_year
 from tasks.settings import get_settings
 
@@ -68,7 +69,7 @@ def render(
         if times:
             first, last = times[0], times[-1]
             typer.echo(
-                f"{cycle.value:<22} {len(times):>3} runs  {first.isoformat()} .. {last.isoformat()}"
+                f"{cycle.value:<22} {len(times):>3} runs  {local_text(first)} .. {local_text(last)}"
             )
     if check:
         if result.changed:

@@ -37,7 +37,7 @@ from models.plans.sharing import (
     change_notice_markdown,
     check_recipient,
 )
-from models.rules import SHANGHAI, PeriodKind
+from models.rules import SHANGHAI, PeriodKind, local_text
 from models.user_input import check_year, parse_day_text, parse_period_text
 from tasks.annual import (
     ResultsError,
@@ -204,8 +204,7 @@ def problems_close(
     """
     with _session() as session:
         closure = close_problem(session, problem_id, note, wall_clock())
-    when = closure.closed_at.astimezone(SHANGHAI)
-    typer.echo(f"问题编号 {problem_id} 已销号（{when:%Y-%m-%d %H:%M}）。")
+    typer.echo(f"问题编号 {problem_id} 已销号（{local_text(closure.closed_at)}）。")
 
 
 # ----------------------------------------------------------------------------- share

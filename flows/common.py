@@ -18,7 +18,7 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed
 
-from models.rules import SHANGHAI, Cycle, Period, assessed_period, cycles_below, period_for_run
+from models.rules import Cycle, Period, assessed_period, cycles_below, local_text, period_for_run
 from tasks.cycle_runs import Claim, claim_cycle_task, fail_flow_run_claims, finish_cycle_task
 from tasks.due import check_due_task
 from tasks.runtime import work_calendar
@@ -138,7 +138,7 @@ def skipped_run(cycle: Cycle, period: Period, claim: Claim) -> State[Any]:
 
 def _beijing(iso: str) -> str:
     try:
-        return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        return local_text(datetime.fromisoformat(iso))
     except ValueError:
         return iso or "未知时间"
 

@@ -61,7 +61,7 @@ from models.plans.onsite import (
     rectification_notice,
     rectification_reminders,
 )
-from models.rules import SHANGHAI, Period, WorkCalendar
+from models.rules import SHANGHAI, Period, WorkCalendar, local_text
 from tasks.delivery import queue_digests, send_window
 from tasks.runtime import database, work_calendar
 from tasks.year_rules import load_year_rules
@@ -356,8 +356,8 @@ def close_problem(session: Session, problem_id: int, note: str, now: datetime) -
         select(ProblemClosure).where(CLOSE.problem_id == problem_id)
     ).scalar_one_or_none()
     if done is not None:
-        when = done.closed_at.astimezone(SHANGHAI)
-        raise OnsiteError(f"问题编号 {problem_id} 已于 {when:%Y-%m-%d %H:%M} 销号，不能重复销号。")
+        when = local_text(done.closed_at)
+        raise OnsiteError(f"问题编号 {problem_id} 已于 {when} 销号，不能重复销号。")
     closure = ProblemClosure(problem_id=problem_id, closed_at=now, note=note.strip())
     session.add(closure)
     session.flush()
@@ -406,7 +406,7 @@ def close_problem_task(problem_id: int, note: str, now: datetime) -> dict[str, A
     """Close (销号) a problem of the problem ledger."""
     with session_scope(database()) as session:
         closure = close_problem(session, problem_id, note, now)
-    return {"problem_id": problem_id, "closed_at": closure.closed_at.isoformat()}
+    return {"problem_id": problem_id, "closed_at": local_text(closure.closed_at)}
 
 
 # ------------------------------------------------------------------- the office's export

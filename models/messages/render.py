@@ -42,7 +42,7 @@ from typing import Any
 import jinja2
 
 from models.rules.levels import Level
-from models.rules.periods import PeriodKind, parse_period
+from models.rules.periods import PeriodKind, local_text, parse_period
 from models.rules.scores import Grade
 
 from .deadlines import appeal_placeholder
@@ -520,9 +520,6 @@ def build_office_alert(
     ``channels`` must already be redacted and ``last_error`` scrubbed of secrets.
     """
 
-    def when(at: datetime | None) -> str:
-        return "—" if at is None else at.strftime("%Y-%m-%d %H:%M %Z").strip()
-
     view: dict[str, Any] = {
         "subject": f"【运维告警】消息无法送达：{unit_name}（{unit_code}）"[:SUBJECT_MAX],
         "unit_name": unit_name,
@@ -533,8 +530,8 @@ def build_office_alert(
         "attempts": attempts,
         "channels": list(channels) or ["（未配置任何渠道）"],
         "last_error": last_error or "—",
-        "first_attempt_at": when(first_attempt_at),
-        "last_attempt_at": when(last_attempt_at),
+        "first_attempt_at": local_text(first_attempt_at),
+        "last_attempt_at": local_text(last_attempt_at),
     }
     digest = {k: v for k, v in view.items() if k != "subject"}
     digest_hash = hashlib.sha256(

@@ -154,6 +154,8 @@ def results_export(
             "单位类型": UNIT_KIND_LABELS.get(r.kind, r.kind),
             "考核类别": CATEGORY_LABELS.get(r.category, r.category),
             "最终得分": r.score,
+            "扣分合计": r.deductions,
+            "指标总分值": r.total_weight,
             "类别内排名": r.rank,
             "类别单位数": sizes[r.category],
             "考核等次": _grade_label(r.grade),

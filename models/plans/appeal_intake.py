@@ -69,7 +69,7 @@ from models.rules import (
     intake_status,
     is_appeal_in_time,
 )
-from models.rules.periods import to_shanghai
+from models.rules.periods import local_text, to_shanghai
 
 __all__ = [
     "APPEAL_KINDS",
@@ -324,7 +324,8 @@ def check_appeal(raw: Any, ctx: IntakeContext) -> NewAppeal | BadRecord:
     if filed_at is None:
         return _bad("bad_time", f"filed_at {raw['filed_at'][:80]!r}", appeal_id, raw)
     if ctx.now is not None and filed_at > latest_acceptable(ctx.now):
-        detail = f"filed_at {raw['filed_at'][:80]!r} is later than now ({ctx.now.isoformat()})"
+        shown = raw["filed_at"][:80]
+        detail = f"filed_at {shown!r} is later than now ({local_text(ctx.now)} 北京时间)"
         return _bad("future_time", detail, appeal_id, raw)
 
     kind_raw = raw.get("kind")

@@ -22,7 +22,7 @@ from models.plans.appeal_intake import KIND_LABELS as APPEAL_KIND_LABELS
 from models.plans.recompute import CellState
 from models.plans.result_versions import cause_label
 from models.rules import Grade, Level, Period, RulingKind, appeal_status_label
-from models.rules.periods import to_shanghai
+from models.rules.periods import local_text
 
 __all__ = [
     "AppealFact",
@@ -218,9 +218,7 @@ def _pct(value: Decimal | None) -> str:
 
 
 def _time(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return f"{to_shanghai(value):%Y-%m-%d %H:%M}"
+    return local_text(value)
 
 
 def _day(value: date) -> str:

@@ -28,7 +28,7 @@ from models.plans.appeal_intake import KIND_LABELS as APPEAL_KIND_LABELS
 from models.plans.explain import CYCLE_LABELS, ENTRY_KIND_LABELS, STAGE_LABELS
 from models.plans.result_versions import cause_label
 from models.rules import Grade, Level, RulingKind, appeal_status_label
-from models.rules.periods import to_shanghai
+from models.rules.periods import local_text, to_shanghai
 
 __all__ = [
     "COMPLETION_COLUMNS",
@@ -473,7 +473,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return f"{to_shanghai(value):%Y-%m-%d %H:%M}"
+        return local_text(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)

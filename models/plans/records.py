@@ -29,6 +29,7 @@ from models.plans.limits import (
     safe_json,
     values_equal,
 )
+from models.rules.periods import local_text
 
 PROGRESS_REQUIRED = (
     "record_id",
@@ -195,7 +196,7 @@ def check_progress_record(
         if when is None:
             return BadRecord("bad_time", f"{name} {_show(text)}", record_id, raw)
         if latest is not None and when > latest:
-            detail = f"{name} {_show(text)} is later than now ({now:%Y-%m-%dT%H:%M%z})"
+            detail = f"{name} {_show(text)} is later than now ({local_text(now)} 北京时间)"
             return BadRecord("future_time", detail, record_id, raw)
         times[name] = when
     updated_at = times["updated_at"]

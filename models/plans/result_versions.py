@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from models.plans.results import UnitResult
-from models.rules import to_shanghai
+from models.rules import local_text
 
 __all__ = [
     "KIND_RESULT_RESTATED",
@@ -182,7 +182,7 @@ def restatement_notice(
     )
     head = [
         f"{period} {label}的结果已更正为第 {plan.version} 版，原因：{cause_label(plan.cause)}，"
-        f"记录时间 {to_shanghai(now).strftime('%Y-%m-%d %H:%M')}（北京时间）。原版本仍可查阅。",
+        f"记录时间 {local_text(now)}（北京时间）。原版本仍可查阅。",
         "",
     ]
     rows = []
@@ -217,6 +217,6 @@ def version_history_lines(rows: Sequence[StoredVersionRow]) -> list[str]:
     for v in sorted(versions, reverse=True):
         cause, at, n = versions[v]
         state = "当前版本" if v == top else "历史版本"
-        when = to_shanghai(at).strftime("%Y-%m-%d %H:%M")
+        when = local_text(at)
         lines.append(f"| 第 {v} 版 | {cause_label(cause)} | {when} | {n} | {state} |")
     return lines

@@ -11,7 +11,8 @@ What is where:
 - `periods`: `Period` (2026-03, 2026-Q1, 2026-H1, 2026), `parse_period`,
   `period_range`, `period_containing`, `Cycle`, `assessed_period`, `cycles_below`
   (the runs of the cycle below a higher run builds on), and
-  `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for).
+  `cycle_month_for_run` / `period_for_run` (which month/period a scheduled run is for);
+  `to_shanghai` and `local_text` (every time people read: Beijing time, `2026-10-09 10:00`).
 - `workdays`: `WorkCalendar` (national calendar incl. 调休 + office overrides,
   fallback of Monday–Friday less the statutory holidays computed by
   `statutory_holidays`, with `CalendarWarning`), the timetable (upload deadline,
@@ -83,6 +84,7 @@ from .periods import (
     as_period,
     assessed_period,
     cycles_below,
+    local_text,
     parse_period,
     period_containing,
     period_range,
@@ -189,6 +191,7 @@ __all__ = [
     "intake_status",
     "is_appeal_in_time",
     "level_for_completion",
+    "local_text",
     "low_discrimination",
     "low_discrimination_for_year",
     "may_be_ruled",

@@ -265,6 +265,15 @@ def to_shanghai(when: datetime) -> pendulum.DateTime:
     return pendulum.instance(when).in_timezone(SHANGHAI)
 
 
+def local_text(when: datetime | None, *, empty: str = "—") -> str:
+    """A time as people read it (messages, artifacts, alerts, CLI output): Beijing time
+    as ``2026-10-09 10:00``; ``empty`` for no time. Storage stays UTC; every time shown
+    to a person goes through here (or, in a workbook, is a Beijing-local datetime cell)."""
+    if when is None:
+        return empty
+    return to_shanghai(when).strftime("%Y-%m-%d %H:%M")
+
+
 def period_containing(kind: PeriodKind | str, when: datetime) -> Period:
     """The period of `kind` containing the aware instant `when`, taken in Asia/Shanghai."""
     try:

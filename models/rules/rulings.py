@@ -11,7 +11,7 @@ import pendulum
 
 from .completion import IndicatorSpec
 from .levels import Assessment, assess
-from .periods import SHANGHAI, to_shanghai
+from .periods import SHANGHAI, local_text, to_shanghai
 from .workdays import WorkCalendar
 from .yearrules import DEFAULT_RULES, Number, YearRules, round_points, to_decimal
 
@@ -180,7 +180,7 @@ def is_appeal_in_time(
         f"截至{_zh_date(deadline.date())}24时"
     )
     if filed < sent:
-        return False, f"申诉提交时间（{filed:%Y-%m-%d %H:%M}）早于结果发送时间，无对应结果可申诉。"
+        return False, f"申诉提交时间（{local_text(filed)}）早于结果发送时间，无对应结果可申诉。"
     if filed <= deadline:
         return True, f"在申诉期内：{window}。"
     return (

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from models.messages import KIND_LABELS, MessageStatus
-from models.rules.periods import to_shanghai
+from models.rules.periods import local_text, to_shanghai
 from tasks.delivery.reads import UNIT_UNREACHABLE
 from tasks.delivery.snapshot import OutboxRow, OutboxSnapshot, outbox_snapshot
 
@@ -164,8 +164,7 @@ def artifact_markdown(
         [
             f"# 消息发送情况（{day_title(day)}）",
             "",
-            f"运行时间：{to_shanghai(at).strftime('%Y-%m-%d %H:%M')}（北京时间）；"
-            f"发送窗口：{state}。",
+            f"运行时间：{local_text(at)}（北京时间）；发送窗口：{state}。",
             "",
             f"本次：送达 {counts.get('delivered', 0)} 条，待重试 "
             f"{counts.get('failed', 0) + counts.get('partial', 0)} 条，无法送达 "

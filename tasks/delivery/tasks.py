@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
 from models.persistence.database import session_scope
-from models.rules.periods import to_shanghai
+from models.rules.periods import local_text, to_shanghai
 from tasks.delivery.outbox import deliver_due
 from tasks.delivery.report import artifact_markdown
 from tasks.delivery.snapshot import OutboxSnapshot, outbox_snapshot
@@ -75,8 +75,8 @@ def deliver_due_messages(at: datetime) -> dict[str, int]:
         if not calendar.in_message_window(at, rules):
             logger.info(
                 "outside the send window at %s: due messages wait until %s",
-                to_shanghai(at).isoformat(),
-                calendar.message_send_time(at, rules).isoformat(),
+                local_text(at),
+                local_text(calendar.message_send_time(at, rules)),
             )
             return {"window_open": 0}
         run = deliver_due(

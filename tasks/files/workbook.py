@@ -9,7 +9,9 @@ per record. Cell values are written by type, never as formulas:
   is always a text cell;
 - numbers (int, float, Decimal) are numeric cells; a Decimal is shown with two
   places (``0.00``) unless the sheet names another format for its column (e.g.
-  ``PERCENT`` for a ratio);
+  ``PERCENT`` for a ratio). A column whose header names a ratio (完成率, 完成度,
+  占比, …率) is shown as a percentage by default (``column_format``), so every export
+  built from plain ``{title: rows}`` tables shows completion as ``87.5%``;
 - an aware datetime is written as Beijing time (Asia/Shanghai), a naive Excel
   datetime shown ``yyyy-mm-dd hh:mm``; a date as ``yyyy-mm-dd``; a naive datetime is
   refused (the project never guesses a zone);
@@ -44,6 +46,8 @@ EMPTY_HEADER = "（无数据）"
 MAX_TEXT = 32_767  # Excel's limit for the text of one cell
 ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 TITLE_ILLEGAL = re.compile(r"[\[\]:*?/\\]")
+PERCENT_HEADERS = ("完成率", "完成度", "占比", "比例", "比率")
+PERCENT_SUFFIXES = ("率", "%", "％")
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
@@ -94,6 +98,14 @@ def tables(sheets: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Sheet]:
     return [Sheet(title, rows) for title, rows in sheets.items()]
 
 
+def column_format(header: str) -> str | None:
+    """The default number format of a column from its header: a ratio is a percentage."""
+    name = header.strip()
+    if any(word in name for word in PERCENT_HEADERS) or name.endswith(PERCENT_SUFFIXES):
+        return PERCENT
+    return None
+
+
 def _title(title: str, used: set[str]) -> str:
     base = TITLE_ILLEGAL.sub("_", ILLEGAL.sub("", title)).strip("'")[:31] or "Sheet"
     name, n = base, 1
@@ -113,9 +125,10 @@ def _fill(ws: Worksheet, sheet: Sheet) -> None:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
     widths = [_width(text) for text in header]
+    formats = {k: sheet.formats.get(k) or column_format(str(sheet.headers.get(k, k))) for k in keys}
     for number, row in enumerate(sheet.rows, start=2):
         for index, key in enumerate(keys, start=1):
-            shown = _set(ws.cell(row=number, column=index), row.get(key), sheet.formats.get(key))
+            shown = _set(ws.cell(row=number, column=index), row.get(key), formats[key])
             widths[index - 1] = max(widths[index - 1], _width(shown))
     for index, key in enumerate(keys or [EMPTY_HEADER], start=1):
         letter = get_column_letter(index)

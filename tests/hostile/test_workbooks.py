@@ -8,6 +8,7 @@ scores are numbers, times are Beijing time. The escape itself round-trips.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -56,20 +57,47 @@ def beijing(at: datetime) -> datetime:
     return at.astimezone(SHANGHAI).replace(tzinfo=None)
 
 
+NUMBER_HEADERS = ("得分", "扣分", "分值", "权重", "排名", "单位数", "完成率", "weight")
+TIME_HEADERS = ("时间",)
+
+
 def texts(path: Path) -> list[str]:
-    """Every text cell of the workbook, after checking that none is a formula."""
+    """Every text cell of the workbook, after checking that none is a formula, that
+    every sheet has a frozen, filtered header row, that every score-like column
+    (得分, 扣分, 分值, 权重, 排名, 完成率) holds numbers and every time column
+    (…时间) Beijing-local datetimes shown ``yyyy-mm-dd hh:mm``."""
     book = openpyxl.load_workbook(path)  # not data_only: formulas would stay formulas
     found: list[str] = []
     for ws in book.worksheets:
         assert ws.freeze_panes == "A2", ws.title
-        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), ws.title
+        assert ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
         for row in ws.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
                 if isinstance(cell.value, str):
                     assert not is_formula_like(cell.value), (ws.title, cell.coordinate)
                     found.append(cell.value)
+        check_typed_columns(ws)
     return found
+
+
+def check_typed_columns(ws: Worksheet) -> None:
+    """Score-like columns are numbers; time columns are naive Beijing datetimes."""
+    for header in (c.value for c in ws[1]):
+        if not isinstance(header, str):
+            continue
+        cells = [c for c in column(ws, header) if c.value is not None]
+        if any(word in header for word in NUMBER_HEADERS):
+            for cell in cells:
+                assert type(cell.value) in (int, float), (ws.title, header, cell.value)
+                assert cell.data_type == "n", (ws.title, header, cell.coordinate)
+            if "完成率" in header:
+                assert {c.number_format for c in cells} <= {PERCENT}, (ws.title, header)
+        if any(word in header for word in TIME_HEADERS):
+            for cell in cells:
+                assert isinstance(cell.value, datetime), (ws.title, header, cell.value)
+                assert cell.number_format == DATETIME, (ws.title, header)
+                assert cell.value.tzinfo is None  # Excel has no zone: Beijing wall time
 
 
 def column(ws: Worksheet, header: str) -> list[Any]:
@@ -146,6 +174,24 @@ def test_the_writer_writes_values_by_type_and_never_a_formula(tmp_path: Path) ->
     assert {c.value for c in column(ws, "非数")} == {"nan"}
 
 
+def test_a_ratio_column_is_a_percentage_by_its_header_unless_the_sheet_names_a_format(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ratios.xlsx"
+    row = {"完成率": Decimal("0.875"), "上传率": 0.5, "得分": Decimal("93.96"), "名称": "完成率"}
+    write_workbook(path, [Sheet("t", [row]), Sheet("u", [row], formats={"完成率": SCORE})])
+    book = openpyxl.load_workbook(path)
+    shown = {h: (c.value, c.number_format) for h in row for (c,) in [column(book["t"], h)]}
+    assert shown == {
+        "完成率": (0.875, PERCENT),
+        "上传率": (0.5, PERCENT),
+        "得分": (93.96, SCORE),
+        "名称": ("完成率", "General"),
+    }
+    (named,) = column(book["u"], "完成率")
+    assert named.number_format == SCORE
+
+
 def test_text_beyond_excels_cell_limit_is_cut_with_an_ellipsis(tmp_path: Path) -> None:
     path = tmp_path / "long.xlsx"
     write_workbook(path, [Sheet("t", [{"说明": "=" + "长" * 40_000}])])
@@ -167,6 +213,66 @@ def test_the_workbook_writer_is_the_only_code_that_creates_a_workbook() -> None:
         if "Workbook(" in path.read_text(encoding="utf-8")
     ]
     assert writers == ["tasks/files/workbook.py"]
+
+
+WRITERS = ("write_workbook", "write_export")
+COVERED = {
+    # every function that writes a workbook -> the test below that writes it and checks it
+    ("tasks/files/catalog_write.py", "write_xlsx"): (
+        "test_the_catalog_export_escapes_formula_like_names_and_keeps_numbers_numeric"
+    ),
+    ("deployments/results_cli.py", "results_export_command"): (
+        "test_the_results_export_holds_no_formula_and_its_scores_are_numbers"
+    ),
+    ("deployments/results_cli.py", "onsite_export_command"): (
+        "test_the_onsite_plan_export_holds_no_formula"
+    ),
+    ("deployments/results_cli.py", "share_export_command"): (
+        "test_the_share_export_to_inspection_holds_no_formula"
+    ),
+    ("deployments/lists_cli.py", "ledgers_export"): (
+        "tests/cli/test_office_lists.py::"
+        "test_the_ledgers_export_has_one_sheet_per_ledger_and_one_for_monthly_results"
+    ),
+    ("deployments/lists_cli.py", "_show"): (
+        "tests/cli/test_office_lists.py::"
+        "test_a_units_year_workbook_has_a_sheet_per_part_with_numbers_as_numbers"
+    ),
+}
+
+
+def workbook_writers(root: Path) -> set[tuple[str, str]]:
+    """(file, function) of every call of the workbook writer or the export writer."""
+    found: set[tuple[str, str]] = set()
+    for folder in ("models", "tasks", "flows", "deployments"):
+        for path in (root / folder).rglob("*.py"):
+            name = path.relative_to(root).as_posix()
+            if name == "tasks/files/exports.py":
+                continue  # write_export itself
+            for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for call in ast.walk(fn):
+                    if (
+                        isinstance(call, ast.Call)
+                        and isinstance(call.func, ast.Name)
+                        and call.func.id in WRITERS
+                    ):
+                        found.add((name, fn.name))
+    return found
+
+
+def test_every_workbook_the_project_writes_is_checked_by_a_test_here() -> None:
+    """A new export fails here until a test below writes it and checks it with
+    ``texts`` (no formula, frozen and filtered header, numbers, Beijing times)."""
+    root = Path(__file__).resolve().parents[2]
+    assert workbook_writers(root) == set(COVERED)
+    for test in COVERED.values():  # a test here, or ``file::test`` elsewhere
+        where, _, name = test.rpartition("::")
+        if where:
+            assert f"def {name}(" in (root / where).read_text(encoding="utf-8"), test
+        else:
+            assert callable(globals().get(name)), test
 
 
 # ----------------------------------------------------------------- the four workbooks
@@ -288,6 +394,9 @@ def test_the_results_export_holds_no_formula_and_its_scores_are_numbers(
     cells = column(sheet, "最终得分")
     assert all(c.data_type == "n" and c.number_format == SCORE for c in cells)
     assert sorted(c.value for c in cells) == [88.5, 90.0, 93.96]
+    for header, value in (("扣分合计", 0), ("指标总分值", 100)):
+        typed = column(sheet, header)
+        assert {(c.data_type, c.value, c.number_format) for c in typed} == {("n", value, SCORE)}
     (recorded,) = column(book["结果运用记录"], "登记时间")
     assert recorded.value == beijing(USED) == datetime(2027, 1, 6, 1, 45)
     assert recorded.number_format == DATETIME

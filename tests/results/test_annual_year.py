@@ -253,13 +253,17 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     book = openpyxl.load_workbook(tmp_path / "results-2026.xlsx")
     assert book.sheetnames == ["年度考核结果", "结果运用记录", "七关联说明"]
     header = [c.value for c in book["年度考核结果"][1]]
-    assert header[:8] == [
-        "单位编码", "单位名称", "单位类型", "考核类别", "最终得分", "类别内排名",
-        "类别单位数", "考核等次",
+    assert header[:10] == [
+        "单位编码", "单位名称", "单位类型", "考核类别", "最终得分", "扣分合计", "指标总分值",
+        "类别内排名", "类别单位数", "考核等次",
     ]  # fmt: skip
-    assert header[8:] == [
+    assert header[10:] == [
         "运用：任用", "运用：评优", "运用：教育", "运用：奖惩",
         "运用：监督", "运用：管理", "运用：培养",
     ]  # fmt: skip
+    for index in (5, 6, 7):  # 最终得分, 扣分合计, 指标总分值: numbers Excel sorts and sums
+        typed = [row[index - 1] for row in book["年度考核结果"].iter_rows(min_row=2)]
+        assert typed and all(type(c.value) in (int, float) and c.number_format == "0.00"
+                             for c in typed)  # fmt: skip
     cells = [str(c.value) for row in book["年度考核结果"].iter_rows() for c in row if c.value]
     assert leaks("\n".join(cells), plans[4], allowed_units=all_units) == []
