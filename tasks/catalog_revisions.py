@@ -1,0 +1,115 @@
+"""Recording an audited catalog revision: gather the year, decide with the pure core
+(``models.catalog.revision``), write one append-only revision row and the rows it adds.
+
+``plan_revision`` only reads; ``save_revision`` writes (the caller commits or rolls
+back). A revision that changes nothing is not recorded: applying the same change twice
+changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from models.catalog.content import check_limits
+from models.catalog.revision import (
+    INDICATOR_ADDED,
+    ITEM_ADDED,
+    Difference,
+    check_effective,
+    compute_difference,
+    indicator_from_json,
+    item_from_json,
+)
+from models.catalog.schema import Catalog, CatalogError, CatalogProblem, Loc
+from models.errors import InputError
+from models.persistence.tables import AssessmentYear, CatalogRevision, Indicator, Item
+from tasks.catalog import _indicator_values, _item_values, load_catalog, load_revisions
+
+
+@dataclass(frozen=True)
+class RevisionRequest:
+    """What the office asks for: a file's catalog, its document and effective month."""
+
+    catalog: Catalog
+    file: str
+    document_ref: str
+    effective_month: str
+    reason: str
+    recorded_by: str
+
+
+def plan_revision(session: Session, request: RevisionRequest) -> Difference:
+    """The difference the request carries, or ``CatalogError`` / ``InputError`` saying why
+    it may not be recorded (with its location); reads only."""
+    year = int(request.effective_month[:4])
+    if not request.document_ref.strip():
+        raise InputError("目录修订须写明文号：--document 青考办〔2026〕12号")
+    if len(request.document_ref) > 200 or len(request.reason) > 500:
+        raise InputError("文号最多 200 字，修订理由最多 500 字。")
+    row = session.get(AssessmentYear, year)
+    if row is None:
+        raise InputError(f"数据库中没有 {year} 年度的考核目录：请先导入目录。")
+    refusals = check_effective(
+        year,
+        request.effective_month,
+        frozen=row.frozen_at is not None,
+        sealed=row.published_at is not None,
+        revisions=load_revisions(session, year),
+    )
+    if refusals:
+        raise InputError(f"--effective {request.effective_month}：" + "；".join(refusals) + "。")
+    limits = check_limits(request.catalog)
+    if limits:
+        raise CatalogError(limits)
+    if not any(y.year == year for y in request.catalog.years):
+        raise CatalogError(
+            [CatalogProblem(Loc(request.file, "years", 0), f"文件中没有 {year} 年度")]
+        )
+    current = load_catalog(session)
+    difference = compute_difference(current, request.catalog, year, request.file)
+    if difference.problems:
+        raise CatalogError(difference.problems)
+    return difference
+
+
+def save_revision(
+    session: Session, request: RevisionRequest, difference: Difference, now: datetime
+) -> int | None:
+    """Record ``difference`` as a revision; return its id (None when it changes nothing)."""
+    if difference.empty:
+        return None
+    revision = CatalogRevision(
+        year=difference.year,
+        document_ref=request.document_ref.strip(),
+        effective_month=request.effective_month,
+        reason=request.reason.strip(),
+        recorded_by=request.recorded_by[:100],
+        recorded_at=now,
+        content_hash=difference.content_hash,
+        changes=[c.to_json() for c in difference.changes],
+    )
+    session.add(revision)
+    session.flush()
+    assert revision.id is not None
+    items = {
+        i.code: i for i in session.exec(select(Item).where(Item.year == difference.year)).all()
+    }
+    for change in difference.changes:
+        if change.kind == ITEM_ADDED:
+            row = item_from_json(change.after)
+            item = Item(year=row.year, code=row.code, revision_id=revision.id, **_item_values(row))
+            session.add(item)
+            items[row.code] = item
+    session.flush()
+    for change in difference.changes:
+        if change.kind == INDICATOR_ADDED:
+            ind = indicator_from_json(change.after)
+            item_id = items[ind.item].id
+            assert item_id is not None
+            values = _indicator_values(ind, item_id)
+            session.add(Indicator(year=ind.year, code=ind.code, revision_id=revision.id, **values))
+    session.flush()
+    return revision.id
