@@ -41,6 +41,9 @@ from models.persistence.tables import (
     Unit,
 )
 
+UNIT_CONTACT_FIELDS = ("name", "channels")
+"""What an import may still change on a unit while a year's cycles run."""
+
 CHANGE_HINT = "assess catalog change 文件 --document 文号 --effective 2026-07"
 
 
@@ -143,12 +146,16 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
             report.count(report.unchanged, "years")
 
     units = {u.code: u for u in session.exec(select(Unit)).all()}
+    running = any(r.frozen_at is not None and r.published_at is None for r in years.values())
     for u in catalog.units:
         unit = units.get(u.code)
+        values = _unit_values(u)
+        if running:  # category moves go through revisions: the row keeps its base category
+            values = {k: v for k, v in values.items() if k in UNIT_CONTACT_FIELDS}
         if unit is None:
             session.add(Unit(code=u.code, **_unit_values(u)))
             report.count(report.created, "units")
-        elif _apply(unit, _unit_values(u)):
+        elif _apply(unit, values):
             report.count(report.updated, "units")
         else:
             report.count(report.unchanged, "units")
