@@ -375,12 +375,22 @@ def _sealed_year(engine: Engine) -> dict[str, int]:
             assert unit.id is not None
             ids[name] = unit.id
         # Core inserts naming their columns: the downgrade test runs this on an older schema
-        item_id = session.execute(sa.insert(table_of(Item)).values(
-            year=2026, code="K01", name="事项", status="approved")).inserted_primary_key[0]  # fmt: skip
+        item_sql = sa.insert(table_of(Item)).values(
+            year=2026, code="K01", name="事项", status="approved"
+        )
+        item_id = session.execute(item_sql).inserted_primary_key[0]
         for name in ("i1", "i2"):
-            ids[name] = session.execute(sa.insert(table_of(Indicator)).values(
-                year=2026, code=name, item_id=item_id, name=name, weight=Decimal(10),
-                direction="increase", milestones=[], categories=[])).inserted_primary_key[0]  # fmt: skip
+            indicator_sql = sa.insert(table_of(Indicator)).values(
+                year=2026,
+                code=name,
+                item_id=item_id,
+                name=name,
+                weight=Decimal(10),
+                direction="increase",
+                milestones=[],
+                categories=[],
+            )
+            ids[name] = session.execute(indicator_sql).inserted_primary_key[0]
         for ruling, unit, indicator in (("r1", "u1", "i1"), ("r2", "u2", "i2")):
             appeal = Appeal(platform_id=ruling, unit_id=ids[unit], indicator_id=ids[indicator],
                             period="2026-12", kind="other", reason="测试", filed_at=NOW,
