@@ -87,11 +87,11 @@ def _unit_values(u: UnitRow) -> dict[str, Any]:
     return _without(row_fields(u), "code")
 
 
-def _item_values(i: ItemRow) -> dict[str, Any]:
+def item_values(i: ItemRow) -> dict[str, Any]:
     return _without(row_fields(i), "year", "code")
 
 
-def _indicator_values(i: IndicatorRow, item_id: int) -> dict[str, Any]:
+def indicator_values(i: IndicatorRow, item_id: int) -> dict[str, Any]:
     values = _without(row_fields(i), "year", "code", "item", "merged_into", "adapted_from")
     return {"item_id": item_id, **values, "plan": _plan_json(i.plan)}
 
@@ -168,14 +168,14 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
         if item is None:
             if frozen(it.year, it.loc, f"item {it.code!r} cannot be added"):
                 continue
-            item = Item(year=it.year, code=it.code, **_item_values(it))
+            item = Item(year=it.year, code=it.code, **item_values(it))
             session.add(item)
             items[(it.year, it.code)] = item
             report.count(report.created, "items")
-        elif _would_change(item, _item_values(it)):
+        elif _would_change(item, item_values(it)):
             if frozen(it.year, it.loc, f"item {it.code!r}"):
                 continue
-            _apply(item, _item_values(it))
+            _apply(item, item_values(it))
             report.count(report.updated, "items")
         else:
             report.count(report.unchanged, "items")
@@ -186,7 +186,7 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
     for ind in open_indicators:
         item_id = items[(ind.year, ind.item)].id
         assert item_id is not None
-        values = _indicator_values(ind, item_id)
+        values = indicator_values(ind, item_id)
         indicator = indicators.get((ind.year, ind.code))
         if indicator is None:
             if frozen(ind.year, ind.loc, f"indicator {ind.code!r} cannot be added"):

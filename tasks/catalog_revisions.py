@@ -26,7 +26,7 @@ from models.catalog.revision import (
 from models.catalog.schema import Catalog, CatalogError, CatalogProblem, Loc
 from models.errors import InputError
 from models.persistence.tables import AssessmentYear, CatalogRevision, Indicator, Item
-from tasks.catalog import _indicator_values, _item_values, load_catalog, load_revisions
+from tasks.catalog import indicator_values, item_values, load_catalog, load_revisions
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def save_revision(
     for change in difference.changes:
         if change.kind == ITEM_ADDED:
             row = item_from_json(change.after)
-            item = Item(year=row.year, code=row.code, revision_id=revision.id, **_item_values(row))
+            item = Item(year=row.year, code=row.code, revision_id=revision.id, **item_values(row))
             session.add(item)
             items[row.code] = item
     session.flush()
@@ -109,7 +109,7 @@ def save_revision(
             ind = indicator_from_json(change.after)
             item_id = items[ind.item].id
             assert item_id is not None
-            values = _indicator_values(ind, item_id)
+            values = indicator_values(ind, item_id)
             session.add(Indicator(year=ind.year, code=ind.code, revision_id=revision.id, **values))
     session.flush()
     return revision.id

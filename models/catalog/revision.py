@@ -474,3 +474,37 @@ def catalog_as_of(
             changes = [c for c in revision.changes if c.kind != UNIT_MOVED]
         catalog = apply_changes(catalog, revision.year, changes)
     return catalog
+
+
+@dataclass(frozen=True)
+class MonthOverlay:
+    """What a year's revisions change for one month (``overlay_for``): indicators
+    replaced or added (by code), units moved (code → category), and the revisions not yet
+    effective (their added rows are not assessed that month)."""
+
+    indicators: Mapping[str, IndicatorRow]
+    unit_categories: Mapping[str, str]
+    not_yet: frozenset[int]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.indicators or self.unit_categories or self.not_yet)
+
+
+def overlay_for(revisions: Sequence[RevisionRow], year: int, month: str | None) -> MonthOverlay:
+    """The overlay of ``year``'s revisions effective by ``month`` (None: every revision)."""
+    indicators: dict[str, IndicatorRow] = {}
+    categories: dict[str, str] = {}
+    not_yet: set[int] = set()
+    for revision in sorted(revisions, key=lambda r: r.id):
+        if revision.year != year:
+            continue
+        if month is not None and revision.effective_month > month:
+            not_yet.add(revision.id)
+            continue
+        for change in revision.changes:
+            if change.kind in (INDICATOR_ADDED, INDICATOR_CHANGED):
+                indicators[change.code] = indicator_from_json(change.after)
+            elif change.kind == UNIT_MOVED:
+                categories[change.code] = str(change.after["category"])
+    return MonthOverlay(indicators, categories, frozenset(not_yet))

@@ -451,3 +451,36 @@ def test_a_frozen_year_still_refuses_an_indicator_inserted_without_a_revision(
                 "VALUES (2026, 'X1', 'x', false, 'approved', '', '', '')"
             )
         )
+
+
+# ------------------------------------------------------------------ months keep their rules
+
+
+@pytest.mark.db
+def test_the_monthly_loaders_read_the_catalog_as_of_the_month(
+    frozen_db: Engine, tmp_path: Path
+) -> None:
+    from models.rules import Period
+    from tasks.monthly import load_indicators, load_units
+
+    with Session(frozen_db) as session:
+        before = {i.code: i for i in load_indicators(session, YEAR, Period.parse("2026-06"))}
+    path = tmp_path / "修订.xlsx"
+    write_xlsx(changed_catalog(), path)
+    assert _change(path)[0] == 0
+    with Session(frozen_db) as session:
+        june = {i.code: i for i in load_indicators(session, YEAR, Period.parse("2026-06"))}
+        july = {i.code: i for i in load_indicators(session, YEAR, Period.parse("2026-07"))}
+        units_june = {
+            u.code: u.category for u in load_units(session, None, Period.parse("2026-06"))
+        }
+        units_july = {
+            u.code: u.category for u in load_units(session, None, Period.parse("2026-07"))
+        }
+    assert june == before
+    assert set(july) == set(june) | {"manganese_sites"}
+    assert july["fai"].spec.target == Decimal("130") and june["fai"].spec.target == Decimal("120")
+    assert july["fai"].id == june["fai"].id
+    assert july["manganese_sites"].categories == frozenset(_new_indicator().categories)
+    assert (units_june["D08"], units_july["D08"]) == ("government", "party_mass")
+    assert {c for u, c in units_july.items() if u != "D08"} <= set(units_june.values())
