@@ -25,7 +25,12 @@ from models.persistence.database import make_engine, session_scope, upgrade_data
 from models.rules import SHANGHAI, PeriodKind
 from models.user_input import check_year, parse_period_text
 from tasks.catalog import load_revisions
-from tasks.catalog_revisions import RevisionRequest, plan_revision, save_revision
+from tasks.catalog_revisions import (
+    RevisionRequest,
+    load_analysed_months,
+    plan_revision,
+    save_revision,
+)
 from tasks.files.catalog_read import read_catalog
 from tasks.settings import get_settings
 
@@ -43,6 +48,14 @@ def _who() -> str:
 
 def _difference_lines(difference: Difference) -> list[str]:
     return [f"  - {change.describe()}" for change in difference.changes]
+
+
+def _echo_analysed(months: list[str]) -> None:
+    if months:
+        typer.echo(
+            f"已分析的月份 {'、'.join(months)} 适用新目录，须逐月重算："
+            f"assess cycle run monthly_analysis --period {months[0]} --force"
+        )
 
 
 def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
@@ -86,12 +99,14 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
                     )
                     return
                 lines = _difference_lines(difference)
+                analysed = load_analysed_months(session, month.year, month.key)
                 if dry_run:
                     typer.echo(
                         f"预览（未写入）：{month.year}年度目录修订，自 {month.key} 起生效，"
                         f"共 {len(lines)} 处改动："
                     )
                     typer.echo("\n".join(lines))
+                    _echo_analysed(analysed)
                     session.rollback()
                     return
                 revision_id = save_revision(session, request, difference, datetime.now(UTC))
@@ -102,6 +117,7 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
             f"{month.key} 起生效，共 {len(lines)} 处改动："
         )
         typer.echo("\n".join(lines))
+        _echo_analysed(analysed)
 
     @catalog_app.command("history")
     def catalog_history(

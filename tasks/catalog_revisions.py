@@ -25,7 +25,7 @@ from models.catalog.revision import (
 )
 from models.catalog.schema import Catalog, CatalogError, CatalogProblem, Loc
 from models.errors import InputError
-from models.persistence.tables import AssessmentYear, CatalogRevision, Indicator, Item
+from models.persistence.tables import AssessmentYear, CatalogRevision, CycleRun, Indicator, Item
 from tasks.catalog import indicator_values, item_values, load_catalog, load_revisions
 
 
@@ -113,3 +113,17 @@ def save_revision(
             session.add(Indicator(year=ind.year, code=ind.code, revision_id=revision.id, **values))
     session.flush()
     return revision.id
+
+
+def load_analysed_months(session: Session, year: int, from_month: str) -> list[str]:
+    """Months of ``year`` from ``from_month`` on whose monthly analysis has completed:
+    those a revision effective from ``from_month`` changes."""
+    rows = session.exec(
+        select(CycleRun.period).where(
+            CycleRun.cycle == "monthly_analysis",
+            CycleRun.status.in_(("completed", "partial")),  # type: ignore[attr-defined]
+            CycleRun.period >= from_month,
+            CycleRun.period <= f"{year}-12",
+        )
+    ).all()
+    return sorted(set(rows))

@@ -484,3 +484,25 @@ def test_the_monthly_loaders_read_the_catalog_as_of_the_month(
     assert july["manganese_sites"].categories == frozenset(_new_indicator().categories)
     assert (units_june["D08"], units_july["D08"]) == ("government", "party_mass")
     assert {c for u, c in units_july.items() if u != "D08"} <= set(units_june.values())
+
+
+@pytest.mark.db
+def test_a_change_names_the_months_already_analysed_from_its_effective_month(
+    frozen_db: Engine, tmp_path: Path
+) -> None:
+    from models.persistence.tables import CycleRun
+
+    claimed = datetime(2026, 9, 8, 1, 0, tzinfo=UTC)
+    with session_scope(frozen_db) as session:
+        for period in ("2026-05", "2026-07", "2026-08"):
+            session.add(
+                CycleRun(
+                    cycle="monthly_analysis", period=period, status="completed", claimed_at=claimed
+                )
+            )
+    path = tmp_path / "修订.xlsx"
+    write_xlsx(changed_catalog(), path)
+    code, output = _change(path)
+    assert code == 0, output
+    assert "已分析的月份 2026-07、2026-08 适用新目录" in output
+    assert "2026-05" not in output
