@@ -20,7 +20,8 @@ from typing import Annotated
 
 import typer
 
-from models.catalog.revision import Difference
+from models.catalog.revision import CatalogChangeRefused, Difference
+from models.catalog.schema import CatalogError
 from models.persistence.database import make_engine, session_scope, upgrade_database
 from models.rules import SHANGHAI, PeriodKind
 from models.user_input import check_year, parse_period_text
@@ -81,8 +82,12 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
         month = parse_period_text(effective, (PeriodKind.MONTH,), "生效月份")
         url = get_settings().resolved_database_url()
         upgrade_database(url)
+        try:
+            catalog = read_catalog(file)
+        except CatalogError as exc:
+            raise CatalogChangeRefused(exc.problems) from None
         request = RevisionRequest(
-            catalog=read_catalog(file),
+            catalog=catalog,
             file=file.name,
             document_ref=document,
             effective_month=month.key,

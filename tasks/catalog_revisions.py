@@ -17,13 +17,14 @@ from models.catalog.content import check_limits
 from models.catalog.revision import (
     INDICATOR_ADDED,
     ITEM_ADDED,
+    CatalogChangeRefused,
     Difference,
     check_effective,
     compute_difference,
     indicator_from_json,
     item_from_json,
 )
-from models.catalog.schema import Catalog, CatalogError, CatalogProblem, Loc
+from models.catalog.schema import Catalog, CatalogProblem, Loc
 from models.errors import InputError
 from models.persistence.tables import AssessmentYear, CatalogRevision, CycleRun, Indicator, Item
 from tasks.catalog import indicator_values, item_values, load_catalog, load_revisions
@@ -42,7 +43,7 @@ class RevisionRequest:
 
 
 def plan_revision(session: Session, request: RevisionRequest) -> Difference:
-    """The difference the request carries, or ``CatalogError`` / ``InputError`` saying why
+    """The difference the request carries, or ``CatalogChangeRefused`` / ``InputError`` saying why
     it may not be recorded (with its location); reads only."""
     year = int(request.effective_month[:4])
     if not request.document_ref.strip():
@@ -51,7 +52,10 @@ def plan_revision(session: Session, request: RevisionRequest) -> Difference:
         raise InputError("文号最多 200 字，修订理由最多 500 字。")
     row = session.get(AssessmentYear, year)
     if row is None:
-        raise InputError(f"数据库中没有 {year} 年度的考核目录：请先导入目录。")
+        raise InputError(
+            f"--effective {request.effective_month}："
+            f"数据库中没有 {year} 年度的考核目录，请先导入目录。"
+        )
     refusals = check_effective(
         year,
         request.effective_month,
@@ -63,15 +67,15 @@ def plan_revision(session: Session, request: RevisionRequest) -> Difference:
         raise InputError(f"--effective {request.effective_month}：" + "；".join(refusals) + "。")
     limits = check_limits(request.catalog)
     if limits:
-        raise CatalogError(limits)
+        raise CatalogChangeRefused(limits)
     if not any(y.year == year for y in request.catalog.years):
-        raise CatalogError(
+        raise CatalogChangeRefused(
             [CatalogProblem(Loc(request.file, "years", 0), f"文件中没有 {year} 年度")]
         )
     current = load_catalog(session)
     difference = compute_difference(current, request.catalog, year, request.file)
     if difference.problems:
-        raise CatalogError(difference.problems)
+        raise CatalogChangeRefused(difference.problems)
     return difference
 
 

@@ -20,8 +20,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from models.catalog.limits import MAX_ECHO_CHARS, MAX_REPORTED_PROBLEMS
 from models.catalog.schema import (
     Catalog,
+    CatalogError,
     CatalogProblem,
     IndicatorRow,
     ItemRow,
@@ -508,3 +510,28 @@ def overlay_for(revisions: Sequence[RevisionRow], year: int, month: str | None) 
             elif change.kind == UNIT_MOVED:
                 categories[change.code] = str(change.after["category"])
     return MonthOverlay(indicators, categories, frozenset(not_yet))
+
+
+def where_zh(loc: Loc) -> str:
+    """A location in Chinese: ``修订.xlsx 工作表 items 第 19 行 status 列（E）``."""
+    if loc.yaml:
+        where = f"{loc.file} 节 {loc.sheet}" + (f" 第 {loc.row} 条" if loc.row else "")
+        return where + (f" 字段 {loc.column}" if loc.column else "")
+    where = f"{loc.file} 工作表 {loc.sheet}" + (f" 第 {loc.row} 行" if loc.row else "")
+    if loc.column:
+        where += f" {loc.column} 列" + (f"（{loc.letter}）" if loc.letter else "")
+    return where
+
+
+class CatalogChangeRefused(CatalogError):
+    """A catalog revision refused: every problem with its location, in Chinese."""
+
+    def __init__(self, problems: Sequence[CatalogProblem]) -> None:
+        super().__init__(problems)
+        shown = self.problems[:MAX_REPORTED_PROBLEMS]
+        lines = [f"  - {where_zh(p.loc)}：{p.message}"[: MAX_ECHO_CHARS + 80] for p in shown]
+        if len(self.problems) > len(shown):
+            lines.append(f"  - ……另有 {len(self.problems) - len(shown)} 处问题未列出")
+        self.args = (
+            f"目录修订未记录：共 {len(self.problems)} 处问题，数据库未改变。\n" + "\n".join(lines),
+        )

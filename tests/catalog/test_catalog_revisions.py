@@ -260,42 +260,42 @@ def _unapproved_item(path: Path, engine: Engine) -> tuple[str, str]:
     workbook["indicators"].delete_rows(_row(path, "indicators", "manganese_sites"))
     workbook.save(path)
     row = _set(path, "items", "A20", "status", "proposed")
-    return "2026-07", f"sheet items, row {row}, column status"
+    return "2026-07", f"工作表 items 第 {row} 行 status 列（E）"
 
 
 def _added_item_without_document(path: Path, engine: Engine) -> tuple[str, str]:
     row = _set(path, "items", "A20", "document_ref", None)
-    return "2026-07", f"sheet items, row {row}, column document_ref"
+    return "2026-07", f"工作表 items 第 {row} 行 document_ref 列（H）"
 
 
 def _weight_not_positive(path: Path, engine: Engine) -> tuple[str, str]:
     row = _set(path, "indicators", "fai", "weight", 0)
-    return "2026-07", f"sheet indicators, row {row}, column weight"
+    return "2026-07", f"工作表 indicators 第 {row} 行 weight 列（E）"
 
 
 def _unknown_unit(path: Path, engine: Engine) -> tuple[str, str]:
     row = _set(path, "units", "D08", "code", "D99")
-    return "2026-07", f"sheet units, row {row}, column code (A): 未知单位“D99”"
+    return "2026-07", f"工作表 units 第 {row} 行 code 列（A）：未知单位“D99”"
 
 
 def _unit_put_on_the_platform(path: Path, engine: Engine) -> tuple[str, str]:
     catalog = read_catalog(path)
     unit = next(u for u in catalog.units if u.code == "C01")
     row = _set(path, "units", "C01", "on_platform", not unit.on_platform)
-    return "2026-07", f"sheet units, row {row}, column on_platform"
+    return "2026-07", f"工作表 units 第 {row} 行 on_platform 列（E）"
 
 
 def _direction_changed(path: Path, engine: Engine) -> tuple[str, str]:
     row = _set(path, "indicators", "debt_ratio", "direction", "increase")
     _set(path, "indicators", "debt_ratio", "baseline", None)
-    return "2026-07", f"sheet indicators, row {row}, column direction"
+    return "2026-07", f"工作表 indicators 第 {row} 行 direction 列（F）"
 
 
 def _indicator_deleted(path: Path, engine: Engine) -> tuple[str, str]:
     workbook = load_workbook(path)
     workbook["indicators"].delete_rows(_row(path, "indicators", "petitions"))
     workbook.save(path)
-    return "2026-07", "sheet indicators, row 0, column code (B): 文件中缺少指标“petitions”"
+    return "2026-07", "工作表 indicators code 列（B）：文件中缺少指标“petitions”"
 
 
 def _rules_changed(path: Path, engine: Engine) -> tuple[str, str]:
@@ -343,7 +343,7 @@ def _effective_before_the_last_revision(path: Path, engine: Engine) -> tuple[str
 
 def _indicator_of_a_rejected_item(path: Path, engine: Engine) -> tuple[str, str]:
     row = _set(path, "indicators", "manganese_sites", "item", "R16")
-    return "2026-07", f"sheet indicators, row {row}, column item"
+    return "2026-07", f"工作表 indicators 第 {row} 行 item 列（C）"
 
 
 @pytest.mark.db
@@ -376,6 +376,7 @@ def test_a_forbidden_change_is_refused_with_its_location_and_the_database_is_unc
     code, output = _change(path, effective=effective)
     assert code == 2, output
     assert words in output
+    assert "目录修订未记录" in output or "--effective" in output or "生效月份" in output
     assert "Traceback" not in output
     assert _dump(frozen_db) == before
 
