@@ -30,6 +30,7 @@ from tasks.catalog_revisions import (
     RevisionRequest,
     load_analysed_months,
     plan_revision,
+    queue_change_notices,
     save_revision,
 )
 from tasks.files.catalog_read import read_catalog
@@ -114,7 +115,10 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
                     _echo_analysed(analysed)
                     session.rollback()
                     return
-                revision_id = save_revision(session, request, difference, datetime.now(UTC))
+                now = datetime.now(UTC)
+                revision_id = save_revision(session, request, difference, now)
+                assert revision_id is not None
+                told = queue_change_notices(session, revision_id, now)
         finally:
             engine.dispose()
         typer.echo(
@@ -122,6 +126,7 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
             f"{month.key} 起生效，共 {len(lines)} 处改动："
         )
         typer.echo("\n".join(lines))
+        typer.echo(f"已向 {told} 个涉及调整的单位各发送一条通知（经发件箱送达）。")
         _echo_analysed(analysed)
 
     @catalog_app.command("history")

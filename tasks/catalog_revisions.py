@@ -23,10 +23,21 @@ from models.catalog.revision import (
     compute_difference,
     indicator_from_json,
     item_from_json,
+    overlay_for,
 )
 from models.catalog.schema import Catalog, CatalogProblem, Loc
 from models.errors import InputError
-from models.persistence.tables import AssessmentYear, CatalogRevision, CycleRun, Indicator, Item
+from models.messages import MessageStatus, message_key
+from models.persistence.tables import (
+    AssessmentYear,
+    CatalogRevision,
+    CycleRun,
+    Indicator,
+    Item,
+    Message,
+    Unit,
+)
+from models.plans.catalog_notice import KIND_CATALOG_CHANGED, catalog_change_notices
 from tasks.catalog import indicator_values, item_values, load_catalog, load_revisions
 
 
@@ -131,3 +142,48 @@ def load_analysed_months(session: Session, year: int, from_month: str) -> list[s
         )
     ).all()
     return sorted(set(rows))
+
+
+def queue_change_notices(session: Session, revision_id: int, now: datetime) -> int:
+    """Queue one message to each unit revision ``revision_id`` touches; return how many
+    (a message already queued is not queued again)."""
+    revisions = load_revisions(session)
+    revision = next(r for r in revisions if r.id == revision_id)
+    earlier = [r for r in revisions if r.id < revision_id]
+    moved = overlay_for(earlier, revision.year, None).unit_categories
+    units = session.exec(select(Unit)).all()
+    notices = catalog_change_notices(
+        revision.year,
+        revision.document_ref,
+        revision.effective_month,
+        revision.changes,
+        {u.code: (u.name, moved.get(u.code, u.category)) for u in units},
+    )
+    ids = {u.code: u.id for u in units}
+    queued = 0
+    for notice in notices:
+        key = message_key(
+            notice.unit_code, KIND_CATALOG_CHANGED, revision.effective_month, notice.content_hash
+        )
+        if session.exec(select(Message.id).where(Message.key == key)).first() is not None:
+            continue
+        session.add(
+            Message(
+                key=key,
+                unit_id=ids[notice.unit_code],
+                audience="unit",
+                kind=KIND_CATALOG_CHANGED,
+                period=revision.effective_month,
+                content_hash=notice.content_hash,
+                subject=notice.subject,
+                body_markdown=notice.markdown,
+                body_text=notice.text,
+                body_html=notice.html,
+                status=MessageStatus.PENDING,
+                due_at=now,
+                created_at=now,
+            )
+        )
+        queued += 1
+    session.flush()
+    return queued

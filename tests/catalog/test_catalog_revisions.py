@@ -507,3 +507,52 @@ def test_a_change_names_the_months_already_analysed_from_its_effective_month(
     assert code == 0, output
     assert "已分析的月份 2026-07、2026-08 适用新目录" in output
     assert "2026-05" not in output
+
+
+# ------------------------------------------------------------------------ units told
+
+
+def test_each_touched_unit_gets_one_notice_naming_what_changed_from_when_and_the_document() -> None:
+    from models.plans.catalog_notice import catalog_change_notices
+
+    catalog = demo_catalog()
+    difference = compute_difference(catalog, changed_catalog(), YEAR, "f.xlsx")
+    units = {u.code: (u.name, u.category) for u in catalog.units}
+    notices = {n.unit_code: n for n in catalog_change_notices(
+        YEAR, "青考办〔2026〕12号", "2026-07", difference.changes, units
+    )}  # fmt: skip
+    counties = {u.code for u in catalog.units if u.kind == "county"}
+    fai_categories = next(i for i in catalog.indicators if (i.year, i.code) == (YEAR, "fai"))
+    assert counties <= set(notices)
+    assert "D08" in set(notices)
+    assert set(notices) == counties | {"D08"}
+    c01 = notices["C01"]
+    assert "自 2026-07 起" in c01.subject and "青考办〔2026〕12号" in c01.subject
+    assert "新增指标 manganese_sites" in c01.text
+    assert units["C01"][1] in fai_categories.categories
+    assert "修改指标 fai：目标值 120 → 130" in c01.text
+    assert all("修改指标 fai" not in n.text for n in notices.values() if n.unit_code == "D08")
+    assert "由“政府部门”调整为“党群部门”" in notices["D08"].text
+
+
+@pytest.mark.db
+def test_a_recorded_change_queues_one_message_per_touched_unit_once(
+    frozen_db: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "修订.xlsx"
+    write_xlsx(changed_catalog(), path)
+    code, output = _change(path)
+    assert code == 0, output
+    with frozen_db.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT unit_id, period FROM message WHERE kind = 'catalog_changed'")
+        ).all()
+    assert len(rows) == len({u for u, _ in rows}) > 0
+    assert {p for _, p in rows} == {"2026-07"}
+    assert f"已向 {len(rows)} 个涉及调整的单位各发送一条通知" in output
+    assert _change(path)[0] == 0
+    with frozen_db.connect() as conn:
+        again = conn.execute(
+            sa.text("SELECT count(*) FROM message WHERE kind = 'catalog_changed'")
+        ).scalar_one()
+    assert again == len(rows)
