@@ -556,3 +556,32 @@ def test_a_recorded_change_queues_one_message_per_touched_unit_once(
             sa.text("SELECT count(*) FROM message WHERE kind = 'catalog_changed'")
         ).scalar_one()
     assert again == len(rows)
+
+
+@pytest.mark.db
+def test_the_burden_report_counts_items_added_and_indicators_retired_by_revisions(
+    frozen_db: Engine, tmp_path: Path
+) -> None:
+    from tasks.annual import gather_burden_counts
+
+    with Session(frozen_db) as session:
+        before = gather_burden_counts(session, YEAR)
+    catalog = changed_catalog()
+    retired = replace(
+        catalog,
+        indicators=tuple(
+            replace(i, lifecycle="simplified", reason="low_value")
+            if (i.year, i.code) == (YEAR, "petitions")
+            else i
+            for i in catalog.indicators
+        ),
+    )
+    path = tmp_path / "修订.xlsx"
+    write_xlsx(retired, path)
+    assert _change(path)[0] == 0
+    with Session(frozen_db) as session:
+        after = gather_burden_counts(session, YEAR)
+    petitions = next(i for i in catalog.indicators if (i.year, i.code) == (YEAR, "petitions"))
+    assert after.item_codes == before.item_codes | {"A20"}
+    assert petitions.name not in before.simplified
+    assert sorted(after.simplified) == sorted([*before.simplified, petitions.name])
