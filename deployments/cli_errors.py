@@ -72,6 +72,9 @@ PARAM_EXAMPLES: dict[str, str] = {
     "use": "appointment",
     "problem_id": "12",
     "note": "已整改",
+    "document": "青考办〔2026〕12号",
+    "effective": "2026-07",
+    "as_of": "2026-05",
 }
 """An example value per parameter name, for 'missing option' messages."""
 
