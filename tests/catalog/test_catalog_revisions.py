@@ -585,3 +585,28 @@ def test_the_burden_report_counts_items_added_and_indicators_retired_by_revision
     assert after.item_codes == before.item_codes | {"A20"}
     assert petitions.name not in before.simplified
     assert sorted(after.simplified) == sorted([*before.simplified, petitions.name])
+
+
+@pytest.mark.db
+def test_the_frozen_guard_lets_in_only_rows_naming_a_revision_of_their_year(
+    frozen_db: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "修订.xlsx"
+    write_xlsx(changed_catalog(), path)
+    assert _change(path)[0] == 0
+    with frozen_db.connect() as conn:
+        revision_id = conn.execute(sa.text("SELECT max(id) FROM catalog_revision")).scalar_one()
+    insert = (
+        "INSERT INTO item (year, code, name, key, status, decided_by, document_ref, note, "
+        "revision_id) VALUES (2026, :code, 'x', false, 'approved', '', '', '', :rev)"
+    )
+    with pytest.raises(sa.exc.DatabaseError, match="frozen"), frozen_db.begin() as conn:
+        conn.execute(sa.text(insert), {"code": "X1", "rev": revision_id + 1})
+    for statement in (
+        "UPDATE item SET name = 'y' WHERE code = 'A20'",
+        "DELETE FROM indicator WHERE code = 'manganese_sites'",
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="frozen"), frozen_db.begin() as conn:
+            conn.execute(sa.text(statement))
+    with frozen_db.begin() as conn:
+        conn.execute(sa.text(insert), {"code": "X2", "rev": revision_id})
