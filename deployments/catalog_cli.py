@@ -29,6 +29,7 @@ from tasks.catalog import load_revisions
 from tasks.catalog_revisions import (
     RevisionRequest,
     load_analysed_months,
+    load_touched_units,
     plan_revision,
     queue_change_notices,
     save_revision,
@@ -112,6 +113,8 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
                         f"共 {len(lines)} 处改动："
                     )
                     typer.echo("\n".join(lines))
+                    touched = load_touched_units(session, request, difference)
+                    typer.echo(f"涉及 {len(touched)} 个单位：{'、'.join(touched) or '无'}")
                     _echo_analysed(analysed)
                     session.rollback()
                     return

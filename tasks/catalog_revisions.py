@@ -144,6 +144,22 @@ def load_analysed_months(session: Session, year: int, from_month: str) -> list[s
     return sorted(set(rows))
 
 
+def load_touched_units(
+    session: Session, request: RevisionRequest, difference: Difference
+) -> list[str]:
+    """The codes of the units a difference not yet recorded would touch (for a dry run)."""
+    moved = overlay_for(load_revisions(session), difference.year, None).unit_categories
+    units = session.exec(select(Unit)).all()
+    notices = catalog_change_notices(
+        difference.year,
+        request.document_ref,
+        request.effective_month,
+        difference.changes,
+        {u.code: (u.name, moved.get(u.code, u.category)) for u in units},
+    )
+    return [n.unit_code for n in notices]
+
+
 def queue_change_notices(session: Session, revision_id: int, now: datetime) -> int:
     """Queue one message to each unit revision ``revision_id`` touches; return how many
     (a message already queued is not queued again)."""

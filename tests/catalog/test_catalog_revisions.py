@@ -228,6 +228,8 @@ def test_a_dry_run_shows_the_difference_and_changes_nothing(
     code, output = _change(path, "--dry-run")
     assert code == 0, output
     assert "预览（未写入）" in output and "新增指标 manganese_sites" in output
+    counties = sorted(u.code for u in demo_catalog().units if u.kind == "county")
+    assert f"涉及 {len(counties) + 1} 个单位：" + "、".join([*counties, "D08"]) in output
     assert _dump(frozen_db) == before
 
 
