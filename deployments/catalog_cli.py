@@ -32,6 +32,7 @@ from tasks.catalog_revisions import (
     load_touched_units,
     plan_revision,
     queue_change_notices,
+    restate_half_years,
     save_revision,
 )
 from tasks.files.catalog_read import read_catalog
@@ -122,6 +123,7 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
                 revision_id = save_revision(session, request, difference, now)
                 assert revision_id is not None
                 told = queue_change_notices(session, revision_id, now)
+                restated = restate_half_years(session, revision_id, now)
         finally:
             engine.dispose()
         typer.echo(
@@ -130,6 +132,11 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
         )
         typer.echo("\n".join(lines))
         typer.echo(f"已向 {told} 个涉及调整的单位各发送一条通知（经发件箱送达）。")
+        for period, version in restated.items():
+            typer.echo(
+                f"{period} 半年评估结果已按新目录更正为第 {version} 版"
+                f"（原因：目录修订 {revision_id}）。"
+            )
         _echo_analysed(analysed)
 
     @catalog_app.command("history")

@@ -184,3 +184,52 @@ def test_the_frozen_guard_lets_in_only_rows_naming_a_revision_of_their_year(
             conn.execute(sa.text(statement))
     with frozen_db.begin() as conn:
         conn.execute(sa.text(insert), {"code": "X2", "rev": revision_id})
+
+
+@pytest.mark.db
+def test_half_years_evaluated_from_the_effective_month_get_a_version_naming_the_revision(
+    frozen_db: Engine, tmp_path: Path
+) -> None:
+    from models.persistence.tables import MonthlyAssessment
+    from models.plans.results import plan_results
+    from models.rules import Period
+    from tasks.monthly import load_indicators, load_units
+    from tasks.results import load_result_inputs, load_result_versions, save_results
+
+    run_at = datetime(2026, 7, 10, 2, 0, tzinfo=UTC)
+    with session_scope(frozen_db) as session:  # January analysed: every unit green
+        january = Period.parse("2026-01")
+        for unit in load_units(session, None, january):
+            for ind in load_indicators(session, YEAR, january):
+                if unit.category in ind.categories:
+                    session.add(
+                        MonthlyAssessment(
+                            year=YEAR, period="2026-01", unit_id=unit.id, indicator_id=ind.id,
+                            level="green", pre_deduction=Decimal(0), computed_at=run_at,
+                        )
+                    )  # fmt: skip
+    with session_scope(frozen_db) as session:
+        for half, last in (("2026-H1", "2026-06"), ("2026-H2", "2026-12")):
+            inputs = load_result_inputs(session, YEAR, through=last)
+            results = plan_results(
+                inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules,
+                with_data=inputs.with_data,
+            )  # fmt: skip
+            save_results(session, "half_year_evaluation", half, results, None, run_at)
+    with Session(frozen_db) as session:
+        h1_before = load_result_versions(session, "half_year_evaluation", "2026-H1")
+    path = tmp_path / "修订.xlsx"
+    write_xlsx(changed_catalog(), path)
+    code, output = _change(path)
+    assert code == 0, output
+    with Session(frozen_db) as session:
+        h1 = load_result_versions(session, "half_year_evaluation", "2026-H1")
+        h2 = load_result_versions(session, "half_year_evaluation", "2026-H2")
+        revision_id = session.execute(sa.text("SELECT max(id) FROM catalog_revision")).scalar_one()
+    assert h1 == h1_before
+    assert {v.version for v in h2} == {1, 2}
+    assert {v.cause for v in h2 if v.version == 2} == {f"catalog:{revision_id}"}
+    assert "2026-H2 半年评估结果已按新目录更正为第 2 版" in output
+    assert _change(path)[0] == 0
+    with Session(frozen_db) as session:
+        assert load_result_versions(session, "half_year_evaluation", "2026-H2") == h2
