@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer._click import exceptions as cx
 
+from deployments.catalog_cli import register as register_catalog_commands
 from deployments.cli_errors import DEBUG_ENV, ExitCode, OfficeGroup, report_error
 from deployments.cycle_cli import cycle_app
 from deployments.deploy_cli import deploy_app
@@ -25,8 +26,8 @@ from deployments.results_cli import add_to
 from models.catalog.schema import Catalog
 from models.errors import InputError, NotFoundError
 from models.persistence.database import make_engine, session_scope, upgrade_database
-from models.rules import local_text
-from models.user_input import check_year, parse_day_text
+from models.rules import PeriodKind, local_text
+from models.user_input import check_year, parse_day_text, parse_period_text
 from tasks.catalog import load_catalog, save_catalog
 from tasks.files.catalog_read import read_catalog
 from tasks.files.catalog_write import write_catalog
@@ -42,7 +43,7 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(
     cls=OfficeGroup,
-    help="导入、导出考核目录。例：assess catalog import 目录.xlsx",
+    help="导入、导出、修订考核目录。例：assess catalog import 目录.xlsx",
     no_args_is_help=True,
 )
 db_app = typer.Typer(
@@ -109,18 +110,25 @@ def _check_catalog_file(file: Path, must_exist: bool) -> None:
         raise NotFoundError(f"找不到考核目录文件“{file}”：请检查路径和文件名。")
 
 
+register_catalog_commands(catalog_app, _check_catalog_file)
+
+
 @catalog_app.command("export")
 def catalog_export(
     file: Annotated[Path, typer.Argument(help="写入的文件（.xlsx 或 .yaml）")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="导出某月适用的目录，如 2026-05")
+    ] = None,
 ) -> None:
-    """导出数据库中的考核目录（再次导入不会改变任何内容）。
+    """导出数据库中的考核目录（含已生效的修订；再次导入不会改变任何内容）。
 
-    例：assess catalog export 目录备份.xlsx
+    例：assess catalog export 目录备份.xlsx --as-of 2026-05
     """
     _check_catalog_file(file, must_exist=False)
+    month = None if as_of is None else parse_period_text(as_of, (PeriodKind.MONTH,), "月份").key
     engine = make_engine(_database_url())
     with session_scope(engine) as session:
-        catalog = load_catalog(session)
+        catalog = load_catalog(session, month)
     engine.dispose()
     write_catalog(catalog, file)
     typer.echo(f"已导出考核目录：{file}")

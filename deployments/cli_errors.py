@@ -30,6 +30,7 @@ from typer import _click as click  # typer 0.29 vendors click: its exceptions an
 from typer._click import exceptions as cx
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
+from models.catalog.revision import CatalogChangeRefused
 from models.catalog.schema import CatalogError
 from models.errors import CycleRefused, OfficeError
 from models.rules import PeriodError
@@ -71,6 +72,9 @@ PARAM_EXAMPLES: dict[str, str] = {
     "use": "appointment",
     "problem_id": "12",
     "note": "已整改",
+    "document": "青考办〔2026〕12号",
+    "effective": "2026-07",
+    "as_of": "2026-05",
 }
 """An example value per parameter name, for 'missing option' messages."""
 
@@ -162,6 +166,8 @@ def describe_error(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.USER, _one_line(str(exc))
     if isinstance(exc, cx.UsageError):
         return ExitCode.USER, usage_message(exc)
+    if isinstance(exc, CatalogChangeRefused):
+        return ExitCode.USER, str(exc)
     if isinstance(exc, CatalogError):
         listed = str(exc).split("\n", 1)[1] if "\n" in str(exc) else ""
         head = f"目录文件未导入：共 {len(exc.problems)} 处问题，请全部修正后再导入。"

@@ -27,8 +27,6 @@ from models.errors import OfficeError
 from models.messages import AppealWindow, MessagePlan
 from models.persistence.database import session_scope
 from models.persistence.tables import (
-    Indicator,
-    Item,
     Message,
     MonthlyAssessment,
     OnsiteCheckFinding,
@@ -50,6 +48,7 @@ from models.plans.annual import (
 )
 from models.plans.burden import BurdenCounts
 from models.rules import SHANGHAI, Cycle, Level, WorkCalendar, YearRules, to_shanghai
+from tasks.catalog import load_catalog
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators
 from tasks.onsite_tasks import ONSITE_SOURCE
@@ -59,8 +58,6 @@ from tasks.year_rules import load_year_rules
 RES = columns_of(ResultEntry)
 USE = columns_of(ResultUse)
 UNIT = columns_of(Unit)
-ITEM = columns_of(Item)
-IND = columns_of(Indicator)
 MA = columns_of(MonthlyAssessment)
 MSG = columns_of(Message)
 PROB = columns_of(ProblemEntry)
@@ -237,22 +234,23 @@ def year_proposals(session: Session, year: int) -> list[SimplificationProposal]:
 
 def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
     """Every count of rulebook section 10 for ``year``, from the records alone."""
-    items = session.execute(
-        select(ITEM.year, ITEM.code, ITEM.key, ITEM.name).where(
-            ITEM.year.in_([year, year - 1]), ITEM.status.in_(sorted(COUNTING_ITEM_STATUSES))
-        )
-    ).all()
+    # The catalog with the year's revisions applied: items added or retired during the
+    # year (issue 14) count like the rest.
+    catalog = load_catalog(session)
+    items = [
+        (i.year, i.code, i.key, i.name)
+        for i in catalog.items
+        if i.year in (year, year - 1) and i.status in COUNTING_ITEM_STATUSES
+    ]
     codes = {y: frozenset(c for yy, c, _, _ in items if yy == y) for y in (year, year - 1)}
     keys = {y: sum(1 for yy, _, k, _ in items if yy == y and k) for y in (year, year - 1)}
     # A code's name as of the later year it appears in.
     item_names = {code: name for _, code, _, name in sorted(items, key=lambda r: r[0])}
 
     lifecycles: dict[str, list[str]] = {"merged": [], "adapted": [], "simplified": []}
-    for name, lifecycle in session.execute(
-        select(IND.name, IND.lifecycle).where(IND.year == year).order_by(IND.code)
-    ):
-        if lifecycle in lifecycles:
-            lifecycles[lifecycle].append(name)
+    for ind in catalog.indicators:  # sorted by (year, code)
+        if ind.year == year and ind.lifecycle in lifecycles:
+            lifecycles[ind.lifecycle].append(ind.name)
 
     units = session.execute(select(UNIT.id, UNIT.kind, UNIT.on_platform)).all()
     counties = [u for u in units if u.kind == "county"]

@@ -13,6 +13,13 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models.catalog.content import check_limits
+from models.catalog.revision import (
+    CatalogChange,
+    RevisionRow,
+    catalog_as_of,
+    unit_difference,
+    year_difference,
+)
 from models.catalog.schema import (
     Catalog,
     CatalogError,
@@ -25,7 +32,19 @@ from models.catalog.schema import (
     YearRow,
     row_fields,
 )
-from models.persistence.tables import AssessmentYear, Indicator, IndicatorLineage, Item, Unit
+from models.persistence.tables import (
+    AssessmentYear,
+    CatalogRevision,
+    Indicator,
+    IndicatorLineage,
+    Item,
+    Unit,
+)
+
+UNIT_CONTACT_FIELDS = ("name", "channels")
+"""What an import may still change on a unit while a year's cycles run."""
+
+CHANGE_HINT = "assess catalog change 文件 --document 文号 --effective 2026-07"
 
 
 @dataclass
@@ -68,11 +87,11 @@ def _unit_values(u: UnitRow) -> dict[str, Any]:
     return _without(row_fields(u), "code")
 
 
-def _item_values(i: ItemRow) -> dict[str, Any]:
+def item_values(i: ItemRow) -> dict[str, Any]:
     return _without(row_fields(i), "year", "code")
 
 
-def _indicator_values(i: IndicatorRow, item_id: int) -> dict[str, Any]:
+def indicator_values(i: IndicatorRow, item_id: int) -> dict[str, Any]:
     values = _without(row_fields(i), "year", "code", "item", "merged_into", "adapted_from")
     return {"item_id": item_id, **values, "plan": _plan_json(i.plan)}
 
@@ -94,6 +113,9 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
     report = ImportReport()
     frozen_problems: list[CatalogProblem] = []
     years = {y.year: y for y in session.exec(select(AssessmentYear)).all()}
+    frozen_years = {y for y, row in years.items() if row.frozen_at is not None}
+    if frozen_years:
+        frozen_problems += _frozen_differences(session, catalog, years)
 
     def frozen(year: int, loc: Loc | None, what: str) -> bool:
         row = years.get(year)
@@ -103,7 +125,7 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
                 CatalogProblem(
                     loc,
                     f"year {year} is frozen since its first cycle ran: {what} cannot change "
-                    "(ask for an audited change)",
+                    f"(ask for an audited change: {CHANGE_HINT})",
                 )
             )
             return True
@@ -124,40 +146,47 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
             report.count(report.unchanged, "years")
 
     units = {u.code: u for u in session.exec(select(Unit)).all()}
+    running = any(r.frozen_at is not None and r.published_at is None for r in years.values())
     for u in catalog.units:
         unit = units.get(u.code)
+        values = _unit_values(u)
+        if running:  # category moves go through revisions: the row keeps its base category
+            values = {k: v for k, v in values.items() if k in UNIT_CONTACT_FIELDS}
         if unit is None:
             session.add(Unit(code=u.code, **_unit_values(u)))
             report.count(report.created, "units")
-        elif _apply(unit, _unit_values(u)):
+        elif _apply(unit, values):
             report.count(report.updated, "units")
         else:
             report.count(report.unchanged, "units")
 
+    if frozen_problems:
+        raise CatalogError(frozen_problems)
     items = {(i.year, i.code): i for i in session.exec(select(Item)).all()}
-    for it in catalog.items:
+    for it in (i for i in catalog.items if i.year not in frozen_years):
         item = items.get((it.year, it.code))
         if item is None:
             if frozen(it.year, it.loc, f"item {it.code!r} cannot be added"):
                 continue
-            item = Item(year=it.year, code=it.code, **_item_values(it))
+            item = Item(year=it.year, code=it.code, **item_values(it))
             session.add(item)
             items[(it.year, it.code)] = item
             report.count(report.created, "items")
-        elif _would_change(item, _item_values(it)):
+        elif _would_change(item, item_values(it)):
             if frozen(it.year, it.loc, f"item {it.code!r}"):
                 continue
-            _apply(item, _item_values(it))
+            _apply(item, item_values(it))
             report.count(report.updated, "items")
         else:
             report.count(report.unchanged, "items")
     session.flush()
 
     indicators = {(i.year, i.code): i for i in session.exec(select(Indicator)).all()}
-    for ind in catalog.indicators:
+    open_indicators = [i for i in catalog.indicators if i.year not in frozen_years]
+    for ind in open_indicators:
         item_id = items[(ind.year, ind.item)].id
         assert item_id is not None
-        values = _indicator_values(ind, item_id)
+        values = indicator_values(ind, item_id)
         indicator = indicators.get((ind.year, ind.code))
         if indicator is None:
             if frozen(ind.year, ind.loc, f"indicator {ind.code!r} cannot be added"):
@@ -181,7 +210,7 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
         (e.indicator_id, e.source_id, e.relation)
         for e in session.exec(select(IndicatorLineage)).all()
     }
-    for ind in catalog.indicators:
+    for ind in open_indicators:
         indicator = indicators[(ind.year, ind.code)]
         merged_into = indicators[(ind.year, ind.merged_into)].id if ind.merged_into else None
         adapted_from = indicators[(ind.year, ind.adapted_from)].id if ind.adapted_from else None
@@ -203,6 +232,47 @@ def save_catalog(session: Session, catalog: Catalog) -> ImportReport:
     return report
 
 
+def _frozen_differences(
+    session: Session, catalog: Catalog, years: dict[int, AssessmentYear]
+) -> list[CatalogProblem]:
+    """Every difference the file makes to a year whose cycles have run (or to the units,
+    while such a year is not sealed): refused, pointing to an audited change."""
+    current = load_catalog(session)
+    file = _file_of(catalog)
+    problems: list[CatalogProblem] = []
+    changes: list[CatalogChange] = []
+    if any(r.frozen_at is not None and r.published_at is None for r in years.values()):
+        unit_changes, unit_problems = unit_difference(current, catalog, file, complete=False)
+        changes += unit_changes
+        problems += unit_problems
+    for y in sorted({y.year for y in catalog.years}):
+        row = years.get(y)
+        if row is None or row.frozen_at is None:
+            continue
+        year_changes, year_problems = year_difference(current, catalog, y, file, complete=False)
+        changes += year_changes
+        problems += year_problems
+    for change in changes:
+        loc = change.loc if change.loc is not None else Loc(file, "units", 0)
+        column = change.fields[0] if change.fields else "code"
+        problems.append(
+            CatalogProblem(
+                loc.at(column),
+                f"已开始考核的年度不能直接导入改动（{change.describe()}）："
+                f"请用经审定的目录修订 {CHANGE_HINT}",
+            )
+        )
+    return problems
+
+
+def _file_of(catalog: Catalog) -> str:
+    for rows in (catalog.years, catalog.units, catalog.items, catalog.indicators):
+        for row in rows:
+            if row.loc is not None:
+                return row.loc.file
+    return "catalog"
+
+
 def _would_change(row: Any, values: dict[str, Any]) -> bool:
     for name, value in values.items():
         current = getattr(row, name)
@@ -214,14 +284,42 @@ def _would_change(row: Any, values: dict[str, Any]) -> bool:
     return False
 
 
-def load_catalog(session: Session) -> Catalog:
-    """The whole catalog stored in the database, as plain data."""
+def load_revisions(session: Session, year: int | None = None) -> list[RevisionRow]:
+    """The catalog revisions recorded (of ``year``), in the order recorded."""
+    query = select(CatalogRevision).order_by(CatalogRevision.id)  # type: ignore[arg-type]
+    if year is not None:
+        query = query.where(CatalogRevision.year == year)
+    return [
+        RevisionRow(
+            id=r.id or 0,
+            year=r.year,
+            document_ref=r.document_ref,
+            effective_month=r.effective_month,
+            reason=r.reason,
+            recorded_by=r.recorded_by,
+            recorded_at=r.recorded_at.isoformat(),
+            changes=tuple(CatalogChange.from_json(c) for c in r.changes),
+        )
+        for r in session.exec(query).all()
+    ]
+
+
+def load_catalog(session: Session, as_of: str | None = None) -> Catalog:
+    """The whole catalog stored in the database, as plain data: each year's base rows with
+    its revisions applied (those effective by month ``as_of``, ``YYYY-MM``, when given)."""
+    return catalog_as_of(load_base_catalog(session), load_revisions(session), as_of)
+
+
+def load_base_catalog(session: Session) -> Catalog:
+    """The catalog as imported, before any revision (rows a revision added left out)."""
     years = session.exec(select(AssessmentYear)).all()
     units = session.exec(select(Unit)).all()
-    items = session.exec(select(Item)).all()
-    indicators = session.exec(select(Indicator)).all()
-    item_codes = {i.id: i.code for i in items}
-    indicator_codes = {i.id: i.code for i in indicators}
+    all_items = session.exec(select(Item)).all()
+    all_indicators = session.exec(select(Indicator)).all()
+    items = [i for i in all_items if i.revision_id is None]
+    indicators = [i for i in all_indicators if i.revision_id is None]
+    item_codes = {i.id: i.code for i in all_items}
+    indicator_codes = {i.id: i.code for i in all_indicators}
     return Catalog(
         years=tuple(YearRow(y.year, y.name, dict(y.rules)) for y in years),
         units=tuple(

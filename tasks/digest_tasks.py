@@ -117,8 +117,8 @@ def queue_missing_upload_reminders_task(period: str, run_id: int, now: datetime)
         deadline = work_calendar().upload_deadline(month, rules)
         digests = missing_upload_digests(
             month.key,
-            load_units(session),
-            load_indicators(session, month.year),
+            load_units(session, None, month),
+            load_indicators(session, month.year, month),
             load_submitted(session, month),
             deadline,
         )

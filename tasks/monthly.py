@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select, true
 from sqlmodel import Session
 
+from models.catalog.revision import overlay_for
 from models.catalog.vocabulary import ASSESSED_LIFECYCLES
 from models.persistence.tables import (
     DeductionEntry,
@@ -42,6 +44,7 @@ from models.rules import (
     WorkCalendar,
 )
 from tasks.bulk import DEDUCTION_COLUMNS, WARNING_COLUMNS, bulk_insert, parse_decimal, parse_time
+from tasks.catalog import indicator_values, load_revisions
 from tasks.year_rules import load_year_rules, require_catalog_year
 
 UNIT = columns_of(Unit)
@@ -70,13 +73,22 @@ def unit_batches(session: Session, size: int) -> list[tuple[int, int]]:
     ]
 
 
-def load_units(session: Session, units: UnitRange = None) -> list[UnitSnap]:
+def load_units(
+    session: Session, units: UnitRange = None, month: Period | None = None
+) -> list[UnitSnap]:
+    """The units (of one batch); with ``month``, each in its category as of that month
+    (a catalog revision may move a unit from its effective month on)."""
     rows = session.execute(
         select(UNIT.id, UNIT.code, UNIT.name, UNIT.category, UNIT.on_platform)
         .where(_in_range(UNIT.id, units))
         .order_by(UNIT.code)
     )
-    return [UnitSnap(i, c, n, cat, bool(on)) for i, c, n, cat, on in rows]
+    moved: Mapping[str, str] = {}
+    if month is not None:
+        moved = overlay_for(
+            load_revisions(session, month.year), month.year, month.key
+        ).unit_categories
+    return [UnitSnap(i, c, n, moved.get(c, cat), bool(on)) for i, c, n, cat, on in rows]
 
 
 def indicator_spec(row: Indicator) -> IndicatorSpec:
@@ -89,15 +101,30 @@ def indicator_spec(row: Indicator) -> IndicatorSpec:
     return IndicatorSpec(direction, milestones=tuple(int(m["due_month"]) for m in row.milestones))
 
 
-def load_indicators(session: Session, year: int) -> list[IndicatorSnap]:
-    """The indicators assessed in ``year`` (active or adapted)."""
-    rows = session.execute(
-        select(Indicator)
-        .where(IND.year == year, IND.lifecycle.in_(ASSESSED_LIFECYCLES))
-        .order_by(IND.code)
-    ).scalars()
+def load_indicators(
+    session: Session, year: int, month: Period | None = None
+) -> list[IndicatorSnap]:
+    """The indicators assessed in ``year`` (active or adapted): as of ``month`` when given
+    (catalog revisions effective by then), else with every revision of the year."""
+    overlay = overlay_for(load_revisions(session, year), year, None if month is None else month.key)
+    query = select(Indicator).where(IND.year == year).order_by(IND.code)
+    if overlay.empty:
+        query = query.where(IND.lifecycle.in_(ASSESSED_LIFECYCLES))
     out = []
-    for row in rows:
+    for stored in session.execute(query).scalars():
+        if stored.revision_id is not None and stored.revision_id in overlay.not_yet:
+            continue
+        revised = overlay.indicators.get(stored.code)
+        row = stored
+        if revised is not None:
+            row = Indicator(
+                id=stored.id,
+                year=year,
+                code=stored.code,
+                **indicator_values(revised, stored.item_id),
+            )
+        if row.lifecycle not in ASSESSED_LIFECYCLES:
+            continue
         assert row.id is not None
         out.append(
             IndicatorSnap(
@@ -286,8 +313,8 @@ def load_month_snapshot(
     """Everything the month's plan needs, for every unit or one batch of units."""
     require_catalog_year(session, month.year)
     rules = load_year_rules(session, month.year)
-    units = load_units(session, batch)
-    indicators = load_indicators(session, month.year)
+    units = load_units(session, batch, month)
+    indicators = load_indicators(session, month.year, month)
     down, unavailable = load_unavailable(session, month)
     observations = cell_observations(
         units,

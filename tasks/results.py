@@ -37,7 +37,7 @@ from models.plans.result_versions import (
     version_history_lines,
 )
 from models.plans.results import DataGap, DecemberCell, Settlement, UnitResult, data_gaps
-from models.rules import Level, YearRules
+from models.rules import Level, Period, YearRules
 from tasks.monthly import (
     load_indicators,
     load_ledger_sums,
@@ -113,7 +113,8 @@ def load_result_inputs(
             (u, i): DecemberCell(level, None if c is None else Decimal(c))
             for u, i, level, c in rows
         }
-    units, indicators = load_units(session), load_indicators(session, year)
+    as_of = Period.parse(through or f"{year}-12")  # the catalog as of the period's last month
+    units, indicators = load_units(session, None, as_of), load_indicators(session, year, as_of)
     with_data = load_data_pairs(session, year, through)
     return ResultInputs(
         year=year,

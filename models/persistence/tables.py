@@ -95,6 +95,7 @@ class Item(SQLModel, table=True):
     decided_on: date | None = None
     document_ref: str = Field(default="", max_length=200)
     note: str = Field(default="", max_length=500)
+    revision_id: int | None = Field(default=None, description="catalog_revision.id that added it")
 
 
 class Indicator(SQLModel, table=True):
@@ -125,6 +126,27 @@ class Indicator(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
     merged_into_id: int | None = Field(default=None, foreign_key="indicator.id")
     adapted_from_id: int | None = Field(default=None, foreign_key="indicator.id")
+    revision_id: int | None = Field(default=None, description="catalog_revision.id that added it")
+
+
+class CatalogRevision(SQLModel, table=True):
+    """An audited change of a frozen year's catalog, effective from a month (append-only).
+
+    ``changes``: the difference it carries (``models.catalog.revision``), each change with
+    its row before and after; rows it added name it in ``revision_id``.
+    """
+
+    __tablename__ = "catalog_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(foreign_key="assessment_year.year", index=True)
+    document_ref: str = Field(max_length=200)
+    effective_month: str = Field(max_length=7)
+    reason: str = Field(default="", max_length=500)
+    recorded_by: str = Field(default="", max_length=100)
+    recorded_at: datetime = _ts()
+    content_hash: str = Field(max_length=64)
+    changes: list[dict[str, Any]] = _json(default_factory=list)
 
 
 class IndicatorLineage(SQLModel, table=True):
@@ -581,6 +603,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "negative_list_entry",
     "result_entry",
     "delivery_attempt",
+    "catalog_revision",
 )
 """Tables whose rows are never updated, deleted or replaced: the database refuses it
 (``ledger_trigger_sql``; on SQLite also ``ledger_replace_guard_sql``, migration 0007). A

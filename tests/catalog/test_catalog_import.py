@@ -271,8 +271,8 @@ def test_a_frozen_year_refuses_a_changed_indicator_and_keeps_the_database(
     row = _cell(demo_xlsx, "indicators", "fai", "weight", 20)
     with pytest.raises(CatalogError) as info, session_scope(engine) as session:
         save_catalog(session, read_catalog(demo_xlsx))
-    assert [_where(p) for p in info.value.problems] == [("indicators", row, None)]
-    assert "frozen" in info.value.problems[0].message
+    assert [_where(p) for p in info.value.problems] == [("indicators", row, "weight")]
+    assert "assess catalog change" in info.value.problems[0].message
     assert _dump(engine) == before
 
 

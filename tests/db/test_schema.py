@@ -17,6 +17,7 @@ from models.persistence.database import alembic_config, make_engine, upgrade_dat
 from models.persistence.tables import (
     LEDGER_TABLES,
     AssessmentYear,
+    CatalogRevision,
     DeductionEntry,
     DeliveryAttempt,
     Indicator,
@@ -196,6 +197,14 @@ def _one_row_of_each_ledger(session: Session) -> dict[str, int]:
     assert message.id is not None
     rows["delivery_attempt"] = DeliveryAttempt(
         message_id=message.id, channel="json://…", attempted_at=NOW, outcome="delivered"
+    )
+    rows["catalog_revision"] = CatalogRevision(
+        year=2026,
+        document_ref="青考办〔2026〕12号",
+        effective_month="2026-07",
+        recorded_at=NOW,
+        content_hash="abc",
+        changes=[],
     )
     for row in rows.values():
         session.add(row)
