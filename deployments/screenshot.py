@@ -107,7 +107,7 @@ def pages(ui: str, run_key: str) -> list[tuple[str, str, int]]:
     if table is None or not table.get("flow_run_id"):
         raise SystemExit(f"no artifact {run_key!r} yet: start `make demo` and wait for its runs")
     out = [("deployments", f"{ui}/deployments", 1000)]
-    deployment = find_deployment(api, "monthly_analysis", "calendar")
+    deployment = find_deployment(api, "monthly_analysis", "monthly-analysis")
     if deployment:
         url = f"{ui}/v2/deployments/deployment/{deployment['id']}?tab=Upcoming"
         out.append(("monthly-analysis-deployment", url, 1000))

@@ -34,6 +34,7 @@ from tests.appeals.support import (
     pick_cell,
     pick_rank_moving_cell,
     rows,
+    ruling_form,
 )
 
 pytestmark = [
@@ -55,7 +56,7 @@ def _in_thread(**params: Any) -> tuple[threading.Thread, dict[str, State[Any]]]:
     out: dict[str, State[Any]] = {}
 
     def run() -> None:
-        out["state"] = rule_on_appeal(**params, return_state=True)
+        out["state"] = rule_on_appeal(form=ruling_form(**params), return_state=True)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -90,7 +91,7 @@ def test_a_force_majeure_waiver_takes_effect_only_once_the_committee_approves(
     appeal = file_appeal(engine, unit, indicator, "2026-12", kind="force_majeure")
     sums = ledger_sums(engine)
     thread, out = _in_thread(appeal_id=appeal, committee_timeout_seconds=60, **RECOMMENDATION)
-    run_id = _paused_run(f"rule-on-appeal-{appeal}-waived")
+    run_id = _paused_run(f"申诉裁定-{appeal}-免于扣分")
 
     # while the committee has not decided, the case is open and nothing is booked
     assert _status(engine, appeal) == "awaiting_committee"
@@ -126,8 +127,8 @@ def test_without_the_committees_decision_the_case_stays_open_and_can_wait_again(
     appeal = file_appeal(engine, unit, indicator, "2026-12", kind="innovation")
     sums = ledger_sums(engine)
 
-    state = rule_on_appeal(appeal_id=appeal, committee_timeout_seconds=3, return_state=True,
-                           **RECOMMENDATION)  # fmt: skip
+    form = ruling_form(appeal, committee_timeout_seconds=3, **RECOMMENDATION)
+    state = rule_on_appeal(form=form, return_state=True)
     assert state.is_failed()  # Prefect fails a pause that timed out; the case is not lost
     assert _status(engine, appeal) == "awaiting_committee"
     assert rows(engine, "SELECT effective_at FROM ruling") == [(None,)]
@@ -138,7 +139,7 @@ def test_without_the_committees_decision_the_case_stays_open_and_can_wait_again(
 
     # waiting again keeps the open recommendation; a refusal sends the case back to the office
     thread, out = _in_thread(appeal_id=appeal, committee_timeout_seconds=60, **RECOMMENDATION)
-    run_id = _paused_run(f"rule-on-appeal-{appeal}-waived")
+    run_id = _paused_run(f"申诉裁定-{appeal}-免于扣分")
     resume_flow_run(
         run_id,
         run_input={"approved": False, "document_ref": "青考委〔2027〕2号", "note": "证据不足"},
