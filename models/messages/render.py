@@ -418,6 +418,18 @@ def _view(digest: UnitDigest, items: tuple[DigestItem, ...], correction: bool) -
         "rectifications": rectifications,
         "results": results,
         "appeal_ends": _appeal_ends(digest),
+        "footer": _footer(digest),
+    }
+
+
+def _footer(digest: UnitDigest) -> dict[str, str] | None:
+    """The running total of the year's pre-deductions and the link to the unit's data."""
+    footer = digest.footer
+    if footer is None:
+        return None
+    return {
+        "total": f"{footer.year}年度累计预扣分：{points_label(footer.pre_deductions)} 分",
+        "url": footer.unit_url or "",
     }
 
 
