@@ -200,7 +200,7 @@ def simplification_publication(
     through = year.last_month
     prefix = "annual" if year.kind is PeriodKind.YEAR else "half-year"
     return Publication(
-        f"{prefix}-simplification-{year.key}",
+        f"{prefix}-simplification-{year.key.lower()}",
         proposal_rows(proposals),
         proposals_markdown(year.year, proposals, rules, through),
         f"{year.key} 指标简化建议",

@@ -128,3 +128,15 @@ def test_a_half_year_proposes_indicators_that_hardly_vary_in_its_months() -> Non
     text = proposals_markdown(2026, found, through=6)
     assert text.startswith("# 2026 年上半年指标简化建议（半年评估）")
     assert "在1–6月中" in text
+
+
+def test_the_half_year_proposals_are_published_under_a_key_prefect_accepts() -> None:
+    from models.plans.cycle_reports import simplification_publication
+    from models.rules import Period
+
+    half = simplification_publication(Period.half(2026, 1), [])
+    assert half.key == "half-year-simplification-2026-h1"
+    assert half.key == half.key.lower() and "1–6月" in half.markdown
+    assert simplification_publication(Period.whole_year(2026), []).key == (
+        "annual-simplification-2026"
+    )
