@@ -42,3 +42,29 @@ def outbox_command(day: date | None, as_json: bool) -> str:
             return outbox_report(session, the_day)
     finally:
         engine.dispose()
+
+
+def requeue_command(message_id: int, now: datetime) -> str:
+    """``assess outbox requeue ID``: queue an undeliverable or failed message again."""
+    from models.errors import InputError, NotFoundError
+    from models.persistence.tables import Message
+    from tasks.delivery import requeue_message
+
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        with session_scope(engine) as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                raise NotFoundError(
+                    f"没有编号为 {message_id} 的消息：请用 assess outbox 查看发送失败的消息编号"
+                )
+            if message.status not in ("undeliverable", "failed", "partial"):
+                raise InputError(
+                    f"消息 {message_id} 的状态为 {message.status}，只有发送失败或无法送达的消息"
+                    "可以重新排队"
+                )
+            requeued = requeue_message(session, message_id, now)
+            due = requeued.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            return f"消息 {message_id} 已重新排队，将于 {due}（北京时间）后的发送时段发送"
+    finally:
+        engine.dispose()

@@ -526,8 +526,10 @@ def build_office_alert(
     last_error: str,
     first_attempt_at: datetime | None,
     last_attempt_at: datetime | None,
+    message_id: int | None = None,
 ) -> RenderedMessage:
-    """The operations alert for a unit that could not be reached (to the office only).
+    """The operations alert for a unit that could not be reached (to the office only);
+    it names the command that queues the message again (``assess outbox requeue ID``).
 
     ``channels`` must already be redacted and ``last_error`` scrubbed of secrets.
     """
@@ -547,6 +549,7 @@ def build_office_alert(
         "last_error": last_error or "—",
         "first_attempt_at": when(first_attempt_at),
         "last_attempt_at": when(last_attempt_at),
+        "requeue": f"assess outbox requeue {message_id}" if message_id is not None else "",
     }
     digest = {k: v for k, v in view.items() if k != "subject"}
     digest_hash = hashlib.sha256(
