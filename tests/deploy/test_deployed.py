@@ -147,7 +147,7 @@ def test_a_worker_runs_a_deployment_with_parameters_and_publishes_its_artifacts(
     by_key = {a.key: a for a in artifacts if a.key}
     assert {"monthly-analysis-2026-03", "monthly-analysis-2026-03-report"} <= set(by_key)
     assert by_key["monthly-analysis-2026-03"].type == "table"
-    assert "2026-03 月度分析" in str(by_key["monthly-analysis-2026-03-report"].data)
+    assert "2026-03 月分析" in str(by_key["monthly-analysis-2026-03-report"].data)
     with catalog_db.connect() as conn:
         status = conn.execute(
             sa.text("SELECT status FROM cycle_run WHERE cycle = 'monthly_analysis'")
