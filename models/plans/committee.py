@@ -17,7 +17,8 @@ __all__ = ["AppealRef", "CommitteeDeadline", "committee_deadline", "parse_appeal
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICE_CLOSES = time(18, 0)
-_PLATFORM_ID = re.compile(r"^[A-Za-z]+-[0-9A-Za-z-]+$")
+_PLATFORM_ID = re.compile(r"^[^\x00-\x20\x7f]{1,120}$")
+"""The platform's appeal id: 1–120 printable characters (README, "What the platform may send")."""
 
 
 @dataclass(frozen=True)

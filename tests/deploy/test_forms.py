@@ -128,8 +128,10 @@ def test_the_committee_has_working_days_until_six_in_the_evening_beijing_time() 
 def test_an_appeal_id_is_read_as_platform_id_or_internal_id() -> None:
     assert parse_appeal_ref(" 12 ").internal_id == 12
     assert parse_appeal_ref("ap-202610-01").platform_id == "ap-202610-01"
-    with pytest.raises(InputError, match="申诉编号"):
-        parse_appeal_ref("第三号")
+    assert parse_appeal_ref("t-22-29-2026-12-force_majeure").platform_id is not None
+    for wrong in ("", "ap 2026", "x" * 121):
+        with pytest.raises(InputError, match="申诉编号"):
+            parse_appeal_ref(wrong)
 
 
 @pytest.mark.db
