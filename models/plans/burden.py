@@ -90,6 +90,12 @@ class Figure:
     text: str
 
 
+def _categories(c: BurdenCounts) -> list[str]:
+    """The categories in the rulebook's order (counties first), unknown ones last."""
+    order = list(CATEGORY_LABELS)
+    return sorted(c.categories, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
 def _signed(n: int | Decimal) -> str:
     return f"+{n}" if n > 0 else str(n)
 
@@ -163,7 +169,7 @@ def burden_figures(c: BurdenCounts) -> list[Figure]:
             "考核单位类别（个）",
             len(c.categories),
             f"{len(c.categories)} 个类别（"
-            + "、".join(f"{CATEGORY_LABELS.get(k, k)} {n} 个" for k, n in c.categories.items())
+            + "、".join(f"{CATEGORY_LABELS.get(k, k)} {c.categories[k]} 个" for k in _categories(c))
             + "）",
         ),
         Figure(

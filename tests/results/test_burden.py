@@ -79,7 +79,7 @@ def test_the_report_is_written_in_chinese_with_names_and_every_figure() -> None:
     assert "通过实地核查发现并整改销号问题 3 个（共发现 5 个）" in text
     assert "每个单位每月收到的提醒消息平均 2.38 条" in text
     assert "按 42 个单位、已运行的 10 个月计" in text
-    assert "分 3 个类别（政府部门 18 个、重点发展县 12 个、党群部门 12 个）考核" in text
+    assert "分 3 个类别（重点发展县 12 个、党群部门 12 个、政府部门 18 个）考核" in text
     assert "推荐提拔任用干部 7 人（涉及 2 个单位）" in text
     for figure in burden_figures(COUNTS):
         assert f"| {figure.label} | {figure.text} |" in text
