@@ -188,12 +188,24 @@ def platform_sim(
 
 @app.command("outbox")
 def outbox(
+    action: Annotated[str | None, typer.Argument(help="requeue：将发送失败的消息重新排队")] = None,
+    message_id: Annotated[int | None, typer.Argument(help="消息编号（requeue 时必填）")] = None,
     day: Annotated[str | None, typer.Option(help="日期 YYYY-MM-DD（北京时间），默认今天")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
-    """某日待发和发送失败的消息（渠道脱敏，不显示正文）。例：assess outbox --day 2026-03-15"""
-    from deployments.outbox_cli import outbox_command
+    """某日待发和发送失败的消息（渠道脱敏，不显示正文）；或将一条消息重新排队。
 
+    例：assess outbox --day 2026-03-15；assess outbox requeue 17
+    """
+    from deployments.outbox_cli import outbox_command, requeue_command
+
+    if action is not None:
+        if action != "requeue":
+            raise InputError(f"未知的操作“{action}”：只支持 requeue，例如 assess outbox requeue 17")
+        if message_id is None:
+            raise InputError("请写明要重新排队的消息编号，例如 assess outbox requeue 17")
+        typer.echo(requeue_command(message_id, datetime.now(UTC)))
+        return
     typer.echo(outbox_command(parse_day_text(day) if day else None, as_json))
 
 

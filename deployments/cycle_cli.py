@@ -44,7 +44,6 @@ def _group() -> None:
     """按期次运行考核周期。例：assess cycle run monthly_analysis --period 2026-03"""
 
 
-FALLBACK_DEPLOYMENT = "calendar"
 CYCLE_HELP = "周期名称：" + "、".join(f"{k}（{v}）" for k, v in CYCLE_LABELS.items())
 REFUSED_STATE_NAMES = frozenset({"Refused", "NotDue", "Busy", "Skipped"})
 """Final state names a cycle flow ends in when it may not run now (exit code 3)."""
@@ -101,6 +100,7 @@ def deployment_name(cycle: Cycle, prefect_yaml: Path | None = None) -> str:
     import yaml
 
     from deployments.prefect_setup import DEFAULT_PREFECT_YAML
+    from flows.backfill_cycles import cycle_deployment
 
     try:
         doc = yaml.safe_load((prefect_yaml or DEFAULT_PREFECT_YAML).read_text(encoding="utf-8"))
@@ -109,7 +109,7 @@ def deployment_name(cycle: Cycle, prefect_yaml: Path | None = None) -> str:
     for entry in (doc or {}).get("deployments") or []:
         if str(entry.get("entrypoint", "")).endswith(f":{cycle.value}") and entry.get("name"):
             return f"{cycle.value}/{entry['name']}"
-    return f"{cycle.value}/{FALLBACK_DEPLOYMENT}"
+    return cycle_deployment(cycle)
 
 
 @dataclass(frozen=True)

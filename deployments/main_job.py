@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 POOL = "assessment-pool"
 DEMO_YEAR = 2026
-BACKFILL_DEPLOYMENT = "backfill_cycles/on-demand"
+BACKFILL_DEPLOYMENT = "backfill_cycles/backfill-missed-periods"
 
 
 class Stopped(Exception):

@@ -16,7 +16,7 @@ import json
 from datetime import date, datetime
 
 from models.persistence.database import make_engine, session_scope
-from models.rules.periods import SHANGHAI
+from models.rules.periods import SHANGHAI, local_text
 from tasks.delivery import outbox_report, outbox_snapshot
 from tasks.settings import get_settings
 
@@ -40,5 +40,31 @@ def outbox_command(day: date | None, as_json: bool) -> str:
                     outbox_snapshot(session, the_day).to_dict(), ensure_ascii=False, indent=2
                 )
             return outbox_report(session, the_day)
+    finally:
+        engine.dispose()
+
+
+def requeue_command(message_id: int, now: datetime) -> str:
+    """``assess outbox requeue ID``: queue an undeliverable or failed message again."""
+    from models.errors import InputError, NotFoundError
+    from models.persistence.tables import Message
+    from tasks.delivery import requeue_message
+
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        with session_scope(engine) as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                raise NotFoundError(
+                    f"没有编号为 {message_id} 的消息：请用 assess outbox 查看发送失败的消息编号"
+                )
+            if message.status not in ("undeliverable", "failed", "partial"):
+                raise InputError(
+                    f"消息 {message_id} 的状态为 {message.status}，只有发送失败或无法送达的消息"
+                    "可以重新排队"
+                )
+            requeued = requeue_message(session, message_id, now)
+            due = local_text(requeued.due_at)
+            return f"消息 {message_id} 已重新排队，将于 {due}（北京时间）后的发送时段发送"
     finally:
         engine.dispose()

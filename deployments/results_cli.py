@@ -3,7 +3,7 @@
 Sub-apps (the lead wires them into `deployments.cli`, see ``add_to``)::
 
     assess results export --year 2026 FILE          # .xlsx or .json: results for the 七关联
-    assess results record-use UNIT --year 2026 --use appointment --reference 文号
+    assess results record-use UNIT --year 2026 --use appointment --people 3 --reference 文号
     assess onsite export --period 2026-Q3 FILE      # the office's confidential plan
     assess problems close ID --note 说明             # 问题销号
     assess share export --recipient inspection --period 2026-09 FILE
@@ -159,15 +159,22 @@ def results_record_use(
         ),
     ],
     reference: Annotated[str, typer.Option(help="文号或依据，如 青组〔2027〕3号")] = "",
+    people: Annotated[
+        int, typer.Option(help="涉及人数：提拔任用推荐须填推荐人数，如 --people 3")
+    ] = 0,
 ) -> None:
-    """登记考核结果的一次运用（如提拔任用推荐）。
+    """登记考核结果的一次运用（如提拔任用推荐及人数）。
 
-    例：assess results record-use C04 --year 2026 --use appointment --reference 青组〔2027〕3号
+    例：assess results record-use C04 --year 2026 --use appointment --people 3
+    --reference 青组〔2027〕3号
     """
     check_year(year)
     with _session() as session:
-        row = record_result_use(session, unit, year, use, reference, wall_clock())
-    typer.echo(f"已登记结果运用（编号 {row.id}）：{unit} {year} 年度 → {use} {reference}".rstrip())
+        row = record_result_use(session, unit, year, use, reference, wall_clock(), people)
+    who = f"（{people} 人）" if people else ""
+    typer.echo(
+        f"已登记结果运用（编号 {row.id}）：{unit} {year} 年度 → {use}{who} {reference}".rstrip()
+    )
 
 
 # ---------------------------------------------------------------------------- onsite

@@ -6,6 +6,8 @@ With the main job running (``make demo``), ``make screenshot`` (or
 - ``deployments.png``: the deployments page (the cycles, backfill, outbox);
 - ``monthly-analysis-deployment.png``: the monthly analysis deployment's upcoming
   runs, on the working-day-adjusted dates (2026-12-08, 2027-01-06, ...);
+- ``rule-on-appeal-form.png``: the ruling form (``rule_on_appeal/ruling-form``'s custom
+  run page), its fields titled in Chinese;
 - ``<run>-artifacts.png``: the Artifacts tab of the cycle run that published
   ``--run``'s artifacts (default ``monthly-analysis-2026-03``);
 - ``<run>-report.png``: that run's report artifact as the office reads it.
@@ -107,10 +109,13 @@ def pages(ui: str, run_key: str) -> list[tuple[str, str, int]]:
     if table is None or not table.get("flow_run_id"):
         raise SystemExit(f"no artifact {run_key!r} yet: start `make demo` and wait for its runs")
     out = [("deployments", f"{ui}/deployments", 1000)]
-    deployment = find_deployment(api, "monthly_analysis", "calendar")
+    deployment = find_deployment(api, "monthly_analysis", "monthly-analysis")
     if deployment:
         url = f"{ui}/v2/deployments/deployment/{deployment['id']}?tab=Upcoming"
         out.append(("monthly-analysis-deployment", url, 1000))
+    ruling = find_deployment(api, "rule_on_appeal", "ruling-form")
+    if ruling:  # the form the office fills, with its Chinese titles (flows/forms.py)
+        out.append(("rule-on-appeal-form", f"{ui}/deployments/deployment/{ruling['id']}/run", 1400))
     run_url = f"{ui}/v2/runs/flow-run/{table['flow_run_id']}?tab=Artifacts"
     out.append((f"{run_key}-artifacts", run_url, 1000))
     report = latest_artifact(api, f"{run_key}-report") or table

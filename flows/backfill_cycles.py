@@ -47,8 +47,11 @@ CycleName = Literal[
     "half_year_evaluation",
     "annual_assessment",
 ]
-DEPLOYMENT = "calendar"
-"""Each cycle's deployment in prefect.yaml: ``<cycle>/calendar``."""
+
+
+def cycle_deployment(cycle: Cycle) -> str:
+    """Each cycle's deployment in prefect.yaml: ``monthly_analysis/monthly-analysis``."""
+    return f"{cycle.value}/{cycle.value.replace('_', '-')}"
 
 
 def cycle_flow(cycle: Cycle) -> Callable[..., Any]:
@@ -91,7 +94,7 @@ def backfill_cycles(
 
     Only periods whose scheduled run time has come are chosen (see ``pick_periods``).
     ``parallel``: queue the periods, then start each as a run of the cycle's deployment
-    (``<cycle>/calendar``) so that every worker of the pool can take one; the runs
+    (``cycle_deployment``) so that every worker of the pool can take one; the runs
     still compute the periods in order (each waits for the earlier queued ones).
     """
     logger = get_run_logger()
@@ -109,7 +112,7 @@ def backfill_cycles(
     outcomes: list[BackfillOutcome] = []
     chosen = list(pick.chosen)
     if parallel and not dry_run and chosen:
-        require_deployment(f"{the_cycle.value}/{DEPLOYMENT}")  # before queueing anything
+        require_deployment(cycle_deployment(the_cycle))  # before queueing anything
         queue_cycles_task(the_cycle.value, keys, clock())
         ended = run_deployments_in_parallel(the_cycle, chosen)
         for (p, force), (state_name, message, ok) in zip(chosen, ended, strict=True):
@@ -152,7 +155,7 @@ def run_deployments_in_parallel(
     """Start a deployment run per period (children of this run), wait for all of them;
     return each one's final state name, message and whether it completed."""
     logger = get_run_logger()
-    name = f"{cycle.value}/{DEPLOYMENT}"
+    name = cycle_deployment(cycle)
     ids: list[UUID] = []
     # Scheduled a millisecond apart, in period order: workers take the earliest first,
     # so with a pool concurrency limit the runs holding slots are never all waiting.

@@ -11,9 +11,14 @@ from typing import Any
 from prefect import flow
 
 from flows.common import clock
+from flows.forms import ProblemClosureForm
 from tasks.onsite_tasks import close_problem_task
 
 
-@flow(name="close_problem", description="问题销号：整改完成后为问题台账中的问题销号。")
-def close_problem(problem_id: int, note: str = "") -> dict[str, Any]:
-    return close_problem_task(problem_id, note, clock())
+@flow(
+    name="close_problem",
+    flow_run_name="问题销号-{form.problem_id}",
+    description="问题销号：整改完成后为问题台账中的问题销号。",
+)
+def close_problem(form: ProblemClosureForm) -> dict[str, Any]:
+    return close_problem_task(form.problem_id, form.note, clock())

@@ -15,6 +15,7 @@ from datetime import datetime
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.run_names import moment_run_name
 from models.rules.periods import to_shanghai
 from tasks.delivery.tasks import deliver_due_messages, publish_outbox_artifact, take_outbox_snapshot
 
@@ -39,7 +40,11 @@ def resolve_now(now: datetime | None) -> datetime:
     return scheduled
 
 
-@flow(name="deliver_outbox", log_prints=False)
+@flow(
+    name="deliver_outbox",
+    flow_run_name=lambda: moment_run_name("deliver-outbox", "now", "%Y-%m-%d-%H%M"),
+    log_prints=False,
+)
 def deliver_outbox(now: datetime | None = None) -> dict[str, int]:
     """Deliver the messages whose send window is open; publish the outbox artifact."""
     at = resolve_now(now)

@@ -22,9 +22,10 @@ from flows.common import (
 )
 from flows.preview import preview_half
 from flows.quarterly_monitoring import quarterly_monitoring
-from models.plans.cycle_reports import half_year_publication
+from models.plans.cycle_reports import half_year_publication, simplification_publication
 from models.plans.results import gaps_summary, plan_results
 from models.rules import Cycle, CycleStatus
+from tasks.annual import simplification_proposals_task
 from tasks.artifacts import publish_artifacts_task
 from tasks.results import load_result_inputs_task, save_results_task
 
@@ -69,6 +70,9 @@ def half_year_evaluation(
     history = save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
     pub = half_year_publication(half, results, inputs.units, history, gaps=inputs.gaps)
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
+    proposals = simplification_proposals_task(half.year, half.last_month)
+    low = simplification_publication(half, proposals, inputs.rules)
+    publish_artifacts_task(low.key, low.title, low.markdown, low.table)
     summary: dict[str, Any] = {
         "period": half.key,
         "units": len(results),

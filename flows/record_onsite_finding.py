@@ -23,16 +23,27 @@ from tasks.onsite_tasks import record_finding_task
 
 
 class OnsiteFindingForm(BaseModel):
-    """一条实地核查发现（the form the office fills in the Prefect UI)."""
+    """实地核查发现（考核办在 Prefect 界面填写，整改通知只含问题与整改期限）。"""
 
-    unit_code: str = Field(min_length=1, max_length=64, description="被核查单位编码")
-    checked_on: date = Field(description="核查日期")
-    description: str = Field(min_length=1, max_length=2000, description="发现的问题")
-    rectify_by: date = Field(description="整改期限")
-    plan_period: str | None = Field(
-        default=None, description="所属抽样季度（如 2026-Q3）；不填则取核查日已抽取的最近一期"
+    unit_code: str = Field(
+        min_length=1, max_length=64, title="单位编码", description="被核查单位编码，如 C04"
     )
-    allow_outside_sample: bool = Field(default=False, description="登记抽样范围以外的单位")
+    checked_on: date = Field(title="核查日期", description="实地核查当天（北京时间）")
+    description: str = Field(
+        min_length=1,
+        max_length=2000,
+        title="发现的问题",
+        description="只写问题本身，不写抽样、计划等核查安排（会发给单位）",
+    )
+    rectify_by: date = Field(title="整改期限", description="单位须在此日前完成整改")
+    plan_period: str | None = Field(
+        default=None,
+        title="所属抽样季度",
+        description="如 2026-Q3；不填则取核查日已抽取的最近一期",
+    )
+    allow_outside_sample: bool = Field(
+        default=False, title="登记抽样范围以外的单位", description="勾选后可登记未被抽中的单位"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> OnsiteFindingForm:
@@ -45,6 +56,7 @@ class OnsiteFindingForm(BaseModel):
 
 @flow(
     name="record_onsite_finding",
+    flow_run_name="实地核查发现-{form.unit_code}-{form.checked_on}",
     description="录入实地核查发现：登记问题台账（含整改期限），并向被核查单位发送整改通知。",
 )
 def record_onsite_finding(form: OnsiteFindingForm) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.common import clock
+from flows.run_names import moment_run_name
 from models.plans.onsite import DEFAULT_REMINDER_WORKING_DAYS
 from models.rules import to_shanghai
 from tasks.onsite_tasks import queue_reminders_task
@@ -32,6 +33,7 @@ def reminder_day_of(day: date | None) -> date:
 
 @flow(
     name="remind_rectifications",
+    flow_run_name=lambda: moment_run_name("remind-rectifications", "day", "%Y-%m-%d"),
     description="整改到期提醒：在整改期限前若干个工作日提醒尚未销号的问题，每个问题只提醒一次。",
 )
 def remind_rectifications(

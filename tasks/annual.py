@@ -27,6 +27,7 @@ from models.errors import OfficeError
 from models.messages import AppealWindow, MessagePlan
 from models.persistence.database import session_scope
 from models.persistence.tables import (
+    CycleRun,
     Message,
     MonthlyAssessment,
     OnsiteCheckFinding,
@@ -64,6 +65,7 @@ PROB = columns_of(ProblemEntry)
 CLOSE = columns_of(ProblemClosure)
 PLAN = columns_of(OnsiteCheckPlan)
 FIND = columns_of(OnsiteCheckFinding)
+RUN = columns_of(CycleRun)
 
 ANNUAL = Cycle.ANNUAL_ASSESSMENT.value
 
@@ -119,12 +121,21 @@ def load_result_uses(session: Session, year: int) -> list[RecordedUse]:
 
 
 def record_result_use(
-    session: Session, unit_code: str, year: int, use: str, reference: str, now: datetime
+    session: Session,
+    unit_code: str,
+    year: int,
+    use: str,
+    reference: str,
+    now: datetime,
+    people: int = 0,
 ) -> ResultUse:
-    """Record that a unit's annual result fed a use (e.g. a promotion recommendation)."""
+    """Record that a unit's annual result fed a use (e.g. a promotion recommendation of
+    ``people`` cadres: an ``appointment`` names at least one)."""
     if use not in RESULT_USES:
         choices = "、".join(f"{k}（{v}）" for k, v in RESULT_USES.items())
         raise ResultsError(f"未知的结果运用方向“{use}”，可选：{choices}。")
+    if people < 0 or (use == "appointment" and people < 1):
+        raise ResultsError("提拔任用推荐须写明推荐人数（至少 1 人），例如 --people 3。")
     unit = session.execute(select(Unit).where(UNIT.code == unit_code)).scalar_one_or_none()
     if unit is None or unit.id is None:
         raise ResultsError(f"单位编码“{unit_code}”不存在。")
@@ -136,7 +147,12 @@ def record_result_use(
             f"{unit.name}（{unit.code}）尚无 {year} 年度考核结果，不能登记结果运用。"
         )
     row = ResultUse(
-        year=year, unit_id=unit.id, use=use, reference=reference.strip(), recorded_at=now
+        year=year,
+        unit_id=unit.id,
+        use=use,
+        reference=reference.strip(),
+        recorded_at=now,
+        people=people,
     )
     session.add(row)
     session.flush()
@@ -224,9 +240,10 @@ def load_year_completions(
     return indicators, out
 
 
-def year_proposals(session: Session, year: int) -> list[SimplificationProposal]:
+def year_proposals(session: Session, year: int, through: int = 12) -> list[SimplificationProposal]:
     indicators, completions = load_year_completions(session, year)
-    return simplification_proposals(indicators, completions, load_year_rules(session, year))
+    rules = load_year_rules(session, year)
+    return simplification_proposals(indicators, completions, rules, through)
 
 
 # ------------------------------------------------------------------------ the report
@@ -252,7 +269,8 @@ def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
         if ind.year == year and ind.lifecycle in lifecycles:
             lifecycles[ind.lifecycle].append(ind.name)
 
-    units = session.execute(select(UNIT.id, UNIT.kind, UNIT.on_platform)).all()
+    units = session.execute(select(UNIT.id, UNIT.kind, UNIT.on_platform, UNIT.category)).all()
+    categories = Counter(u.category for u in units)
     counties = [u for u in units if u.kind == "county"]
     departments = [u for u in units if u.kind == "department"]
 
@@ -269,6 +287,18 @@ def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
         .distinct()
         .order_by(UNIT.code)
     ).all()
+    promoted_people = session.execute(
+        select(func.coalesce(func.sum(USE.people), 0)).where(
+            USE.year == year, USE.use == "appointment"
+        )
+    ).scalar_one()
+    months_run = session.execute(
+        select(func.count(func.distinct(RUN.period))).where(
+            RUN.cycle == Cycle.MONTHLY_ANALYSIS.value,
+            RUN.period.like(f"{year}-%"),
+            RUN.status.in_(["completed", "partial"]),
+        )
+    ).scalar_one()
 
     delivered = session.execute(
         select(MSG.unit_id, MSG.delivered_at).where(
@@ -323,7 +353,10 @@ def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
         onsite_plans=len(plans),
         onsite_sampled=sum(len(sample) for _, sample in plans),
         onsite_checks=checks,
+        months=int(months_run),
         item_names=item_names,
+        categories={k: categories[k] for k in sorted(categories)},
+        promoted_people=int(promoted_people),
     )
 
 
@@ -339,9 +372,10 @@ def queue_result_notices_task(year: int, run_id: int, now: datetime) -> int:
 
 
 @task(name="simplification-proposals", cache_policy=NO_CACHE)
-def simplification_proposals_task(year: int) -> list[SimplificationProposal]:
+def simplification_proposals_task(year: int, through: int = 12) -> list[SimplificationProposal]:
+    """Low-discrimination proposals over months 1..``through`` (6 at the half-year)."""
     with session_scope(database()) as session:
-        return year_proposals(session, year)
+        return year_proposals(session, year, through)
 
 
 @task(name="gather-burden-counts", cache_policy=NO_CACHE)

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     )
     platform_url: str = "http://127.0.0.1:8700"
     platform_token: SecretStr = SecretStr("demo-token")
+    platform_unit_url: str | None = Field(
+        default=None,
+        description="URL template of a unit's data on the platform, ending each digest; "
+        "{unit_code} and {year} are filled in, e.g. "
+        "https://kaohe.example.gov.cn/units/{unit_code}?year={year}. Unset: no link.",
+    )
     ops_channels: list[SecretStr] = Field(
         default_factory=list, description="Apprise URLs of the office's operations channel."
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -239,6 +239,19 @@ _LEVEL_ORDER = {"missing": 0, "red": 1, "orange": 2, "yellow": 3}
 
 
 @dataclass(frozen=True)
+class MessageFooter:
+    """How a digest ends: the unit's running total of pre-deductions for ``year`` and,
+    when the office configured one, a link to the unit's data on the platform.
+
+    Context, not content to act on: it is not part of the canonical form (a rerun
+    after more months were booked sends nothing again)."""
+
+    year: int
+    pre_deductions: Decimal
+    unit_url: str | None = None
+
+
+@dataclass(frozen=True)
 class UnitDigest:
     """Everything one unit should act on for one message kind and period.
 
@@ -258,6 +271,8 @@ class UnitDigest:
     covers: tuple[str, ...] = ()
     """Earlier periods of the same kind whose messages had not reached the unit and were
     merged into this one (catch-up): what it lists is what is still to act on."""
+    footer: MessageFooter | None = field(default=None, compare=False)
+    """Running total and link (set at queue time; not hashed)."""
 
     @property
     def is_empty(self) -> bool:
@@ -295,6 +310,10 @@ def check_item_types(digest: object) -> UnitDigest:
     if digest.appeal_window is not None and type(digest.appeal_window) is not AppealWindow:
         raise ConfidentialContentError(
             f"appeal_window must be an AppealWindow, got {type(digest.appeal_window).__name__}"
+        )
+    if digest.footer is not None and type(digest.footer) is not MessageFooter:
+        raise ConfidentialContentError(
+            f"footer must be a MessageFooter, got {type(digest.footer).__name__}"
         )
     return digest
 

@@ -162,4 +162,12 @@ def merge_digests(parts: Iterable[UnitDigest]) -> UnitDigest:
         deadline=newest.deadline,
         appeal_window=window,
         covers=tuple(sorted(periods - {newest.period_key})),
+        footer=next(
+            (
+                p.footer
+                for p in sorted(the_parts, key=lambda p: p.period_key, reverse=True)
+                if p.footer
+            ),
+            None,
+        ),
     )

@@ -418,6 +418,18 @@ def _view(digest: UnitDigest, items: tuple[DigestItem, ...], correction: bool) -
         "rectifications": rectifications,
         "results": results,
         "appeal_ends": _appeal_ends(digest),
+        "footer": _footer(digest),
+    }
+
+
+def _footer(digest: UnitDigest) -> dict[str, str] | None:
+    """The running total of the year's pre-deductions and the link to the unit's data."""
+    footer = digest.footer
+    if footer is None:
+        return None
+    return {
+        "total": f"{footer.year}年度累计预扣分：{points_label(footer.pre_deductions)} 分",
+        "url": footer.unit_url or "",
     }
 
 
@@ -514,8 +526,10 @@ def build_office_alert(
     last_error: str,
     first_attempt_at: datetime | None,
     last_attempt_at: datetime | None,
+    message_id: int | None = None,
 ) -> RenderedMessage:
-    """The operations alert for a unit that could not be reached (to the office only).
+    """The operations alert for a unit that could not be reached (to the office only);
+    it names the command that queues the message again (``assess outbox requeue ID``).
 
     ``channels`` must already be redacted and ``last_error`` scrubbed of secrets.
     """
@@ -532,6 +546,7 @@ def build_office_alert(
         "last_error": last_error or "—",
         "first_attempt_at": local_text(first_attempt_at),
         "last_attempt_at": local_text(last_attempt_at),
+        "requeue": f"assess outbox requeue {message_id}" if message_id is not None else "",
     }
     digest = {k: v for k, v in view.items() if k != "subject"}
     digest_hash = hashlib.sha256(

@@ -579,6 +579,11 @@ class ResultUse(SQLModel, table=True):
     use: str = Field(max_length=20)
     reference: str = Field(default="", max_length=200)
     recorded_at: datetime = _ts()
+    people: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="people the use concerned (e.g. cadres recommended for promotion)",
+    )
 
 
 class ShareRecord(SQLModel, table=True):

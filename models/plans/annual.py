@@ -28,6 +28,7 @@ from models.rules import (
     Grade,
     YearRules,
     coefficient_of_variation,
+    low_discrimination,
     low_discrimination_for_year,
     to_shanghai,
 )
@@ -236,21 +237,36 @@ class SimplificationProposal:
     max_cv: Decimal
 
 
+def _low_through(
+    months: Mapping[str, Mapping[int, Decimal]], through: int, rules: YearRules
+) -> bool:
+    """Every month 1..``through`` given and of low discrimination (12: the whole year)."""
+    if through == 12:
+        return low_discrimination_for_year(months, rules)
+    return len(months) == through and all(low_discrimination(v, rules) for v in months.values())
+
+
 def simplification_proposals(
     indicators: Sequence[IndicatorRef],
     completions: Mapping[int, Mapping[str, Mapping[int, Decimal]]],
     rules: YearRules = DEFAULT_RULES,
+    through: int = 12,
 ) -> list[SimplificationProposal]:
     """Indicators whose completions across their units have a CV under the year's
-    threshold in all 12 months (``low_discrimination_for_year``).
+    threshold in all 12 months (``low_discrimination_for_year``), or, at the half-year
+    evaluation (``through=6``), in each of months 1..6.
 
     ``completions`` maps indicator id → month key → unit id → completion (missing
     and unavailable cells have no completion and are left out).
     """
     out: list[SimplificationProposal] = []
     for ind in sorted(indicators, key=lambda i: i.code):
-        months = completions.get(ind.id, {})
-        if not months or not low_discrimination_for_year(months, rules):
+        months = {
+            key: values
+            for key, values in completions.get(ind.id, {}).items()
+            if int(key[-2:]) <= through
+        }
+        if not months or not _low_through(months, through, rules):
             continue
         cvs = [coefficient_of_variation(values.values()) for values in months.values()]
         worst = max((cv for cv in cvs if cv is not None), default=Decimal(0))
@@ -281,12 +297,21 @@ def proposal_rows(proposals: Sequence[SimplificationProposal]) -> list[dict[str,
 
 
 def proposals_markdown(
-    year: int, proposals: Sequence[SimplificationProposal], rules: YearRules = DEFAULT_RULES
+    year: int,
+    proposals: Sequence[SimplificationProposal],
+    rules: YearRules = DEFAULT_RULES,
+    through: int = 12,
 ) -> str:
+    span = "全年12个月" if through == 12 else f"1–{through}月"
+    title = (
+        f"# {year} 年度指标简化建议"
+        if through == 12
+        else f"# {year} 年上半年指标简化建议（半年评估）"
+    )
     lines = [
-        f"# {year} 年度指标简化建议",
+        title,
         "",
-        f"- 规则：某指标在全年12个月中，每月各适用单位完成度的变异系数均低于 "
+        f"- 规则：某指标在{span}中，每月各适用单位完成度的变异系数均低于 "
         f"{rules.low_discrimination_cv}，即视为区分度不大，建议简化。",
         f"- 建议简化指标：{len(proposals)} 项",
         "",

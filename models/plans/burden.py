@@ -16,12 +16,16 @@ The figures, for a year Y:
   indicators by lifecycle, and ``simplification_proposals`` (measured low
   discrimination: CV under the year's ``low_discrimination_cv`` all year);
 - ``counties_on_platform`` / ``departments_on_platform`` of ``counties`` / ``departments``;
+- ``unit_categories``: the categories the units are assessed in (类别), each with its
+  number of units;
 - ``onsite_problems_solved`` of ``onsite_problems``: problems found by on-site checks
   of Y (their period is in Y) that are closed;
 - ``promotion_units``: units whose Y result fed a promotion recommendation
-  (a ``ResultUse`` of use ``appointment``);
+  (a ``ResultUse`` of use ``appointment``), and ``promoted_people``: the people those
+  recommendations named (``assess results record-use --people``);
 - ``messages_per_unit_month``: messages delivered to units about Y's periods (status
-  ``delivered``, period in Y, wherever they were sent) ÷ (units × 12), two decimals;
+  ``delivered``, period in Y, wherever they were sent) ÷ (units × the months of Y
+  whose monthly analysis ran), two decimals;
   ``messages_delivered`` the total and ``messages_max_unit_month`` the most of them
   one unit received in one calendar month (Asia/Shanghai);
 - ``onsite_checks``: on-site checks made (distinct unit and day with a recorded
@@ -34,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from models.catalog.vocabulary import CATEGORY_LABELS
 from models.rules import DEFAULT_RULES, YearRules
 
 _CENT = Decimal("0.01")
@@ -67,7 +72,11 @@ class BurdenCounts:
     onsite_sampled: int
     onsite_checks: int
     months: int = 12
+    """The months of the year whose monthly analysis ran (the messages' denominator)."""
     item_names: Mapping[str, str] = field(default_factory=dict)
+    categories: Mapping[str, int] = field(default_factory=dict)
+    """Units per category (category code → units)."""
+    promoted_people: int = 0
     notes: tuple[str, ...] = field(default=())
 
 
@@ -79,6 +88,12 @@ class Figure:
     label: str
     value: int | Decimal | None
     text: str
+
+
+def _categories(c: BurdenCounts) -> list[str]:
+    """The categories in the rulebook's order (counties first), unknown ones last."""
+    order = list(CATEGORY_LABELS)
+    return sorted(c.categories, key=lambda k: (order.index(k) if k in order else len(order), k))
 
 
 def _signed(n: int | Decimal) -> str:
@@ -150,6 +165,14 @@ def burden_figures(c: BurdenCounts) -> list[Figure]:
             f"{c.departments_on_platform} 个（共 {c.departments} 个）",
         ),
         Figure(
+            "unit_categories",
+            "考核单位类别（个）",
+            len(c.categories),
+            f"{len(c.categories)} 个类别（"
+            + "、".join(f"{CATEGORY_LABELS.get(k, k)} {c.categories[k]} 个" for k in _categories(c))
+            + "）",
+        ),
+        Figure(
             "onsite_problems_solved",
             "通过实地核查发现并整改销号的问题（个）",
             c.onsite_problems_closed,
@@ -162,11 +185,17 @@ def burden_figures(c: BurdenCounts) -> list[Figure]:
             f"{len(c.promotion_units)} 个",
         ),
         Figure(
+            "promoted_people",
+            "考核结果运用于提拔任用推荐的干部（人）",
+            c.promoted_people,
+            f"{c.promoted_people} 人（涉及 {len(c.promotion_units)} 个单位）",
+        ),
+        Figure(
             "messages_per_unit_month",
             "每个单位每月收到的提醒消息（条）",
             per_unit_month,
-            f"{per_unit_month} 条（全年送达 {c.messages_delivered} 条，{c.units} 个单位 × "
-            f"{c.months} 个月；单个单位单月最多 {c.messages_max_unit_month} 条）",
+            f"{per_unit_month} 条（送达 {c.messages_delivered} 条，按 {c.units} 个单位、"
+            f"已运行的 {c.months} 个月计；单个单位单月最多 {c.messages_max_unit_month} 条）",
         ),
         Figure(
             "onsite_checks",
@@ -228,7 +257,8 @@ def burden_markdown(
         "## 三、平台化管理",
         "",
         f"纳入考核平台管理的区县 {t('counties_on_platform')}，市直部门 "
-        f"{t('departments_on_platform')}。各单位以平台数据代替汇报材料，"
+        f"{t('departments_on_platform')}，分 {t('unit_categories')}考核。"
+        "各单位以平台数据代替汇报材料，"
         f"每个单位每月收到的提醒消息平均 {t('messages_per_unit_month')}。",
         "",
         "## 四、实地核查",
@@ -238,7 +268,8 @@ def burden_markdown(
         "",
         "## 五、考核结果运用",
         "",
-        f"考核结果运用于干部提拔任用推荐的单位 {t('promotion_units')}。",
+        f"考核结果运用于干部提拔任用推荐的单位 {t('promotion_units')}，"
+        f"推荐提拔任用干部 {t('promoted_people')}。",
         "",
         "## 附：数据一览",
         "",

@@ -30,7 +30,7 @@ from models.plans.results import (
     results_markdown,
     trend_markdown,
 )
-from models.rules import DEFAULT_RULES, Period, YearRules
+from models.rules import DEFAULT_RULES, Period, PeriodKind, YearRules
 
 
 @dataclass(frozen=True)
@@ -195,11 +195,14 @@ def annual_results_publication(
 def simplification_publication(
     year: Period, proposals: Sequence[SimplificationProposal], rules: YearRules = DEFAULT_RULES
 ) -> Publication:
-    """The indicators proposed for simplification (low discrimination all year)."""
+    """The indicators proposed for simplification (low discrimination all year, or all
+    the months of a half-year evaluation's period so far)."""
+    through = year.last_month
+    prefix = "annual" if year.kind is PeriodKind.YEAR else "half-year"
     return Publication(
-        f"annual-simplification-{year.key}",
+        f"{prefix}-simplification-{year.key.lower()}",
         proposal_rows(proposals),
-        proposals_markdown(year.year, proposals, rules),
+        proposals_markdown(year.year, proposals, rules, through),
         f"{year.key} 指标简化建议",
     )
 

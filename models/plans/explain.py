@@ -359,9 +359,12 @@ def explain_markdown(facts: ExplainFacts) -> str:
                 detail = f"，更正数值 {_num(r.corrected_value, unit)}"
             if r.share is not None:
                 detail = f"，减轻比例 {_pct(r.share)}"
+            refused = any(not c.approved for c in r.committee)
             effective = (
                 f"自 {_time(r.effective_at)} 起生效"
                 if r.effective_at is not None
+                else "未生效（考核委未批准，已退回考核办）"
+                if refused
                 else "尚未生效（待考核委审定）"
             )
             lines.append(

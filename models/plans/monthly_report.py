@@ -105,7 +105,7 @@ def lagging_indicators(report: MonthReport, top: int = 10) -> list[dict[str, Any
 
 def monthly_markdown(report: MonthReport, collection: dict[str, Any]) -> str:
     """The monthly analysis report in Chinese, as Markdown."""
-    lines = [f"# {report.period} 月度分析", ""]
+    lines = [f"# {report.period} 月分析", ""]
     if collection.get("unavailable"):
         lines += [
             "> **平台数据未能读取**：本月数据标记为“平台不可用”，不因此预扣任何单位分数。",

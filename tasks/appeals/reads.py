@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from models.persistence.tables import (
     Appeal,
+    CommitteeDecision,
     CycleRun,
     DeductionEntry,
     Indicator,
@@ -64,6 +65,7 @@ RES = columns_of(ResultEntry)
 MSG = columns_of(Message)
 PROG = columns_of(ProgressRecord)
 RUN = columns_of(CycleRun)
+COMMITTEE = columns_of(CommitteeDecision)
 
 
 def aware(value: datetime) -> datetime:
@@ -92,6 +94,20 @@ def core_ruling(kind: str, corrected: Any, share: Any) -> Ruling:
     return Ruling(RulingKind(kind), dec(corrected), dec(share))
 
 
+def committee_documents(session: Session, ruling_ids: Sequence[int]) -> dict[int, str]:
+    """Ruling id → the document of the committee decision that approved it (a ruling on
+    a force majeure or innovation appeal takes effect by that decision, so the unit is
+    told the committee's document, not the expert panel's)."""
+    if not ruling_ids:
+        return {}
+    rows = session.execute(
+        select(COMMITTEE.ruling_id, COMMITTEE.document_ref)
+        .where(COMMITTEE.ruling_id.in_(list(ruling_ids)), COMMITTEE.approved.is_(True))
+        .order_by(COMMITTEE.id)
+    ).all()
+    return {int(rid): doc for rid, doc in rows if doc}
+
+
 def load_unit_rulings(session: Session, unit_id: int, year: int) -> list[RulingRef]:
     """Every effective ruling on the unit's cells in ``year``."""
     rows = session.execute(
@@ -115,9 +131,20 @@ def load_unit_rulings(session: Session, unit_id: int, year: int) -> list[RulingR
         )
         .order_by(RULING.id)
     )
+    found = rows.all()
+    by_committee = committee_documents(session, [r[0] for r in found])
     return [
-        RulingRef(rid, aid, iid, period, core_ruling(kind, cv, sh), aware(at), reason, doc)
-        for rid, aid, iid, period, kind, cv, sh, at, reason, doc in rows
+        RulingRef(
+            rid,
+            aid,
+            iid,
+            period,
+            core_ruling(kind, cv, sh),
+            aware(at),
+            reason,
+            by_committee.get(rid, doc),
+        )
+        for rid, aid, iid, period, kind, cv, sh, at, reason, doc in found
     ]
 
 

@@ -61,6 +61,7 @@ from tasks.appeals.reads import (
     UNIT,
     WARN,
     aware,
+    committee_documents,
     core_ruling,
     load_cells,
     load_unit_rulings,
@@ -112,7 +113,7 @@ def load_recompute_snapshot(
         core_ruling(row.kind, row.corrected_value, row.share),
         aware(row.effective_at),
         row.reason,
-        row.document_ref,
+        committee_documents(session, [ruling_id]).get(ruling_id, row.document_ref),
     )
     rulings = load_unit_rulings(session, unit.id, year)
     cells = load_cells(session, unit.id, year_months(year))

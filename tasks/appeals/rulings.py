@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from models.errors import NotFoundError
 from models.persistence.database import session_scope
 from models.persistence.tables import (
     Appeal,
@@ -27,6 +28,7 @@ from models.persistence.tables import (
     columns_of,
 )
 from models.persistence.tables import Ruling as RulingRow
+from models.plans.committee import parse_appeal_ref
 from models.rules import (
     AppealStateError,
     AppealStatus,
@@ -45,6 +47,8 @@ from tasks.runtime import database
 __all__ = [
     "AppealView",
     "RulingRecord",
+    "find_appeal_id",
+    "find_appeal_task",
     "load_appeal",
     "record_committee_decision",
     "record_committee_task",
@@ -110,6 +114,28 @@ def load_appeal(session: Session, appeal_id: int) -> AppealView:
     if row is None:
         raise LookupError(f"appeal {appeal_id} does not exist")
     return AppealView(*row)
+
+
+def find_appeal_id(session: Session, ref: str | int) -> int:
+    """The internal id of the appeal written as its platform id (ap-202610-01) or internal id."""
+    parsed = parse_appeal_ref(ref)
+    if parsed.internal_id is not None:
+        found = session.execute(
+            select(APPEAL.id).where(APPEAL.id == parsed.internal_id)
+        ).scalar_one_or_none()
+    else:
+        found = session.execute(
+            select(APPEAL.id).where(APPEAL.platform_id == parsed.platform_id)
+        ).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(f"没有编号为 {parsed} 的申诉：请核对平台申诉编号或内部编号")
+    return int(found)
+
+
+@task(name="find-appeal", cache_policy=NO_CACHE)
+def find_appeal_task(ref: str) -> int:
+    with session_scope(database()) as session:
+        return find_appeal_id(session, ref)
 
 
 def _same_ruling(

@@ -11,16 +11,19 @@ undeliverable message again once its channel is fixed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.messages import (
     MERGEABLE_KINDS,
     ConfidentialContentError,
+    MessageFooter,
     MessagePlan,
     MessageStatus,
     PlanAction,
@@ -29,10 +32,14 @@ from models.messages import (
     digest_from_canonical,
     plan_outbox,
 )
-from models.persistence.tables import Message, Unit, table_of
+from models.persistence.tables import DeductionEntry, Message, Unit, columns_of, table_of
 from models.rules.workdays import WorkCalendar
 from models.rules.yearrules import DEFAULT_RULES, YearRules
 from tasks.delivery.reads import chunks
+from tasks.settings import get_settings
+
+UNIT = columns_of(Unit)
+DED = columns_of(DeductionEntry)
 
 __all__ = [
     "load_existing",
@@ -293,6 +300,52 @@ def save_outbox(
     return len(rows)
 
 
+def unit_url(template: str | None, unit_code: str, year: int) -> str | None:
+    """The unit's page on the platform from ``ASSESS_PLATFORM_UNIT_URL`` (None: unset)."""
+    if not template:
+        return None
+    return template.replace("{unit_code}", unit_code).replace("{year}", str(year))
+
+
+def load_pre_deduction_totals(
+    session: Session, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], Decimal]:
+    """(unit code, year) → the unit's pre-deductions of the year booked so far (the sum
+    of its signed ``pre`` entries of the deduction ledger)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    codes = sorted({code for code, _ in wanted})
+    years = sorted({year for _, year in wanted})
+    rows = session.execute(
+        core_select(UNIT.code, DED.year, func.coalesce(func.sum(DED.amount), 0))
+        .join(DeductionEntry, DED.unit_id == UNIT.id)
+        .where(col(UNIT.code).in_(codes), col(DED.year).in_(years), DED.stage == "pre")
+        .group_by(UNIT.code, DED.year)
+    ).all()
+    found = {(code, int(year)): Decimal(total) for code, year, total in rows}
+    return {key: found.get(key, Decimal(0)) for key in wanted}
+
+
+def with_footers(session: Session, digests: list[UnitDigest]) -> list[UnitDigest]:
+    """Each digest with its footer: the unit's running pre-deductions of the digest's year
+    and the link to its data on the platform (not hashed: see ``MessageFooter``)."""
+    keys = {(d.unit_code, int(d.period_key[:4])) for d in digests}
+    totals = load_pre_deduction_totals(session, keys)
+    template = get_settings().platform_unit_url
+    return [
+        replace(
+            d,
+            footer=MessageFooter(
+                year=int(d.period_key[:4]),
+                pre_deductions=totals[(d.unit_code, int(d.period_key[:4]))],
+                unit_url=unit_url(template, d.unit_code, int(d.period_key[:4])),
+            ),
+        )
+        for d in digests
+    ]
+
+
 def queue_digests(
     session: Session,
     digests: Iterable[UnitDigest],
@@ -304,7 +357,7 @@ def queue_digests(
     """Plan and save the outbox for `digests` (idempotent: the same content is never
     queued twice; a unit's older waiting messages of a mergeable kind are merged into the
     new one, see `models.messages.merging`). Returns the plans, skips included."""
-    the_digests = list(digests)
+    the_digests = with_footers(session, list(digests))
     existing = load_existing(session, (d.slot for d in the_digests))
     plans = plan_outbox(
         the_digests,

@@ -116,6 +116,7 @@ def raise_alert(
         last_error=failures[-1].error if failures else "单位未配置任何通知渠道",
         first_attempt_at=shanghai_time(history[0].attempted_at) if history else None,
         last_attempt_at=shanghai_time(history[-1].attempted_at) if history else None,
+        message_id=message.id,
     )
     alert = Message(
         key=key,

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from flows.forms import RulingForm
 from models.persistence.database import session_scope
 from models.persistence.tables import Appeal
 from models.plans.monthly import MonthSnapshot
@@ -348,3 +349,8 @@ def file_appeal(
 
 def at(year: int, month: int, day: int, hour: int = 10) -> datetime:
     return datetime(year, month, day, hour, tzinfo=SHANGHAI)
+
+
+def ruling_form(appeal_id: int | str, **fields: Any) -> RulingForm:
+    """The form the office fills for ``appeal_id`` (internal or platform id)."""
+    return RulingForm(appeal=str(appeal_id), **fields)

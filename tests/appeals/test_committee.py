@@ -25,6 +25,7 @@ from prefect.flow_runs import resume_flow_run
 from prefect.states import State
 from sqlalchemy import Engine
 
+from deployments.explain_cli import explain_command
 from flows.rule_on_appeal import rule_on_appeal
 from models.rules import Ruling, RulingKind
 from tests.appeals.support import (
@@ -34,6 +35,7 @@ from tests.appeals.support import (
     pick_cell,
     pick_rank_moving_cell,
     rows,
+    ruling_form,
 )
 
 pytestmark = [
@@ -55,7 +57,7 @@ def _in_thread(**params: Any) -> tuple[threading.Thread, dict[str, State[Any]]]:
     out: dict[str, State[Any]] = {}
 
     def run() -> None:
-        out["state"] = rule_on_appeal(**params, return_state=True)
+        out["state"] = rule_on_appeal(form=ruling_form(**params), return_state=True)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -89,8 +91,9 @@ def test_a_force_majeure_waiver_takes_effect_only_once_the_committee_approves(
     unit, indicator, _ = pick_rank_moving_cell(engine)
     appeal = file_appeal(engine, unit, indicator, "2026-12", kind="force_majeure")
     sums = ledger_sums(engine)
-    thread, out = _in_thread(appeal_id=appeal, committee_timeout_seconds=60, **RECOMMENDATION)
-    run_id = _paused_run(f"rule-on-appeal-{appeal}-waived")
+    [(platform_id,)] = rows(engine, "SELECT platform_id FROM appeal WHERE id = :a", a=appeal)
+    thread, out = _in_thread(appeal_id=platform_id, committee_timeout_seconds=60, **RECOMMENDATION)
+    run_id = _paused_run(f"申诉裁定-{platform_id}-免于扣分")  # found by its platform id
 
     # while the committee has not decided, the case is open and nothing is booked
     assert _status(engine, appeal) == "awaiting_committee"
@@ -115,6 +118,8 @@ def test_a_force_majeure_waiver_takes_effect_only_once_the_committee_approves(
         (True, "青考委〔2027〕1号", "同意专家组意见")
     ]
     assert rows(engine, "SELECT effective_at IS NOT NULL FROM ruling") == [(True,)]
+    [(told,)] = rows(engine, "SELECT body_text FROM message WHERE kind = 'appeal_outcome'")
+    assert "青考委〔2027〕1号" in told and RECOMMENDATION["document_ref"] not in told
     assert_matches_fresh(engine, {(unit, indicator, "2026-12"): Ruling(RulingKind.WAIVED)}, [unit])
 
 
@@ -126,8 +131,8 @@ def test_without_the_committees_decision_the_case_stays_open_and_can_wait_again(
     appeal = file_appeal(engine, unit, indicator, "2026-12", kind="innovation")
     sums = ledger_sums(engine)
 
-    state = rule_on_appeal(appeal_id=appeal, committee_timeout_seconds=3, return_state=True,
-                           **RECOMMENDATION)  # fmt: skip
+    form = ruling_form(appeal, committee_timeout_seconds=3, **RECOMMENDATION)
+    state = rule_on_appeal(form=form, return_state=True)
     assert state.is_failed()  # Prefect fails a pause that timed out; the case is not lost
     assert _status(engine, appeal) == "awaiting_committee"
     assert rows(engine, "SELECT effective_at FROM ruling") == [(None,)]
@@ -138,7 +143,7 @@ def test_without_the_committees_decision_the_case_stays_open_and_can_wait_again(
 
     # waiting again keeps the open recommendation; a refusal sends the case back to the office
     thread, out = _in_thread(appeal_id=appeal, committee_timeout_seconds=60, **RECOMMENDATION)
-    run_id = _paused_run(f"rule-on-appeal-{appeal}-waived")
+    run_id = _paused_run(f"申诉裁定-{appeal}-免于扣分")
     resume_flow_run(
         run_id,
         run_input={"approved": False, "document_ref": "青考委〔2027〕2号", "note": "证据不足"},
@@ -148,5 +153,13 @@ def test_without_the_committees_decision_the_case_stays_open_and_can_wait_again(
     assert _status(engine, appeal) == "registered"
     assert rows(engine, "SELECT COUNT(*), MAX(effective_at) FROM ruling") == [(1, None)]
     assert rows(engine, "SELECT approved FROM committee_decision") == [(False,)]
+    code, ind_code = rows(
+        engine,
+        "SELECT u.code, i.code FROM unit u, indicator i WHERE u.id = :u AND i.id = :i",
+        u=unit,
+        i=indicator,
+    )[0]
+    explained = explain_command(code, ind_code, "2026-12")
+    assert "考核委未批准" in explained and "待考核委审定" not in explained
     assert ledger_sums(engine) == sums
     assert rows(engine, "SELECT COUNT(*) FROM message WHERE kind = 'appeal_outcome'") == [(0,)]

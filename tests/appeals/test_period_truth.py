@@ -30,6 +30,7 @@ from tests.appeals.support import (
     ledger_sums,
     pick_cell,
     rows,
+    ruling_form,
 )
 
 pytestmark = [
@@ -61,8 +62,9 @@ def _h1(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def _rule(appeal_id: int, ruling: str, **kw: Any) -> int:
-    state = rule_on_appeal(appeal_id=appeal_id, ruling=ruling, reason="经核查，申诉理由成立",
-                           document_ref="青考办〔2027〕9号", return_state=True, **kw)  # fmt: skip
+    form = ruling_form(appeal_id, ruling=ruling, reason="经核查，申诉理由成立",
+                       document_ref="青考办〔2027〕9号", **kw)  # fmt: skip
+    state = rule_on_appeal(form=form, return_state=True)
     assert state.is_completed(), state.message
     data = state.result()
     assert isinstance(data, dict)

@@ -26,6 +26,7 @@ from tests.appeals.support import (
     pick_cell,
     pick_rank_moving_cell,
     rows,
+    ruling_form,
     stored_cells,
 )
 
@@ -45,14 +46,14 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 def _rule(appeal_id: int, ruling: str, **kw: Any) -> int:
-    state = rule_on_appeal(
-        appeal_id=appeal_id,
-        ruling=ruling,  # type: ignore[arg-type]
+    form = ruling_form(
+        appeal_id,
+        ruling=ruling,
         reason=kw.pop("reason", "经核查，申诉理由成立"),
         document_ref=kw.pop("document_ref", "青考办〔2027〕5号"),
-        return_state=True,
         **kw,
     )
+    state = rule_on_appeal(form=form, return_state=True)
     assert state.is_completed(), state.message
     data = state.result()
     assert isinstance(data, dict)
@@ -229,11 +230,11 @@ def test_a_rejected_appeal_changes_nothing_but_the_unit_is_told(
     _assert_rerun_changes_nothing(engine, ruling_id)
 
     # a ruled appeal is not ruled again, and an inconsistent ruling is refused before anything
-    again = rule_on_appeal(appeal_id=appeal, ruling="waived", reason="再议", document_ref="",
+    again = rule_on_appeal(form=ruling_form(appeal, ruling="waived", reason="再议"),
                            return_state=True)  # fmt: skip
     assert again.is_failed() and "already ruled" in (again.message or "")
     other = file_appeal(engine, unit, indicator, "2026-11")
-    bad = rule_on_appeal(appeal_id=other, ruling="reduced", reason="减轻", document_ref="",
+    bad = rule_on_appeal(form=ruling_form(other, ruling="reduced", reason="减轻"),
                          return_state=True)  # fmt: skip
     assert bad.is_failed() and "share" in (bad.message or "")
     assert rows(engine, "SELECT COUNT(*) FROM ruling") == [(1,)]

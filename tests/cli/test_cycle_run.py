@@ -115,7 +115,9 @@ def test_the_deployment_is_the_one_prefect_yaml_defines_for_the_cycles_flow(
         encoding="utf-8",
     )
     assert deployment_name(Cycle.MONTHLY_ANALYSIS, yaml_file) == "monthly_analysis/monthly"
-    assert deployment_name(Cycle.ANNUAL_ASSESSMENT, yaml_file) == "annual_assessment/calendar"
+    assert (
+        deployment_name(Cycle.ANNUAL_ASSESSMENT, yaml_file) == "annual_assessment/annual-assessment"
+    )
 
 
 def _with_preview(period: str | None = None, force: bool = False, preview: bool = False) -> None:
@@ -156,7 +158,7 @@ def test_without_a_configured_server_the_run_goes_in_process(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
-        route = cycle_cli.find_route("monthly_analysis/calendar")
+        route = cycle_cli.find_route("monthly_analysis/monthly-analysis")
     assert not route.use_server and "未配置 Prefect 服务器" in route.reason
 
 
@@ -164,7 +166,7 @@ def test_an_unreachable_server_sends_the_run_in_process_on_an_ephemeral_server()
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        route = cycle_cli.find_route("monthly_analysis/calendar")
+        route = cycle_cli.find_route("monthly_analysis/monthly-analysis")
     assert not route.use_server and route.server_down and "无法连接" in route.reason
 
 

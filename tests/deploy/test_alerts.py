@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from deployments.prefect_setup import setup_alerts
+from flows.forms import RulingForm
 from flows.monthly_analysis import monthly_analysis
 from flows.rule_on_appeal import rule_on_appeal
 from models.rules import SHANGHAI
@@ -59,7 +60,8 @@ def test_a_partial_run_and_a_failed_appeal_ruling_each_put_one_alert_in_the_ops_
     partial = monthly_analysis(period="2026-04", return_state=True)
     assert partial.name == "Partial" and partial.is_completed()
     failed = rule_on_appeal(
-        appeal_id=987654, ruling="rejected", reason="无此申诉", document_ref="考核办〔2026〕1号",
+        form=RulingForm(appeal="987654", ruling="rejected", reason="无此申诉",
+                        document_ref="考核办〔2026〕1号"),
         return_state=True,
     )  # fmt: skip
     assert failed.is_failed()

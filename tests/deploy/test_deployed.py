@@ -42,11 +42,11 @@ def test_the_deployed_schedules_are_the_working_day_adjusted_timetable(
 
     october = (datetime(2026, 10, 1, tzinfo=SHANGHAI), datetime(2026, 10, 31, tzinfo=SHANGHAI))
     with get_client(sync_client=True) as client:
-        monthly = client.read_deployment_by_name("monthly_analysis/calendar")
-        quarterly = client.read_deployment_by_name("quarterly_monitoring/calendar")
-        reminder = client.read_deployment_by_name("pre_deadline_reminder/calendar")
-        outbox = client.read_deployment_by_name("deliver_outbox/office-hours")
-        backfill = client.read_deployment_by_name("backfill_cycles/on-demand")
+        monthly = client.read_deployment_by_name("monthly_analysis/monthly-analysis")
+        quarterly = client.read_deployment_by_name("quarterly_monitoring/quarterly-monitoring")
+        reminder = client.read_deployment_by_name("pre_deadline_reminder/pre-deadline-reminder")
+        outbox = client.read_deployment_by_name("deliver_outbox/send-due-messages")
+        backfill = client.read_deployment_by_name("backfill_cycles/backfill-missed-periods")
 
     assert monthly.work_pool_name == POOL
     [schedule] = monthly.schedules
@@ -110,7 +110,9 @@ def test_a_worker_runs_a_deployment_with_parameters_and_publishes_its_artifacts(
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    run = run_deployment("monthly_analysis/calendar", parameters={"period": "2026-03"}, timeout=0)
+    run = run_deployment(
+        "monthly_analysis/monthly-analysis", parameters={"period": "2026-03"}, timeout=0
+    )
     assert isinstance(run, FlowRun)
     env = deployed.env(
         ASSESS_DATABASE_URL=db_url, ASSESS_PLATFORM_URL=sim, ASSESS_PLATFORM_TOKEN=TOKEN
@@ -149,7 +151,7 @@ def test_a_worker_runs_a_deployment_with_parameters_and_publishes_its_artifacts(
     by_key = {a.key: a for a in artifacts if a.key}
     assert {"monthly-analysis-2026-03", "monthly-analysis-2026-03-report"} <= set(by_key)
     assert by_key["monthly-analysis-2026-03"].type == "table"
-    assert "2026-03 月度分析" in str(by_key["monthly-analysis-2026-03-report"].data)
+    assert "2026-03 月分析" in str(by_key["monthly-analysis-2026-03-report"].data)
     with catalog_db.connect() as conn:
         status = conn.execute(
             sa.text("SELECT status FROM cycle_run WHERE cycle = 'monthly_analysis'")

@@ -1,7 +1,7 @@
 """The scale path: a Prefect server on PostgreSQL, two process workers, months run concurrently.
 
 A parallel backfill queues 2026-01..04 in our database and starts each month as a run
-of ``monthly_analysis/calendar``; two workers take the runs at once. Each run waits for
+of ``monthly_analysis/monthly-analysis``; two workers take the runs at once. Each run waits for
 the earlier queued months of its year, so the ledgers end exactly as when the months
 are run one by one (checked against a sequential run into a second database).
 """
@@ -163,7 +163,7 @@ def test_two_workers_running_months_at_once_book_the_same_ledgers_as_one_by_one(
     try:
         with temporary_settings({PREFECT_API_URL: pg_prefect.api_url}):
             backfill = run_deployment(
-                "backfill_cycles/on-demand",
+                "backfill_cycles/backfill-missed-periods",
                 parameters={
                     "cycle": "monthly_analysis",
                     "first": MONTHS[0],

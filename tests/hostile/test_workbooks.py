@@ -383,7 +383,7 @@ def test_the_results_export_holds_no_formula_and_its_scores_are_numbers(
                             rank=rank, grade="good", created_at=AT)
             )  # fmt: skip
         session.flush()
-        record_result_use(session, "C01", 2026, "appointment", "=1+1", USED)
+        record_result_use(session, "C01", 2026, "appointment", "=1+1", USED, people=2)
     path = tmp_path / "results-2026.xlsx"
     out = CliRunner().invoke(results_app, ["export", "--year", "2026", str(path)])
     assert out.exit_code == 0, out.output

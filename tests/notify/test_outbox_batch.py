@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 import tasks.delivery.reads as reads
-from models.messages import PlanAction, UnitDigest, build_unit_message, plan_outbox
+from models.messages import (
+    MessageFooter,
+    PlanAction,
+    UnitDigest,
+    build_unit_message,
+    plan_outbox,
+)
 from models.persistence.database import session_scope
 from models.persistence.tables import Message, Unit
 from models.rules.periods import SHANGHAI
@@ -70,7 +78,8 @@ def test_a_batch_is_stored_as_built_and_queued_only_once(engine: Engine) -> None
         unit_ids = {u.code: u.id for u in session.exec(select(Unit)).all()}
     assert len(rows) == len(digests)
     for row, one in zip(rows, digests, strict=True):
-        built = build_unit_message(one)
+        # queued with its footer: no pre-deductions booked, no platform link configured
+        built = build_unit_message(replace(one, footer=MessageFooter(2026, Decimal(0))))
         assert row.unit_id == unit_ids[one.unit_code]
         assert (row.audience, row.kind, row.period, row.status) == (
             "unit",

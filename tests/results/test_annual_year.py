@@ -41,7 +41,8 @@ FIGURES = (
     "key_items", "key_items_change", "items", "items_added", "items_dropped",
     "items_change_percent", "indicators_merged", "indicators_adapted", "indicators_simplified",
     "simplification_proposals", "counties_on_platform", "departments_on_platform",
-    "onsite_problems_solved", "promotion_units", "messages_per_unit_month", "onsite_checks",
+    "unit_categories", "onsite_problems_solved", "promotion_units", "promoted_people",
+    "messages_per_unit_month", "onsite_checks",
 )  # fmt: skip
 
 
@@ -135,7 +136,7 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     assert closed.exit_code == 0 and "已销号" in closed.output, closed.output
     promoted = runner.invoke(
         results_app,
-        ["record-use", "C01", "--year", "2026", "--use", "appointment",
+        ["record-use", "C01", "--year", "2026", "--use", "appointment", "--people", "3",
          "--reference", "青组〔2027〕3号"],
     )  # fmt: skip
     assert promoted.exit_code == 0, promoted.output
@@ -187,6 +188,10 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
         "AND period LIKE '2026%'"
     )
     units = count("SELECT COUNT(*) FROM unit")
+    months_run = count(
+        "SELECT COUNT(DISTINCT period) FROM cycle_run WHERE cycle = 'monthly_analysis' "
+        "AND period LIKE '2026-%' AND status IN ('completed', 'partial')"
+    )
     sampled = sum(len(p.sample) for p in plans.values())
     assert value == {
         "key_items": key_now,
@@ -205,6 +210,7 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
         "departments_on_platform": count(
             "SELECT COUNT(*) FROM unit WHERE kind = 'department' AND on_platform"
         ),
+        "unit_categories": count("SELECT COUNT(DISTINCT category) FROM unit"),
         "onsite_problems_solved": count(
             "SELECT COUNT(*) FROM problem_entry p JOIN problem_closure c ON c.problem_id = p.id "
             "WHERE p.source = 'onsite_check' AND p.period LIKE '2026-%'"
@@ -213,8 +219,9 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
             "SELECT COUNT(DISTINCT unit_id) FROM result_use WHERE year = 2026 "
             "AND use = 'appointment'"
         ),
+        "promoted_people": 3,
         "messages_per_unit_month": str(
-            (Decimal(delivered) / (units * 12)).quantize(Decimal("0.01"))
+            (Decimal(delivered) / (units * months_run)).quantize(Decimal("0.01"))
         ),
         "onsite_checks": count(
             "SELECT COUNT(*) FROM (SELECT DISTINCT f.unit_id, f.checked_on FROM "
@@ -226,6 +233,8 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     assert value["onsite_problems_solved"] == value["promotion_units"] == 1
     assert delivered > 0 and value["onsite_checks"] == 1
     assert f"共抽取 {sampled} 家次" in figures["onsite_checks"]["text"]
+    assert months_run == 12 and f"已运行的 {months_run} 个月" in figures[
+        "messages_per_unit_month"]["text"]  # fmt: skip
 
     written = runner.invoke(
         report_app, ["burden", "--year", "2026", "--out", str(tmp_path / "report.md")]
@@ -233,6 +242,7 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
     assert written.exit_code == 0, written.output
     markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert markdown.startswith("# 2026年度考核工作减负增效情况报告")
+    assert "×" not in markdown and "None" not in markdown
     for figure in figures.values():
         assert f"| {figure['label']} | {figure['text']} |" in markdown
 

@@ -31,7 +31,10 @@ COUNTS = BurdenCounts(
     onsite_plans=4,
     onsite_sampled=12,
     onsite_checks=9,
+    months=10,
     item_names={"A12": "防范化解债务风险", "A13": "锰污染治理", "K11": "重点工作督查"},
+    categories={"government": 18, "key_development": 12, "party_mass": 12},
+    promoted_people=7,
 )
 
 
@@ -50,9 +53,11 @@ def test_every_figure_of_section_ten_is_computed_from_the_counts() -> None:
         "simplification_proposals": 1,
         "counties_on_platform": 12,
         "departments_on_platform": 27,
+        "unit_categories": 3,
         "onsite_problems_solved": 3,
         "promotion_units": 2,
-        "messages_per_unit_month": Decimal("1.98"),  # 1000 ÷ (42 × 12)
+        "promoted_people": 7,
+        "messages_per_unit_month": Decimal("2.38"),  # 1000 ÷ (42 units × 10 months that ran)
         "onsite_checks": 9,
     }
 
@@ -72,7 +77,10 @@ def test_the_report_is_written_in_chinese_with_names_and_every_figure() -> None:
     assert "取消事项 3 项（I18、重点工作督查、K17）" in text
     assert "纳入考核平台管理的区县 12 个（共 12 个），市直部门 27 个（共 30 个）" in text
     assert "通过实地核查发现并整改销号问题 3 个（共发现 5 个）" in text
-    assert "每个单位每月收到的提醒消息平均 1.98 条" in text
+    assert "每个单位每月收到的提醒消息平均 2.38 条" in text
+    assert "按 42 个单位、已运行的 10 个月计" in text
+    assert "分 3 个类别（重点发展县 12 个、党群部门 12 个、政府部门 18 个）考核" in text
+    assert "推荐提拔任用干部 7 人（涉及 2 个单位）" in text
     for figure in burden_figures(COUNTS):
         assert f"| {figure.label} | {figure.text} |" in text
 
@@ -96,3 +104,39 @@ def test_an_indicator_that_hardly_varies_all_year_is_proposed_for_simplification
     text = proposals_markdown(2026, [proposal])
     assert "| flat | 平稳指标 | 3 | 12 | 0.0163 | 区分度不大，建议简化 |" in text
     assert "（本年度无符合条件的指标）" in proposals_markdown(2026, [])
+
+
+def test_the_report_leaves_no_figure_of_the_seed_empty() -> None:
+    text = burden_markdown(COUNTS)
+    assert "×" not in text and "None" not in text
+    for figure in burden_figures(COUNTS):
+        assert figure.value is not None and figure.text.strip(), figure.key
+
+
+def test_a_half_year_proposes_indicators_that_hardly_vary_in_its_months() -> None:
+    flat_half = IndicatorRef(1, "flat", "上半年平稳指标")
+    spread_later = IndicatorRef(2, "later", "下半年分化指标")
+    months = _months({1: "1.00", 2: "0.99", 3: "1.01"})
+    later = {
+        k: (v if k <= "2026-06" else {1: Decimal("0.5"), 2: Decimal("1.2"), 3: Decimal("1")})
+        for k, v in months.items()
+    }
+    completions = {1: {k: v for k, v in months.items() if k <= "2026-06"}, 2: later}
+    found = simplification_proposals([flat_half, spread_later], completions, through=6)
+    assert [(p.indicator_code, p.months) for p in found] == [("flat", 6), ("later", 6)]
+    assert simplification_proposals([flat_half, spread_later], completions) == []
+    text = proposals_markdown(2026, found, through=6)
+    assert text.startswith("# 2026 年上半年指标简化建议（半年评估）")
+    assert "在1–6月中" in text
+
+
+def test_the_half_year_proposals_are_published_under_a_key_prefect_accepts() -> None:
+    from models.plans.cycle_reports import simplification_publication
+    from models.rules import Period
+
+    half = simplification_publication(Period.half(2026, 1), [])
+    assert half.key == "half-year-simplification-2026-h1"
+    assert half.key == half.key.lower() and "1–6月" in half.markdown
+    assert simplification_publication(Period.whole_year(2026), []).key == (
+        "annual-simplification-2026"
+    )
