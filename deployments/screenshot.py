@@ -10,7 +10,8 @@ With the main job running (``make demo``), ``make screenshot`` (or
   run page), its fields titled in Chinese;
 - ``<run>-artifacts.png``: the Artifacts tab of the cycle run that published
   ``--run``'s artifacts (default ``monthly-analysis-2026-03``);
-- ``<run>-report.png``: that run's report artifact as the office reads it.
+- ``<run>-report.png``: that run's report artifact as the office reads it;
+- ``unit-<code>-<year>.png``: the latest unit-year artifact (one unit's whole year).
 
 Times are shown in Asia/Shanghai (``TZ`` of the browser).
 
@@ -120,7 +121,20 @@ def pages(ui: str, run_key: str) -> list[tuple[str, str, int]]:
     out.append((f"{run_key}-artifacts", run_url, 1000))
     report = latest_artifact(api, f"{run_key}-report") or table
     out.append((str(report["key"]), f"{ui}/artifacts/artifact/{report['id']}", 1900))
+    unit_year = latest_unit_year(api)
+    if unit_year:  # one unit's year, as operations staff find it by key (unit-c04-2026)
+        out.append((str(unit_year["key"]), f"{ui}/artifacts/artifact/{unit_year['id']}", 1900))
     return out
+
+
+def latest_unit_year(api: str) -> dict[str, Any] | None:
+    """The latest unit-year artifact (``unit-<code>-<year>``), if a monthly run made one."""
+    found = _post(
+        api,
+        "/artifacts/filter",
+        {"artifacts": {"key": {"like_": "unit-"}}, "sort": "CREATED_DESC", "limit": 1},
+    )
+    return found[0] if found else None
 
 
 def main(argv: list[str] | None = None) -> int:
