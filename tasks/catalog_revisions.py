@@ -27,20 +27,20 @@ from models.catalog.revision import (
 )
 from models.catalog.schema import Catalog, CatalogProblem, Loc
 from models.errors import InputError
-from models.messages import MessageStatus, message_key
+from models.messages import message_key
 from models.persistence.tables import (
     AssessmentYear,
     CatalogRevision,
     CycleRun,
     Indicator,
     Item,
-    Message,
     Unit,
 )
 from models.plans.catalog_notice import KIND_CATALOG_CHANGED, catalog_change_notices
 from models.plans.results import plan_results
 from models.rules import Period
 from tasks.catalog import indicator_values, item_values, load_catalog, load_revisions
+from tasks.delivery.queueing import add_pending_message
 from tasks.results import load_result_inputs, load_result_versions, save_results
 
 
@@ -184,25 +184,13 @@ def queue_change_notices(session: Session, revision_id: int, now: datetime) -> i
         key = message_key(
             notice.unit_code, KIND_CATALOG_CHANGED, revision.effective_month, notice.content_hash
         )
-        if session.exec(select(Message.id).where(Message.key == key)).first() is not None:
+        added = add_pending_message(
+            session, key=key, audience="unit", kind=KIND_CATALOG_CHANGED,
+            period=revision.effective_month, body=notice, now=now,
+            unit_id=ids[notice.unit_code],
+        )  # fmt: skip
+        if added is None:
             continue
-        session.add(
-            Message(
-                key=key,
-                unit_id=ids[notice.unit_code],
-                audience="unit",
-                kind=KIND_CATALOG_CHANGED,
-                period=revision.effective_month,
-                content_hash=notice.content_hash,
-                subject=notice.subject,
-                body_markdown=notice.markdown,
-                body_text=notice.text,
-                body_html=notice.html,
-                status=MessageStatus.PENDING,
-                due_at=now,
-                created_at=now,
-            )
-        )
         queued += 1
     session.flush()
     return queued

@@ -15,12 +15,11 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from models.messages import MessageStatus, message_key
+from models.messages import message_key
 from models.persistence.database import session_scope
 from models.persistence.tables import (
     CycleRun,
     DeductionEntry,
-    Message,
     MonthlyAssessment,
     ResultEntry,
     Unit,
@@ -38,6 +37,7 @@ from models.plans.result_versions import (
 )
 from models.plans.results import DataGap, DecemberCell, Settlement, UnitResult, data_gaps
 from models.rules import Level, Period, YearRules
+from tasks.delivery.queueing import add_pending_message
 from tasks.monthly import (
     load_indicators,
     load_ledger_sums,
@@ -252,27 +252,10 @@ def queue_restatement_notice(
     if notice is None:
         return
     key = message_key("office", KIND_RESULT_RESTATED, period, notice.content_hash)
-    found = session.execute(select(columns_of(Message).id).where(columns_of(Message).key == key))
-    if found.first() is not None:
-        return
-    session.add(
-        Message(
-            key=key,
-            unit_id=None,
-            audience="office",
-            kind=KIND_RESULT_RESTATED,
-            period=period,
-            content_hash=notice.content_hash,
-            subject=notice.subject,
-            body_markdown=notice.markdown,
-            body_text=notice.text,
-            body_html=notice.html,
-            status=MessageStatus.PENDING,
-            due_at=now,
-            created_at=now,
-            cycle_run_id=run_id,
-        )
-    )
+    add_pending_message(
+        session, key=key, audience="office", kind=KIND_RESULT_RESTATED, period=period,
+        body=notice, now=now, run_id=run_id,
+    )  # fmt: skip
     session.flush()
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, update
 from sqlalchemy import select as core_select
@@ -398,4 +398,55 @@ def requeue_message(session: Session, message_id: int, now: datetime) -> Message
     message.due_at = now
     session.add(message)
     session.flush()
+    return message
+
+
+class MessageBody(Protocol):
+    """What a rendered message gives the outbox row (digests, notices, alerts)."""
+
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def markdown(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+
+
+def add_pending_message(
+    session: Session,
+    *,
+    key: str,
+    audience: str,
+    kind: str,
+    period: str,
+    body: MessageBody,
+    now: datetime,
+    unit_id: int | None = None,
+    run_id: int | None = None,
+) -> Message | None:
+    """Queue one message (status pending, due now) unless its key is queued already:
+    the one way a notice or an alert enters the outbox outside the digests."""
+    if session.exec(select(Message.id).where(Message.key == key)).first() is not None:
+        return None
+    message = Message(
+        key=key,
+        unit_id=unit_id,
+        audience=audience,
+        kind=kind,
+        period=period,
+        content_hash=body.content_hash,
+        subject=body.subject,
+        body_markdown=body.markdown,
+        body_text=body.text,
+        body_html=body.html,
+        status=MessageStatus.PENDING,
+        due_at=now,
+        created_at=now,
+        cycle_run_id=run_id,
+    )
+    session.add(message)
     return message

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from models.messages import AttemptOutcome, MessageStatus, build_office_alert, message_key
 from models.persistence.tables import Message
 from tasks.delivery.channels import redact_channel
+from tasks.delivery.queueing import add_pending_message
 from tasks.delivery.reads import (
     OFFICE,
     UNIT_UNREACHABLE,
@@ -118,21 +119,9 @@ def raise_alert(
         last_attempt_at=shanghai_time(history[-1].attempted_at) if history else None,
         message_id=message.id,
     )
-    alert = Message(
-        key=key,
-        unit_id=None,
-        audience=OFFICE,
-        kind=UNIT_UNREACHABLE,
-        period=message.period,
-        content_hash=rendered.content_hash,
-        subject=rendered.subject,
-        body_markdown=rendered.markdown,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        status=MessageStatus.PENDING,
-        due_at=now,
-        created_at=now,
-    )
-    session.add(alert)
+    alert = add_pending_message(
+        session, key=key, audience=OFFICE, kind=UNIT_UNREACHABLE, period=message.period,
+        body=rendered, now=now,
+    )  # fmt: skip
     session.flush()
     return alert
