@@ -101,19 +101,18 @@ def backfill_cycles(
     the_cycle = Cycle(cycle)
     run = cycle_flow(the_cycle)
     periods = cycle_periods(the_cycle, first, last)
-    release_dead_holders_task(the_cycle.value, clock())  # a crashed run's claim reads failed
+    now = clock()  # read once: the release, the pick and the queue judge the same instant
+    release_dead_holders_task(the_cycle.value, now)  # a crashed run's claim reads failed
     rows = load_cycle_rows_task(the_cycle.value)
     rules = load_year_rules_task(sorted({p.year for p in periods}))
-    pick = pick_periods(
-        the_cycle, periods, rows, mode, clock(), work_calendar(), rules, STALE_AFTER
-    )
+    pick = pick_periods(the_cycle, periods, rows, mode, now, work_calendar(), rules, STALE_AFTER)
     keys = pick.keys
     logger.info("%s %s..%s mode=%s: %s", cycle, first, last, mode, ", ".join(keys) or "nothing")
     outcomes: list[BackfillOutcome] = []
     chosen = list(pick.chosen)
     if parallel and not dry_run and chosen:
         require_deployment(cycle_deployment(the_cycle))  # before queueing anything
-        queue_cycles_task(the_cycle.value, keys, clock())
+        queue_cycles_task(the_cycle.value, keys, now)
         ended = run_deployments_in_parallel(the_cycle, chosen)
         for (p, force), (state_name, message, ok) in zip(chosen, ended, strict=True):
             outcomes.append(BackfillOutcome(p.key, force, f"{state_name}：{message}", ok))

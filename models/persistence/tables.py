@@ -14,6 +14,9 @@ Groups, in the rulebook's order:
 - on-site checks: ``OnsiteCheckPlan``, ``OnsiteCheckFinding``
 - uses of results: ``ResultUse``, ``ShareRecord``
 
+(the last three groups are defined in ``office_tables``, the column kinds in ``columns``;
+all are imported from here)
+
 Datetimes are aware and stored in UTC (``UTCDateTime``); money-like points are
 ``Numeric(12, 2)``; platform values and completions ``Numeric(20, 6)``.
 """
@@ -24,30 +27,36 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, Table, UniqueConstraint, false
+from sqlalchemy import Index, Table, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-from models.persistence.types import UTCDateTime
-
-POINTS = Numeric(12, 2)
-VALUE = Numeric(20, 6)
-
-
-def _points(**kw: Any) -> Any:
-    return Field(sa_type=POINTS, **kw)
-
-
-def _value(**kw: Any) -> Any:
-    return Field(sa_type=VALUE, **kw)
-
-
-def _ts(**kw: Any) -> Any:
-    return Field(sa_type=UTCDateTime, **kw)
-
-
-def _json(**kw: Any) -> Any:
-    return Field(sa_column=Column(JSON, nullable=kw.pop("nullable", False)), **kw)
-
+from models.persistence.columns import POINTS as POINTS
+from models.persistence.columns import VALUE as VALUE
+from models.persistence.columns import _json, _points, _ts, _value
+from models.persistence.office_tables import (
+    Appeal as Appeal,
+)
+from models.persistence.office_tables import (
+    CommitteeDecision as CommitteeDecision,
+)
+from models.persistence.office_tables import (
+    ExpertRecommendation as ExpertRecommendation,
+)
+from models.persistence.office_tables import (
+    OnsiteCheckFinding as OnsiteCheckFinding,
+)
+from models.persistence.office_tables import (
+    OnsiteCheckPlan as OnsiteCheckPlan,
+)
+from models.persistence.office_tables import (
+    ResultUse as ResultUse,
+)
+from models.persistence.office_tables import (
+    Ruling as Ruling,
+)
+from models.persistence.office_tables import (
+    ShareRecord as ShareRecord,
+)
 
 # --------------------------------------------------------------------------- catalog
 
@@ -464,140 +473,6 @@ class DeliveryAttempt(SQLModel, table=True):
         sa_column_kwargs={"server_default": false()},
         description="sent again after an expired lease: an earlier post's answer was lost",
     )
-
-
-# --------------------------------------------------------------------------- appeals
-
-
-class Appeal(SQLModel, table=True):
-    """An appeal (申诉) filed on the platform."""
-
-    __table_args__ = (UniqueConstraint("platform_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    platform_id: str = Field(max_length=120)
-    unit_id: int = Field(foreign_key="unit.id", index=True)
-    indicator_id: int = Field(foreign_key="indicator.id")
-    period: str = Field(max_length=7)
-    kind: str = Field(max_length=20)
-    claimed_value: Decimal | None = _value(default=None, nullable=True)
-    reason: str = Field(max_length=2000)
-    filed_at: datetime = _ts()
-    received_at: datetime = _ts()
-    status: str = Field(
-        default="registered",
-        max_length=30,
-        description="registered | refused | expert_review | awaiting_committee | ruled | expired",
-    )
-    refusal_reason: str = Field(default="", max_length=500)
-
-
-class Ruling(SQLModel, table=True):
-    """The office's ruling on an appeal."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    appeal_id: int = Field(foreign_key="appeal.id", index=True)
-    kind: str = Field(max_length=20, description="rejected | corrected | waived | reduced")
-    corrected_value: Decimal | None = _value(default=None, nullable=True)
-    share: Decimal | None = _value(default=None, nullable=True)
-    reason: str = Field(max_length=2000)
-    document_ref: str = Field(default="", max_length=200)
-    ruled_by: str = Field(default="", max_length=200)
-    ruled_at: datetime = _ts()
-    effective_at: datetime | None = _ts(default=None, nullable=True)
-
-
-class ExpertRecommendation(SQLModel, table=True):
-    """The expert panel's (专家组) recommendation on a force-majeure or innovation case."""
-
-    __tablename__ = "expert_recommendation"
-
-    id: int | None = Field(default=None, primary_key=True)
-    appeal_id: int = Field(foreign_key="appeal.id", index=True)
-    ruling_id: int | None = Field(default=None, foreign_key="ruling.id")
-    recommendation: str = Field(max_length=2000)
-    experts: str = Field(default="", max_length=500)
-    recommended_at: datetime = _ts()
-
-
-class CommitteeDecision(SQLModel, table=True):
-    """The assessment committee's (考核委) approval or refusal of a recommended ruling."""
-
-    __tablename__ = "committee_decision"
-
-    id: int | None = Field(default=None, primary_key=True)
-    appeal_id: int = Field(foreign_key="appeal.id", index=True)
-    ruling_id: int = Field(foreign_key="ruling.id")
-    approved: bool
-    document_ref: str = Field(default="", max_length=200)
-    note: str = Field(default="", max_length=2000)
-    decided_at: datetime = _ts()
-
-
-# -------------------------------------------------------------------- on-site checks
-
-
-class OnsiteCheckPlan(SQLModel, table=True):
-    """A confidential plan of unannounced on-site checks (四不两直) drawn at a quarter."""
-
-    __tablename__ = "onsite_check_plan"
-    __table_args__ = (UniqueConstraint("period"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    period: str = Field(max_length=7)
-    seed: int
-    candidates: list[dict[str, Any]] = _json(default_factory=list)
-    sample: list[str] = _json(default_factory=list)
-    drawn_at: datetime = _ts()
-
-
-class OnsiteCheckFinding(SQLModel, table=True):
-    """What an on-site check found at a unit."""
-
-    __tablename__ = "onsite_check_finding"
-
-    id: int | None = Field(default=None, primary_key=True)
-    plan_id: int = Field(foreign_key="onsite_check_plan.id", index=True)
-    unit_id: int = Field(foreign_key="unit.id")
-    checked_on: date
-    description: str = Field(max_length=2000)
-    rectify_by: date
-    recorded_at: datetime = _ts()
-
-
-# ------------------------------------------------------------------ uses of results
-
-
-class ResultUse(SQLModel, table=True):
-    """A use of a unit's annual result (七关联), e.g. a promotion recommendation."""
-
-    __tablename__ = "result_use"
-
-    id: int | None = Field(default=None, primary_key=True)
-    year: int = Field(index=True)
-    unit_id: int = Field(foreign_key="unit.id")
-    use: str = Field(max_length=20)
-    reference: str = Field(default="", max_length=200)
-    recorded_at: datetime = _ts()
-    people: int = Field(
-        default=0,
-        sa_column_kwargs={"server_default": "0"},
-        description="people the use concerned (e.g. cadres recommended for promotion)",
-    )
-
-
-class ShareRecord(SQLModel, table=True):
-    """An export shared with a supervisor (巡察, livelihood, major projects)."""
-
-    __tablename__ = "share_record"
-
-    id: int | None = Field(default=None, primary_key=True)
-    recipient: str = Field(max_length=40)
-    kind: str = Field(max_length=40)
-    period: str = Field(max_length=7)
-    content_hash: str = Field(max_length=64)
-    unit_codes: list[str] = _json(default_factory=list)
-    shared_at: datetime = _ts()
 
 
 LEDGER_TABLES: tuple[str, ...] = (

@@ -11,11 +11,10 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from models.errors import InputError
-from models.rules import WorkCalendar, local_text
+from models.rules import SHANGHAI, WorkCalendar, local_text
 
 __all__ = ["AppealRef", "CommitteeDeadline", "committee_deadline", "parse_appeal_ref"]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICE_CLOSES = time(18, 0)
 _PLATFORM_ID = re.compile(r"^[^\x00-\x20\x7f]{1,120}$")
 """The platform's appeal id: 1–120 printable characters (README, "What the platform may send")."""
