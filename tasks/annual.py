@@ -47,9 +47,9 @@ from models.plans.annual import (
     result_notice_digests,
     simplification_proposals,
 )
-from models.plans.burden import BurdenCounts
+from models.plans.burden import BurdenCounts, SamePeriod, items_revised_in_year
 from models.rules import SHANGHAI, Cycle, Level, WorkCalendar, YearRules, to_shanghai
-from tasks.catalog import load_catalog
+from tasks.catalog import load_catalog, load_revisions
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators
 from tasks.onsite_tasks import ONSITE_SOURCE
@@ -330,6 +330,27 @@ def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
         else 0
     )
 
+    added_in_year, removed_in_year = items_revised_in_year(load_revisions(session, year), year)
+    latest = session.execute(
+        select(func.max(RUN.period)).where(
+            RUN.cycle == Cycle.MONTHLY_ANALYSIS.value,
+            RUN.period.like(f"{year}-%"),
+            RUN.status.in_(["completed", "partial"]),
+        )
+    ).scalar_one()
+    same_period = None
+    if latest is not None:
+        month = int(str(latest)[5:7])
+        now_items, then_items = (
+            sum(
+                1
+                for i in load_catalog(session, f"{y}-{month:02d}").items
+                if i.year == y and i.status in COUNTING_ITEM_STATUSES
+            )
+            for y in (year, year - 1)
+        )
+        same_period = SamePeriod(month, now_items, then_items)
+
     return BurdenCounts(
         year=year,
         key_items=keys[year],
@@ -356,6 +377,9 @@ def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
         months=int(months_run),
         item_names=item_names,
         categories={k: categories[k] for k in sorted(categories)},
+        items_added_in_year=added_in_year,
+        items_removed_in_year=removed_in_year,
+        same_period=same_period,
         promoted_people=int(promoted_people),
     )
 

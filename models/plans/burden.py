@@ -29,7 +29,13 @@ The figures, for a year Y:
   ``messages_delivered`` the total and ``messages_max_unit_month`` the most of them
   one unit received in one calendar month (Asia/Shanghai);
 - ``onsite_checks``: on-site checks made (distinct unit and day with a recorded
-  finding) and ``onsite_sampled``: units drawn for checks by Y's quarterly plans.
+  finding) and ``onsite_sampled``: units drawn for checks by Y's quarterly plans;
+- ``items_added_in_year`` / ``items_removed_in_year``: items the year's audited catalog
+  revisions added to or took out of the counting items (``items_revised_in_year``), with
+  their document and effective month, and the share of the year's items they make;
+- ``items_same_period_change``: the counting items as of the latest month analysed in Y
+  against the same month of Y − 1 (each year's catalog as of that month, revisions
+  included), in percent (上年同期).
 """
 
 from __future__ import annotations
@@ -38,11 +44,59 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from models.catalog.vocabulary import CATEGORY_LABELS
+from models.catalog.revision import ITEM_ADDED, ITEM_CHANGED, RevisionRow
+from models.catalog.vocabulary import CATEGORY_LABELS, COUNTING_ITEM_STATUSES
 from models.rules import DEFAULT_RULES, YearRules
 
 _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class RevisedItem:
+    """An item a catalog revision of the year added to (or took out of) the counting items."""
+
+    code: str
+    name: str
+    document_ref: str
+    effective_month: str
+
+
+@dataclass(frozen=True)
+class SamePeriod:
+    """Counting items as of month ``month`` of the year and of the year before."""
+
+    month: int
+    items: int
+    items_last_year: int
+
+
+def items_revised_in_year(
+    revisions: Sequence[RevisionRow], year: int
+) -> tuple[tuple[RevisedItem, ...], tuple[RevisedItem, ...]]:
+    """The items ``year``'s revisions added to the counting items (approved or filed) and
+    those they took out of them, each as of the last revision that changed it: an item
+    added and withdrawn in the same year is in neither."""
+    start: dict[str, bool] = {}
+    final: dict[str, tuple[bool, RevisedItem]] = {}
+    for revision in sorted(revisions, key=lambda r: r.id):
+        if revision.year != year:
+            continue
+        for change in revision.changes:
+            if change.kind not in (ITEM_ADDED, ITEM_CHANGED):
+                continue
+            if change.code not in start:
+                before = change.before
+                start[change.code] = (
+                    before is not None and before.get("status") in COUNTING_ITEM_STATUSES
+                )
+            counting = change.after.get("status") in COUNTING_ITEM_STATUSES
+            name = str(change.after.get("name") or change.code)
+            item = RevisedItem(change.code, name, revision.document_ref, revision.effective_month)
+            final[change.code] = (counting, item)
+    added = tuple(item for code, (on, item) in sorted(final.items()) if on and not start[code])
+    removed = tuple(item for code, (on, item) in sorted(final.items()) if start[code] and not on)
+    return added, removed
 
 
 @dataclass(frozen=True)
@@ -78,6 +132,11 @@ class BurdenCounts:
     """Units per category (category code → units)."""
     promoted_people: int = 0
     notes: tuple[str, ...] = field(default=())
+    items_added_in_year: tuple[RevisedItem, ...] = ()
+    items_removed_in_year: tuple[RevisedItem, ...] = ()
+    same_period: SamePeriod | None = None
+    """Counting items as of the latest month analysed, this year and last (None: no
+    month of the year analysed yet)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +165,30 @@ def _percent_change(now: int, before: int) -> Decimal | None:
     return (Decimal(now - before) * 100 / Decimal(before)).quantize(_TENTH, ROUND_HALF_UP)
 
 
+def _share(part: int, whole: int) -> str:
+    if whole == 0:
+        return "—"
+    return f"{(Decimal(part) * 100 / Decimal(whole)).quantize(_TENTH, ROUND_HALF_UP)}%"
+
+
+def _same_period_figure(c: BurdenCounts) -> Figure:
+    label = "考核事项较上年同期变化（%）"
+    p = c.same_period
+    if p is None:
+        return Figure("items_same_period_change", label, None, "—（本年度尚无已分析的月份）")
+    change = _percent_change(p.items, p.items_last_year)
+    counts = f"截至{p.month}月：{c.year}年 {p.items} 项，{c.year - 1}年同期 {p.items_last_year} 项"
+    if change is None:
+        return Figure("items_same_period_change", label, None, f"—（{counts}）")
+    return Figure("items_same_period_change", label, change, f"{_signed(change)}%（{counts}）")
+
+
+def _revised_names(items: Sequence[RevisedItem]) -> str:
+    return "、".join(
+        f"{i.name}（{i.document_ref}，自{int(i.effective_month[5:])}月起）" for i in items
+    )
+
+
 def burden_figures(c: BurdenCounts) -> list[Figure]:
     """Every figure of rulebook section 10, in the rulebook's order."""
     items = len(c.item_codes)
@@ -132,6 +215,20 @@ def burden_figures(c: BurdenCounts) -> list[Figure]:
         Figure("items", "考核事项总数（项）", items, f"{items} 项（{last}年 {items_before} 项）"),
         Figure("items_added", "新增考核事项（项）", len(added), f"{len(added)} 项"),
         Figure("items_dropped", "取消考核事项（项）", len(dropped), f"{len(dropped)} 项"),
+        Figure(
+            "items_added_in_year",
+            "年内经审定修订新增考核事项（项）",
+            len(c.items_added_in_year),
+            f"{len(c.items_added_in_year)} 项（占全年考核事项的 "
+            f"{_share(len(c.items_added_in_year), items)}）",
+        ),
+        Figure(
+            "items_removed_in_year",
+            "年内经审定修订取消考核事项（项）",
+            len(c.items_removed_in_year),
+            f"{len(c.items_removed_in_year)} 项",
+        ),
+        _same_period_figure(c),
         Figure(
             "items_change_percent",
             f"考核事项数量较{last}年变化（%）",
@@ -210,6 +307,18 @@ def figure_values(figures: Sequence[Figure]) -> dict[str, int | Decimal | None]:
     return {f.key: f.value for f in figures}
 
 
+def _in_year_sentence(c: BurdenCounts, same_period: str) -> str:
+    """今年以来…: the items the year's revisions added and removed, and the same-period change."""
+    added, removed = c.items_added_in_year, c.items_removed_in_year
+    text = f"今年以来，经审定修订新增考核事项 {len(added)} 项" + (
+        f"（{_revised_names(added)}）" if added else ""
+    )
+    text += f"，取消 {len(removed)} 项" + (f"（{_revised_names(removed)}）" if removed else "")
+    if c.same_period is not None:
+        text += f"；考核事项较上年同期变化 {same_period}"
+    return text + "。"
+
+
 def burden_markdown(
     c: BurdenCounts, figures: Sequence[Figure] | None = None, rules: YearRules = DEFAULT_RULES
 ) -> str:
@@ -238,7 +347,8 @@ def burden_markdown(
         + (f"（{'、'.join(added)}）" if added else "")
         + f"，取消事项 {t('items_dropped')}"
         + (f"（{'、'.join(dropped)}）" if dropped else "")
-        + "。",
+        + "。"
+        + _in_year_sentence(c, t("items_same_period_change")),
         "",
         "## 二、优化考核指标",
         "",

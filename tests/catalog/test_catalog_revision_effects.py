@@ -157,6 +157,8 @@ def test_the_burden_report_counts_items_added_and_indicators_retired_by_revision
         after = gather_burden_counts(session, YEAR)
     petitions = next(i for i in catalog.indicators if (i.year, i.code) == (YEAR, "petitions"))
     assert after.item_codes == before.item_codes | {"A20"}
+    assert before.items_added_in_year == ()
+    assert [(i.code, i.effective_month) for i in after.items_added_in_year] == [("A20", "2026-07")]
     assert petitions.name not in before.simplified
     assert sorted(after.simplified) == sorted([*before.simplified, petitions.name])
 

@@ -39,6 +39,7 @@ SEED = 1_112_223_334
 AFTER_THE_ANNUAL_TIME = datetime(2027, 1, 8, 9, 0, tzinfo=SHANGHAI)
 FIGURES = (
     "key_items", "key_items_change", "items", "items_added", "items_dropped",
+    "items_added_in_year", "items_removed_in_year", "items_same_period_change",
     "items_change_percent", "indicators_merged", "indicators_adapted", "indicators_simplified",
     "simplification_proposals", "counties_on_platform", "departments_on_platform",
     "unit_categories", "onsite_problems_solved", "promotion_units", "promoted_people",
@@ -199,6 +200,12 @@ def test_the_demo_year_is_graded_notified_used_exported_and_reported(
         "items": len(items_now),
         "items_added": len(items_now - items_before),
         "items_dropped": len(items_before - items_now),
+        # No revision in the demo year: the same period (December) is the whole year.
+        "items_added_in_year": count(
+            "SELECT COUNT(*) FROM item WHERE year = 2026 AND revision_id IS NOT NULL"
+        ),
+        "items_removed_in_year": 0,
+        "items_same_period_change": str(change),
         "items_change_percent": str(change),
         "indicators_merged": lifecycle["merged"],
         "indicators_adapted": lifecycle["adapted"],

@@ -5,8 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from models.catalog.revision import CatalogChange, RevisionRow
 from models.plans.annual import IndicatorRef, proposals_markdown, simplification_proposals
-from models.plans.burden import BurdenCounts, burden_figures, burden_markdown, figure_values
+from models.plans.burden import (
+    BurdenCounts,
+    RevisedItem,
+    SamePeriod,
+    burden_figures,
+    burden_markdown,
+    figure_values,
+    items_revised_in_year,
+)
 
 COUNTS = BurdenCounts(
     year=2026,
@@ -35,6 +44,8 @@ COUNTS = BurdenCounts(
     item_names={"A12": "防范化解债务风险", "A13": "锰污染治理", "K11": "重点工作督查"},
     categories={"government": 18, "key_development": 12, "party_mass": 12},
     promoted_people=7,
+    items_added_in_year=(RevisedItem("A13", "锰污染治理", "青考办〔2026〕12号", "2026-07"),),
+    same_period=SamePeriod(month=10, items=4, items_last_year=5),
 )
 
 
@@ -46,6 +57,9 @@ def test_every_figure_of_section_ten_is_computed_from_the_counts() -> None:
         "items": 4,
         "items_added": 2,
         "items_dropped": 3,
+        "items_added_in_year": 1,
+        "items_removed_in_year": 0,
+        "items_same_period_change": Decimal("-20.0"),
         "items_change_percent": Decimal("-20.0"),
         "indicators_merged": 2,
         "indicators_adapted": 1,
@@ -81,6 +95,11 @@ def test_the_report_is_written_in_chinese_with_names_and_every_figure() -> None:
     assert "按 42 个单位、已运行的 10 个月计" in text
     assert "分 3 个类别（重点发展县 12 个、党群部门 12 个、政府部门 18 个）考核" in text
     assert "推荐提拔任用干部 7 人（涉及 2 个单位）" in text
+    assert (
+        "今年以来，经审定修订新增考核事项 1 项（锰污染治理（青考办〔2026〕12号，自7月起）），"
+        "取消 0 项；考核事项较上年同期变化 -20.0%（截至10月：2026年 4 项，2025年同期 5 项）。"
+    ) in text
+    assert "| 年内经审定修订新增考核事项（项） | 1 项（占全年考核事项的 25.0%） |" in text
     for figure in burden_figures(COUNTS):
         assert f"| {figure.label} | {figure.text} |" in text
 
@@ -140,3 +159,49 @@ def test_the_half_year_proposals_are_published_under_a_key_prefect_accepts() -> 
     assert simplification_publication(Period.whole_year(2026), []).key == (
         "annual-simplification-2026"
     )
+
+
+def _revision(rid: int, month: str, *changes: CatalogChange, year: int = 2026) -> RevisionRow:
+    return RevisionRow(rid, year, f"青考办〔2026〕{rid}号", month, "", "office", "", changes)
+
+
+def _item(code: str, status: str) -> dict[str, str]:
+    return {"code": code, "name": f"事项{code}", "status": status}
+
+
+def test_the_items_a_year_added_or_removed_come_from_its_revisions() -> None:
+    added = CatalogChange("item_added", "A20", None, _item("A20", "approved"))
+    approved = CatalogChange(
+        "item_changed", "A21", _item("A21", "pending"), _item("A21", "approved"), ("status",)
+    )
+    withdrawn = CatalogChange(
+        "item_changed", "K01", _item("K01", "approved"), _item("K01", "withdrawn"), ("status",)
+    )
+    renamed = CatalogChange(
+        "item_changed", "K02", _item("K02", "approved"), _item("K02", "filed"), ("status",)
+    )
+    short_lived = CatalogChange("item_added", "A22", None, _item("A22", "filed"))
+    gone_again = CatalogChange(
+        "item_changed", "A22", _item("A22", "filed"), _item("A22", "withdrawn"), ("status",)
+    )
+    last_year = _revision(1, "2025-05", added, year=2025)
+    revisions = [
+        last_year,
+        _revision(2, "2026-04", added, approved, short_lived),
+        _revision(3, "2026-07", withdrawn, renamed, gone_again),
+    ]
+    plus, minus = items_revised_in_year(revisions, 2026)
+    assert [(i.code, i.document_ref, i.effective_month) for i in plus] == [
+        ("A20", "青考办〔2026〕2号", "2026-04"),
+        ("A21", "青考办〔2026〕2号", "2026-04"),
+    ]
+    assert [(i.code, i.name, i.effective_month) for i in minus] == [("K01", "事项K01", "2026-07")]
+    assert items_revised_in_year(revisions, 2024) == ((), ())
+
+
+def test_the_same_period_change_waits_for_the_first_analysed_month() -> None:
+    figures = {f.key: f for f in burden_figures(replace(COUNTS, same_period=None))}
+    assert figures["items_same_period_change"].value is None
+    assert figures["items_same_period_change"].text == "—（本年度尚无已分析的月份）"
+    text = burden_markdown(replace(COUNTS, same_period=None))
+    assert "取消 0 项。" in text and "；考核事项较上年同期变化" not in text
