@@ -9,78 +9,21 @@ test its own copy of that database, with the settings pointing at it.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sqlite3
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from deployments.demo.build_catalog import demo_catalog
 from models.persistence.database import make_engine, session_scope
 from models.rules import CalendarFallbackWarning
 from tasks.catalog import save_catalog
 from tasks.runtime import database
-from tests.conftest import BACKEND, PG_URL
-from tests.cycles.conftest import TOKEN, demo_year, sim_url  # noqa: F401 (fixtures)
-
-_copies = iter(range(1_000_000))
-
-
-def _pg_admin() -> Engine:
-    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-
-
-def _pg_url(name: str) -> str:
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def _copy_database(source: str, tmp: Path) -> str:
-    """A copy of the database ``source`` (a SQLite path or a PostgreSQL database name)."""
-    if BACKEND == "sqlite":
-        path = tmp / f"copy{next(_copies)}.db"
-        shutil.copyfile(source, path)
-        return f"sqlite:///{path}"
-    name = f"assess_ap_{os.getpid()}_{next(_copies)}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": source},
-        )
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {source}"))
-    admin.dispose()
-    return _pg_url(name)
-
-
-def _drop(url: str) -> None:
-    if BACKEND != "postgresql":
-        return
-    name = make_url(url).database
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
-
-
-def _source_of(url: str) -> str:
-    """What ``_copy_database`` copies: the file (checkpointed) or the database name."""
-    database_name = make_url(url).database
-    assert database_name
-    if BACKEND == "sqlite":
-        conn = sqlite3.connect(database_name)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
-    return database_name
-
+from tests.fixtures.databases import copy_database, drop_database, source_of
+from tests.fixtures.demo import TOKEN
 
 AFTER_THE_YEAR = datetime(2027, 2, 1, tzinfo=UTC)
 """The clock of the year's flows: after every platform time of the demo year (the
@@ -125,32 +68,32 @@ def run_year(url: str, platform_url: str) -> None:
 @pytest.fixture(scope="session")
 def analysed_year(
     _template: str,
-    sim_url: str,  # noqa: F811
+    sim_url: str,
     prefect_server: None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The source (file or database name) of a database holding the demo catalog and a
     whole 2026 run through the cycle flows (annual assessment included, not published)."""
     tmp = tmp_path_factory.mktemp("year")
-    url = _copy_database(_template, tmp)
+    url = copy_database(_template, tmp)
     engine = make_engine(url)
     with session_scope(engine) as session:
         save_catalog(session, demo_catalog())
     engine.dispose()
     run_year(url, sim_url)
-    yield _source_of(url)
-    _drop(url)
+    yield source_of(url)
+    drop_database(url)
 
 
 @pytest.fixture
 def year_db(
     analysed_year: str,
-    sim_url: str,  # noqa: F811
+    sim_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Engine]:
     """A fresh copy of the analysed year; the settings point at it and at the simulator."""
-    url = _copy_database(analysed_year, tmp_path)
+    url = copy_database(analysed_year, tmp_path)
     monkeypatch.setenv("ASSESS_DATABASE_URL", url)
     monkeypatch.setenv("ASSESS_PLATFORM_URL", sim_url)
     monkeypatch.setenv("ASSESS_PLATFORM_TOKEN", TOKEN)
@@ -159,4 +102,4 @@ def year_db(
     yield engine
     engine.dispose()
     database().dispose()
-    _drop(url)
+    drop_database(url)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from flows.forms import RulingForm
@@ -40,6 +39,7 @@ from models.rules import (
 )
 from tasks.monthly import load_indicators, load_unavailable, load_units, load_versions
 from tasks.year_rules import load_year_rules
+from tests.fixtures.databases import rows
 
 YEAR = 2026
 CENT = Decimal("0.01")
@@ -176,11 +176,6 @@ def _with_data(out: Fresh) -> frozenset[tuple[int, int]]:
 
 
 # ------------------------------------------------------------------ the database's state
-
-
-def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql), params).all()]
 
 
 def ledger_sums(engine: Engine) -> dict[tuple[int, int], Decimal]:

@@ -32,9 +32,9 @@ from models.rules.due import due_at
 from tasks.catalog import save_catalog
 from tasks.monthly import load_negative_list
 from tasks.runtime import database, work_calendar
-from tests.appeals.conftest import _copy_database, _drop
 from tests.appeals.support import YEAR, latest_results, ledger_sums, rows
-from tests.cycles.conftest import TOKEN
+from tests.fixtures.databases import copy_database, drop_database
+from tests.fixtures.demo import TOKEN
 
 pytestmark = [
     pytest.mark.db,
@@ -73,7 +73,7 @@ def two_years(
     urls = []
     for name in ("on_time", "catch_up"):
         (tmp_path / name).mkdir()
-        url = _copy_database(_template, tmp_path / name)
+        url = copy_database(_template, tmp_path / name)
         engine = make_engine(url)
         with session_scope(engine) as session:
             save_catalog(session, demo_catalog())
@@ -86,7 +86,7 @@ def two_years(
     yield engines
     for engine, url in zip(engines, urls, strict=True):
         engine.dispose()
-        _drop(url)
+        drop_database(url)
     database().dispose()
 
 

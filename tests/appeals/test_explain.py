@@ -9,13 +9,12 @@ from sqlalchemy import Engine
 from deployments.explain_cli import ExplainError, explain_command
 from models.persistence.database import session_scope
 from tasks.monthly import load_indicators
-from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.db
 
 
 def test_explain_says_in_chinese_what_it_cannot_find(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

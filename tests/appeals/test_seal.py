@@ -26,7 +26,6 @@ from models.persistence.tables import (
     WarningEntry,
 )
 from tasks.appeals.publish import publish_year
-from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.db
 
@@ -77,7 +76,7 @@ def _entries(unit: int, indicator: int, ruling_id: int | None) -> list[Any]:
 
 
 def test_a_sealed_year_refuses_a_plain_ledger_entry_and_accepts_a_rulings(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
 ) -> None:
     engine = catalog_db
     with session_scope(engine) as session:
@@ -104,7 +103,7 @@ def test_a_sealed_year_refuses_a_plain_ledger_entry_and_accepts_a_rulings(
     assert counts == [2, 2, 2, 2]
 
 
-def test_other_years_stay_open_while_one_is_sealed(catalog_db: Engine) -> None:  # noqa: F811
+def test_other_years_stay_open_while_one_is_sealed(catalog_db: Engine) -> None:
     engine = catalog_db
     with session_scope(engine) as session:
         unit, indicator = _ids(session)

@@ -11,7 +11,7 @@ import pytest
 
 from models.rules import CalendarFallbackWarning, WorkCalendar
 from models.rules.statutory_holidays import spring_festival_days
-from tests.cli.conftest import Ran
+from tests.fixtures.cli import Ran
 
 
 @pytest.fixture

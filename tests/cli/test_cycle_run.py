@@ -16,7 +16,7 @@ from deployments.cli_errors import ExitCode
 from deployments.cycle_cli import CycleOutcome, deployment_name, flow_parameters
 from models.errors import InputError
 from models.rules import Cycle, Period
-from tests.cli.conftest import Ran
+from tests.fixtures.cli import Ran
 
 MARCH = Period.parse("2026-03")
 

@@ -13,11 +13,9 @@ from sqlalchemy import Engine
 
 from deployments.cli_errors import ExitCode
 from deployments.main_job import POOL
-from tests.cli.conftest import Ran
-from tests.cycles.conftest import TOKEN
-from tests.deploy.conftest import PREFECT, Deployed, deployed, run_in_group
-
-__all__ = ["deployed"]
+from tests.fixtures.cli import Ran
+from tests.fixtures.demo import TOKEN
+from tests.fixtures.deployed import PREFECT, Deployed, run_in_group
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow, pytest.mark.db, pytest.mark.http]
 

@@ -29,7 +29,7 @@ from models.persistence.tables import (
     columns_of,
 )
 from models.plans.office_lists import LEDGER_SHEETS
-from tests.cli.conftest import Ran
+from tests.fixtures.cli import Ran
 
 pytestmark = pytest.mark.db
 

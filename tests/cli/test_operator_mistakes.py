@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from deployments.cli_errors import ExitCode
-from tests.cli.conftest import Ran
+from tests.fixtures.cli import Ran
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 

@@ -14,7 +14,7 @@ from models.messages import build_office_alert
 from models.persistence.database import session_scope
 from models.persistence.tables import Message, Unit
 from models.rules.periods import SHANGHAI
-from tests.cli.conftest import Ran
+from tests.fixtures.cli import Ran
 
 AT = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)
 

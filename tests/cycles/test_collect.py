@@ -17,7 +17,7 @@ from models.rules import Period
 from tasks.catalog import save_catalog
 from tasks.collect import collect_progress
 from tasks.platform import PlatformAuthError
-from tests.cycles.conftest import platform, set_faults
+from tests.fixtures.demo import platform, set_faults
 
 pytestmark = [pytest.mark.db, pytest.mark.http]
 MARCH = Period.parse("2026-03")

@@ -22,7 +22,7 @@ from flows.monthly_analysis import monthly_analysis
 from models.persistence.database import make_engine, session_scope, upgrade_database
 from tasks.catalog import save_catalog
 from tasks.cycle_runs import release_dead_holders
-from tests.cycles.conftest import TOKEN, set_faults
+from tests.fixtures.demo import TOKEN, set_faults
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
 

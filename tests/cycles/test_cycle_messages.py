@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from flows.monthly_analysis import monthly_analysis
 from flows.pre_deadline_reminder import pre_deadline_reminder
-from tests.cycles.conftest import TOKEN
+from tests.fixtures.demo import TOKEN
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
 

@@ -15,7 +15,7 @@ from models.plans.monthly import plan_monthly_analysis
 from models.rules import Level, Period
 from tasks.monthly import load_month_snapshot
 from tasks.runtime import work_calendar
-from tests.cycles.conftest import set_faults
+from tests.fixtures.demo import set_faults
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
 

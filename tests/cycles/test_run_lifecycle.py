@@ -21,7 +21,7 @@ from flows.quarterly_monitoring import quarterly_monitoring
 from models.persistence.database import session_scope
 from models.rules import SHANGHAI
 from tasks.cycle_runs import claim_cycle, this_process
-from tests.cycles.conftest import TOKEN
+from tests.fixtures.demo import TOKEN
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 

@@ -38,7 +38,7 @@ from models.persistence.tables import (
 )
 from tasks.appeals.publish import publish_year
 from tasks.bulk import bulk_insert
-from tests.conftest import BACKEND
+from tests.fixtures.databases import BACKEND
 from tests.hostile.rows import NOW, RowMaker, changed_expression, schema_table, unique_keys
 
 pytestmark = pytest.mark.db

@@ -39,9 +39,8 @@ from tasks.delivery import (
     queue_digests,
 )
 from tasks.delivery import send_window as window_of
-from tests.notify.conftest import FakeClock
-from tests.notify.receivers import HttpReceiver, Received
-from tests.notify.support import monthly_digest
+from tests.fixtures.receivers import FakeClock, HttpReceiver, Received
+from tests.delivery.support import monthly_digest
 
 pytestmark = [
     pytest.mark.db,

@@ -22,7 +22,6 @@ from tasks.appeals.intake import collect_appeals
 from tasks.catalog import save_catalog
 from tasks.monthly import load_month_snapshot, save_month_plan
 from tasks.platform import PlatformClient, RetryPolicy
-from tests.cycles.conftest import catalog_db, demo_year  # noqa: F401 (fixtures)
 from tests.hostile.records_platform import TOKEN, RawPlatform, paged
 from tests.hostile.test_records import (  # noqa: F401 (fixtures)
     MARCH,
@@ -66,7 +65,7 @@ def clean_db(empty_db_url: str) -> Any:
 
 
 def test_a_record_stamped_2098_is_quarantined_and_the_month_books_as_if_it_never_came(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     clean_db: Engine,
     raw_platform: tuple[RawPlatform, str],  # noqa: F811
     good_march: list[dict[str, Any]],  # noqa: F811
@@ -98,9 +97,9 @@ def test_a_record_stamped_2098_is_quarantined_and_the_month_books_as_if_it_never
 
 
 def test_appeals_filed_in_the_future_are_quarantined_with_their_reason(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     raw_platform: tuple[RawPlatform, str],  # noqa: F811
-    demo_year: SimDataset,  # noqa: F811
+    demo_year: SimDataset,
 ) -> None:
     platform, url = raw_platform
     now = datetime(2026, 4, 20, tzinfo=UTC)

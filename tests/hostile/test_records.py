@@ -48,7 +48,6 @@ from models.rules import Period, WorkCalendar
 from tasks.appeals.intake import collect_appeals
 from tasks.collect import collect_progress
 from tasks.platform import PlatformClient, RetryPolicy
-from tests.cycles.conftest import catalog_db, demo_year  # noqa: F401 (fixtures)
 from tests.hostile.records_platform import TOKEN, RawPlatform, paged, serving
 
 NOW = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)  # after March's last platform time
@@ -345,7 +344,7 @@ def _watermark(engine: Engine, source: str, period: str) -> datetime | None:
 
 
 @pytest.fixture
-def good_march(demo_year: SimDataset) -> list[dict[str, Any]]:  # noqa: F811
+def good_march(demo_year: SimDataset) -> list[dict[str, Any]]:
     """297 good records of the demo March, in the platform's order."""
     bad = demo_year.month(MARCH).expected_reason
     good = [r for r in demo_year.visible_progress(MARCH) if r["record_id"] not in bad]
@@ -403,7 +402,7 @@ def raw_platform() -> Iterator[tuple[RawPlatform, str]]:
 @pytest.mark.db
 @pytest.mark.http
 def test_bad_records_beside_297_good_ones_are_set_aside_and_the_month_completes(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     raw_platform: tuple[RawPlatform, str],
     good_march: list[dict[str, Any]],
 ) -> None:
@@ -441,7 +440,7 @@ def test_bad_records_beside_297_good_ones_are_set_aside_and_the_month_completes(
 @pytest.mark.db
 @pytest.mark.http
 def test_a_record_stamped_2098_books_nothing_and_the_next_run_still_sees_new_uploads(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     raw_platform: tuple[RawPlatform, str],
     good_march: list[dict[str, Any]],
 ) -> None:
@@ -476,7 +475,7 @@ def test_a_record_stamped_2098_books_nothing_and_the_next_run_still_sees_new_upl
 @pytest.mark.db
 @pytest.mark.http
 def test_a_watermark_left_in_the_future_is_ignored_and_pulled_back(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     raw_platform: tuple[RawPlatform, str],
     good_march: list[dict[str, Any]],
 ) -> None:
@@ -497,9 +496,9 @@ def test_a_watermark_left_in_the_future_is_ignored_and_pulled_back(
 @pytest.mark.db
 @pytest.mark.http
 def test_an_appeal_claiming_1e20_is_set_aside_and_the_valid_ones_are_taken(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     raw_platform: tuple[RawPlatform, str],
-    demo_year: SimDataset,  # noqa: F811
+    demo_year: SimDataset,
 ) -> None:
     platform, url = raw_platform
     now = datetime(2026, 4, 20, tzinfo=UTC)

@@ -40,10 +40,6 @@ from tasks.catalog import load_catalog
 from tasks.files.catalog_write import write_xlsx as write_catalog_xlsx
 from tasks.files.workbook import DATETIME, PERCENT, SCORE, Sheet, write_workbook
 from tasks.onsite_tasks import record_finding
-from tests.cycles.conftest import catalog_db
-from tests.results.conftest import db_env
-
-__all__ = ["catalog_db", "db_env"]
 
 HOSTILE = ("=1+1", '=HYPERLINK("http://x","y")', "+86", "-x", "@a", "\t=1")
 TRICKY = (*HOSTILE, "\r=1", "'=1+1", "''+2", "'plain", "'", "", "＝1+1", "－无－")

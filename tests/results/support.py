@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -19,6 +17,7 @@ from prefect.client.schemas.filters import (
 from sqlalchemy import Engine
 
 from models.messages import find_confidential_marker
+from tests.fixtures.databases import rows
 
 UNIT_CODE = re.compile(r"(?<![A-Za-z0-9])([CD]\d{2})(?![0-9])")
 PLAN_WORDS = (
@@ -31,11 +30,6 @@ PLAN_WORDS = (
     "随机种子",
     "季度红色指标数",
 )
-
-
-def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql), params).all()]
 
 
 def run_tree(run_id: UUID) -> list[UUID]:

@@ -20,7 +20,6 @@ from models.plans.results import DecemberCell, data_gaps, plan_annual, plan_resu
 from models.rules import Direction, IndicatorSpec, Level, Period, YearRules
 from tasks.monthly import load_indicators, load_units
 from tasks.results import load_result_inputs
-from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 
 
 def _ind(id_: int, code: str, weight: str) -> IndicatorSnap:
@@ -97,7 +96,7 @@ def test_the_annual_plan_grades_only_units_with_data_and_the_report_lists_the_ot
 
 @pytest.mark.db
 def test_the_result_inputs_know_which_units_and_indicators_had_data_up_to_the_period(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
 ) -> None:
     now = datetime(2026, 8, 1, tzinfo=UTC)
     with session_scope(catalog_db) as session:

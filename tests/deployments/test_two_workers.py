@@ -26,9 +26,9 @@ from deployments.main_job import POOL
 from deployments.processes import ProcessGroups
 from models.persistence.database import make_engine, session_scope, upgrade_database
 from tasks.catalog import save_catalog
-from tests.conftest import PG_URL
-from tests.cycles.conftest import TOKEN
-from tests.deploy.conftest import PREFECT, Deployed, deploy_to
+from tests.fixtures.databases import PG_URL
+from tests.fixtures.demo import TOKEN
+from tests.fixtures.deployed import PREFECT, Deployed, deploy_to
 
 pytestmark = [
     pytest.mark.flow,

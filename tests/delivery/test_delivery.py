@@ -33,9 +33,8 @@ from tasks.delivery import (
     save_outbox,
     send_window,
 )
-from tests.notify.conftest import SMTP_PASSWORD, FakeClock
-from tests.notify.receivers import HttpReceiver, SmtpReceiver
-from tests.notify.support import monthly_digest
+from tests.fixtures.receivers import SMTP_PASSWORD, FakeClock, HttpReceiver, SmtpReceiver
+from tests.delivery.support import monthly_digest
 
 pytestmark = [pytest.mark.db, pytest.mark.http]
 

@@ -14,7 +14,6 @@ from models.persistence.database import session_scope
 from models.persistence.tables import DeductionEntry, WarningEntry, table_of
 from tasks.appeals.publish import publish_year
 from tasks.bulk import bulk_insert
-from tests.cycles.conftest import catalog_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.db
 
@@ -31,7 +30,7 @@ def _units_and_indicator(engine: Engine) -> tuple[list[int], int]:
 
 
 def test_a_bulk_batch_with_one_entry_of_a_sealed_year_is_refused_whole(
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
 ) -> None:
     units, indicator = _units_and_indicator(catalog_db)
     with session_scope(catalog_db) as session:

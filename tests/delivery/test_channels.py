@@ -20,7 +20,7 @@ from tasks.delivery import (
     send_message,
 )
 from tasks.retry import RetryPolicy
-from tests.notify.conftest import FakeClock
+from tests.fixtures.receivers import FakeClock
 
 DINGTALK = "dingtalk://SECabc123signing@0123456789abcdeftoken/"
 WECOM = "wecombot://wecomKEY-42-abcdef"

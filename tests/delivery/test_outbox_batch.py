@@ -22,7 +22,7 @@ from models.persistence.database import session_scope
 from models.persistence.tables import Message, Unit
 from models.rules.periods import SHANGHAI
 from tasks.delivery import load_existing, queue_digests, save_outbox
-from tests.notify.support import PERIOD, monthly_digest
+from tests.delivery.support import PERIOD, monthly_digest
 
 pytestmark = pytest.mark.db
 

@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from deployments.main_job import POOL
 from deployments.prefect_setup import AUTOMATION_NAME, setup_alerts
-from tests.cycles.conftest import TOKEN
-from tests.deploy.conftest import PREFECT, Deployed, run_in_group
-from tests.notify.receivers import HttpReceiver
+from tests.fixtures.demo import TOKEN
+from tests.fixtures.deployed import PREFECT, Deployed, run_in_group
+from tests.fixtures.receivers import HttpReceiver
 
 pytestmark = [
     pytest.mark.flow,

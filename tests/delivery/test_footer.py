@@ -20,7 +20,7 @@ from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from tasks.catalog import save_catalog
 from tasks.delivery import queue_digests, send_window
-from tests.notify.support import monthly_digest
+from tests.delivery.support import monthly_digest
 
 NOW = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)
 TEMPLATE = "https://kaohe.example.gov.cn/units/{unit_code}?year={year}"

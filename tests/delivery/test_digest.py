@@ -22,7 +22,7 @@ from models.messages import (
     find_confidential_marker,
 )
 from models.messages.render import period_label
-from tests.notify.support import APPEAL_ENDS, PERIOD, monthly_digest, reminder_digest
+from tests.delivery.support import APPEAL_ENDS, PERIOD, monthly_digest, reminder_digest
 
 
 def test_a_digest_without_items_has_nothing_to_act_on() -> None:

@@ -48,7 +48,7 @@ from models.messages.render import (
     percent_label,
     points_label,
 )
-from tests.notify.support import monthly_digest
+from tests.delivery.support import monthly_digest
 
 NOW = datetime(2026, 10, 9, 2, 0, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from flows.forms import RulingForm
 from flows.monthly_analysis import monthly_analysis
 from flows.rule_on_appeal import rule_on_appeal
 from models.rules import SHANGHAI
-from tests.cycles.conftest import TOKEN, catalog_db, demo_year, set_faults, sim, sim_url  # noqa: F401
-from tests.notify.receivers import HttpReceiver
+from tests.fixtures.demo import TOKEN, set_faults
+from tests.fixtures.receivers import HttpReceiver
 
 pytestmark = [
     pytest.mark.flow,
@@ -48,9 +48,9 @@ def _alerts(receiver: HttpReceiver, expected: int) -> list[Any]:
 
 def test_a_partial_run_and_a_failed_appeal_ruling_each_put_one_alert_in_the_ops_channel(
     ops_channel: HttpReceiver,
-    catalog_db: Engine,  # noqa: F811
+    catalog_db: Engine,
     db_url: str,
-    sim: str,  # noqa: F811
+    sim: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ASSESS_DATABASE_URL", db_url)

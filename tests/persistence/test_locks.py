@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from models.persistence.database import make_engine
 from tasks.locks import category_lock, serialize, share
-from tests.conftest import BACKEND
+from tests.fixtures.databases import BACKEND
 
 pytestmark = pytest.mark.db
 

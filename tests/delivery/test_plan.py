@@ -14,7 +14,7 @@ from models.messages import (
     message_key,
     plan_outbox,
 )
-from tests.notify.support import PERIOD, monthly_digest, reminder_digest
+from tests.delivery.support import PERIOD, monthly_digest, reminder_digest
 
 NOW = datetime(2026, 10, 9, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
