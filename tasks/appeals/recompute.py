@@ -70,7 +70,7 @@ from tasks.appeals.reads import (
     unit_snap,
     year_months,
 )
-from tasks.bulk import DEDUCTION_COLUMNS, WARNING_COLUMNS, bulk_insert
+from tasks.bulk import DEDUCTION_COLUMNS, NEGATIVE_COLUMNS, WARNING_COLUMNS, bulk_insert
 from tasks.locks import category_lock, serialize
 from tasks.monthly import load_indicators
 from tasks.results import queue_restatement_notice
@@ -245,6 +245,7 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
                 None,
                 d.corrects_id,
                 ruling_id,
+                None,
                 now,
                 f"申诉复查裁定 {ruling_id}：扣分由 {d.previous_sum} 调整为 {d.new_sum}"[:500],
             )
@@ -267,6 +268,7 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
                 None,
                 w.corrects_id,
                 ruling_id,
+                None,
                 now,
             )
             for w in plan.warnings
@@ -275,8 +277,11 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
     bulk_insert(
         conn,
         table_of(NegativeListEntry),
-        ("period", "unit_id", "event", "cycle_run_id", "ruling_id", "created_at"),
-        ((e.month, plan.unit_id, e.event, None, ruling_id, now) for e in plan.negative_events),
+        NEGATIVE_COLUMNS,
+        (
+            (e.month, plan.unit_id, e.event, None, ruling_id, None, now)
+            for e in plan.negative_events
+        ),
     )
     save_restated_results(session, plan, now)
 
