@@ -128,6 +128,7 @@ class RecomputeSummary:
             "settlements": self.settlements,
             "units_moved": len(self.units),
             "restated": {f"{r.cycle}:{r.period}": r.version for r in self.restated},
+            "lines": catalog_recompute_lines(self),
         }
 
 
