@@ -34,6 +34,7 @@ from tasks.catalog import load_revisions
 from tasks.catalog_recompute import recompute_revision
 from tasks.catalog_revisions import (
     RevisionRequest,
+    load_analysed_months,
     load_touched_units,
     plan_revision,
     queue_change_notices,
@@ -163,10 +164,14 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
                     typer.echo("\n".join(catalog_recompute_lines(summary)))
                     session.rollback()
                     return
-                now = datetime.now(UTC)
+                now, calendar = datetime.now(UTC), work_calendar()
                 revision_id = save_revision(session, request, difference, now)
                 assert revision_id is not None
                 told = queue_change_notices(session, revision_id, now)
+                months = load_analysed_months(session, month.year, month.key)
+                # Nothing analysed from the effective month: no month to recompute, only
+                # stored results to restate, here in the same transaction.
+                quick = None if months else recompute_revision(session, revision_id, now, calendar)
         finally:
             engine.dispose()
         typer.echo(
@@ -175,6 +180,9 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
         )
         typer.echo("\n".join(lines))
         typer.echo(f"已向 {told} 个涉及调整的单位各发送一条通知（经发件箱送达）。")
+        if quick is not None:
+            typer.echo("\n".join(catalog_recompute_lines(quick)))
+            return
         completed, report = run_recompute(revision_id, now)
         typer.echo("\n".join(report), err=not completed)
         if not completed:
