@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,16 @@ from sqlalchemy import Engine
 
 from flows.recompute_after_catalog_change import recompute_after_catalog_change
 from models.persistence.database import session_scope
+from models.plans.explain import explain_markdown
 from models.plans.results import plan_annual, plan_results
-from models.rules import Period
+from models.rules import Period, WorkCalendar
+from tasks.appeals.explain import load_explain
+from tasks.catalog_revisions import (
+    RevisionRequest,
+    plan_revision,
+    queue_change_notices,
+    save_revision,
+)
 from tasks.files.catalog_write import write_xlsx
 from tasks.monthly import load_units
 from tasks.results import load_result_inputs
@@ -166,6 +175,10 @@ def test_a_july_change_recomputes_july_on_and_keeps_every_earlier_month_row_for_
         assert restated and {r[5] for r in restated} == {2}
         d08 = rows(engine, "SELECT id FROM unit WHERE code = 'D08'")[0][0]
         assert next(r for r in reversed(restated) if r[0] == d08)[1] == "party_mass"
+    # assess explain names the revision where it names a ruling.
+    with session_scope(engine) as session:
+        facts = load_explain(session, "C01", "manganese_sites", "2026-07", WorkCalendar())
+    assert f"目录修订 #{revision_id}" in explain_markdown(facts)
     # No monthly digest again: the units had one message about the revision.
     assert rows(engine, "SELECT COUNT(*) FROM message WHERE kind = 'monthly_analysis'") == digests
     found = Artifact.get(f"catalog-revision-{revision_id}")
@@ -199,3 +212,51 @@ def test_a_dry_run_writes_nothing_and_names_the_units_whose_pre_deductions_move(
     assert moved, output  # counties take the new indicator: their pre-deductions move
     assert any(line.startswith("  D08 ") for line in output.splitlines()), output
     assert "2026-H2 半年评估结果更正为第 2 版" in output
+
+
+def _record(engine: Engine) -> int:
+    """The change recorded (and the units told) without running the recompute."""
+    request = RevisionRequest(changed_catalog(), "修订.xlsx", "青考办〔2026〕12号", "2026-07",
+                              "", "test")  # fmt: skip
+    now = datetime(2027, 2, 1, tzinfo=UTC)
+    with session_scope(engine) as session:
+        revision_id = save_revision(session, request, plan_revision(session, request), now)
+        assert revision_id is not None
+        queue_change_notices(session, revision_id, now)
+    return revision_id
+
+
+def test_a_recompute_that_fails_half_way_is_completed_by_the_next_run(
+    prefect_server: None, year_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.catalog_recompute as recompute
+
+    engine = year_db
+    before_july = _before_july(engine)
+    revision_id = _record(engine)
+    real = recompute.recompute_month
+
+    def failing_in_september(session: Any, revision: int, month: Period, *a: Any) -> Any:
+        if month.key == "2026-09":
+            raise RuntimeError("database went away")
+        return real(session, revision, month, *a)
+
+    monkeypatch.setattr(recompute, "recompute_month", failing_in_september)
+    state = recompute_after_catalog_change(revision_id, return_state=True)
+    assert state.is_failed()
+    booked = rows(engine, "SELECT DISTINCT period FROM deduction_entry WHERE revision_id = :r",
+                  r=revision_id)  # fmt: skip
+    assert booked == [("2026-07",)]  # July and August committed, September not
+    assert rows(engine, "SELECT COUNT(*) FROM result_entry WHERE cause = :c",
+                c=f"catalog:{revision_id}") == [(0,)]  # fmt: skip
+    monkeypatch.setattr(recompute, "recompute_month", real)
+    state = recompute_after_catalog_change(revision_id, return_state=True)
+    assert state.is_completed(), state.message
+    data = state.result()
+    assert isinstance(data, dict)
+    assert data["entries"]["2026-07"] == 0 and data["entries"]["2026-09"] > 0
+    assert set(data["restated"]) == {"half_year_evaluation:2026-H2", "annual_assessment:2026"}
+    assert _before_july(engine) == before_july
+    counts = _counts(engine)
+    again = recompute_after_catalog_change(revision_id, return_state=True)
+    assert again.is_completed() and _counts(engine) == counts
