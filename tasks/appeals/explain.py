@@ -255,7 +255,9 @@ def load_explain(
             .order_by(RES.id)
         )
     )
-    weights = [i.weight for i in load_indicators(session, year) if unit.category in i.categories]
+    weights = [  # the catalog as of the month explained
+        i.weight for i in load_indicators(session, year, month) if unit.category in i.categories
+    ]
     total = session.execute(
         select(func.sum(DED.amount)).where(DED.unit_id == unit.id, DED.year == year)
     ).scalar_one_or_none()

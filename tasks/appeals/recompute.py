@@ -103,8 +103,14 @@ def load_recompute_snapshot(
     year = month.year
     rules = load_year_rules(session, year)
     unit = unit_snap(session, appeal.unit_id)
-    indicators = [i for i in load_indicators(session, year) if unit.category in i.categories]
-    by_id = {i.id: i for i in indicators}
+    # Each month keeps the catalog it was assessed under (revisions effective by then).
+    month_indicators = {
+        m: [i for i in load_indicators(session, year, Period.parse(m))
+            if unit.category in i.categories]
+        for m in year_months(year)
+    }  # fmt: skip
+    newest = {i.id: i for m in sorted(month_indicators) for i in month_indicators[m]}
+    indicators = sorted(newest.values(), key=lambda i: i.code)
     ref = RulingRef(
         ruling_id,
         appeal.id or 0,
@@ -120,7 +126,7 @@ def load_recompute_snapshot(
     standing = latest_rulings(rulings)
     raw: dict[tuple[int, str], Observation] = {}
     for key in standing:
-        indicator = by_id.get(key[0])
+        indicator = next((i for i in month_indicators[key[1]] if i.id == key[0]), None)
         if indicator is not None:
             raw[key] = raw_observation(
                 session, unit, indicator, Period.parse(key[1]), calendar, rules
@@ -204,6 +210,7 @@ def load_recompute_snapshot(
         negative_events=negative,
         settled=settled,
         results=results,
+        month_indicators=month_indicators,
     )
 
 

@@ -260,3 +260,39 @@ def test_a_recompute_that_fails_half_way_is_completed_by_the_next_run(
     counts = _counts(engine)
     again = recompute_after_catalog_change(revision_id, return_state=True)
     assert again.is_completed() and _counts(engine) == counts
+
+
+def test_a_ruling_on_a_month_before_a_revision_recomputes_it_under_that_months_catalog(
+    prefect_server: None, year_db: Engine
+) -> None:
+    from dataclasses import replace
+
+    from deployments.demo.build_catalog import demo_catalog
+    from tests.appeals.support import file_appeal, pick_cell
+    from tests.appeals.test_period_truth import _rule
+
+    engine = year_db
+    unit, indicator, _, _ = pick_cell(engine, "2026-03")
+    ((code,),) = rows(engine, "SELECT code FROM indicator WHERE id = :i", i=indicator)
+    catalog = demo_catalog()
+    doubled = replace(catalog, indicators=tuple(
+        replace(i, weight=i.weight * 2) if (i.year, i.code) == (YEAR, code) else i
+        for i in catalog.indicators
+    ))  # fmt: skip
+    request = RevisionRequest(doubled, "修订.xlsx", "青考办〔2026〕12号", "2026-07", "", "t")
+    with session_scope(engine) as session:
+        revision_id = save_revision(session, request, plan_revision(session, request),
+                                    datetime(2027, 2, 1, tzinfo=UTC))  # fmt: skip
+    assert revision_id is not None
+    assert recompute_after_catalog_change(revision_id, return_state=True).is_completed()
+    cell = "SELECT level, expected, actual, pre_deduction FROM monthly_assessment " \
+           "WHERE unit_id = :u AND indicator_id = :i AND period = '2026-03'"  # fmt: skip
+    before = rows(engine, cell, u=unit, i=indicator)
+    actual = before[0][2]
+    # The platform's own value confirmed: March stays as it was assessed (July's doubled
+    # weight must not reach it), so the ruling books nothing.
+    appeal = file_appeal(engine, unit, indicator, "2026-03", claimed=Decimal(str(actual)))
+    ruling_id = _rule(appeal, "corrected", corrected_value=float(actual))
+    assert rows(engine, cell, u=unit, i=indicator) == before
+    assert rows(engine, "SELECT COUNT(*) FROM deduction_entry WHERE ruling_id = :r",
+                r=ruling_id) == [(0,)]  # fmt: skip
