@@ -109,6 +109,7 @@ def render_prefect_yaml(
 ON_DEMAND_FLOWS: tuple[str, ...] = (
     "rule_on_appeal",
     "recompute_after_appeal",
+    "recompute_after_catalog_change",
     "record_onsite_finding",
     "close_problem",
     "collect_appeals",

@@ -33,11 +33,13 @@ DEDUCTION_COLUMNS: Final = (
     "cycle_run_id",
     "corrects_id",
     "ruling_id",
+    "revision_id",
     "created_at",
     "note",
 )
-"""The columns of a ``deduction_entry`` a cycle (ruling_id None) or a recomputation after
-a ruling books with ``bulk_insert``: each row gives them in this order."""
+"""The columns of a ``deduction_entry`` a cycle (ruling_id, revision_id None), a
+recomputation after a ruling (ruling_id) or after a catalog revision (revision_id) books
+with ``bulk_insert``: each row gives them in this order."""
 
 WARNING_COLUMNS: Final = (
     "period",
@@ -50,10 +52,15 @@ WARNING_COLUMNS: Final = (
     "cycle_run_id",
     "corrects_id",
     "ruling_id",
+    "revision_id",
     "created_at",
 )
-"""The columns of a ``warning_entry`` a cycle (ruling_id None) or a recomputation after a
-ruling books with ``bulk_insert``: each row gives them in this order."""
+"""The columns of a ``warning_entry`` (see ``DEDUCTION_COLUMNS`` for who sets ruling_id
+and revision_id) booked with ``bulk_insert``: each row gives them in this order."""
+
+NEGATIVE_COLUMNS: Final = ("period", "unit_id", "event", "cycle_run_id", "ruling_id",
+                           "revision_id", "created_at")  # fmt: skip
+"""The columns of a ``negative_list_entry`` booked with ``bulk_insert``, in this order."""
 
 
 def _utc_text(value: datetime) -> str:

@@ -37,11 +37,8 @@ from models.persistence.tables import (
     Unit,
 )
 from models.plans.catalog_notice import KIND_CATALOG_CHANGED, catalog_change_notices
-from models.plans.results import plan_results
-from models.rules import Period
 from tasks.catalog import indicator_values, item_values, load_catalog, load_revisions
 from tasks.delivery.queueing import add_pending_message
-from tasks.results import load_result_inputs, load_result_versions, save_results
 
 
 @dataclass(frozen=True)
@@ -194,35 +191,3 @@ def queue_change_notices(session: Session, revision_id: int, now: datetime) -> i
         queued += 1
     session.flush()
     return queued
-
-
-HALF_YEAR = "half_year_evaluation"
-
-
-def restate_half_years(session: Session, revision_id: int, now: datetime) -> dict[str, int]:
-    """Recompute each half-year of the revision's year already evaluated whose last month
-    is on or after the effective month, as the half-year run does, and book a changed
-    result as its next version with cause ``catalog:<revision id>``; return each restated
-    period's new version (a half-year whose results do not change books nothing)."""
-    revision = next(r for r in load_revisions(session, None) if r.id == revision_id)
-    restated: dict[str, int] = {}
-    for half in (Period.half(revision.year, 1), Period.half(revision.year, 2)):
-        last = half.months()[-1].key
-        if last < revision.effective_month or not load_result_versions(
-            session, HALF_YEAR, half.key
-        ):
-            continue
-        inputs = load_result_inputs(session, revision.year, through=last)
-        results = plan_results(
-            inputs.units,
-            inputs.indicators,
-            inputs.ledger_sums,
-            inputs.rules,
-            with_data=inputs.with_data,
-        )
-        plan = save_results(
-            session, HALF_YEAR, half.key, results, None, now, cause=f"catalog:{revision_id}"
-        )
-        if plan is not None:
-            restated[half.key] = plan.version
-    return restated

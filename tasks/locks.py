@@ -1,7 +1,9 @@
 """Named locks held until the transaction ends, so writers of the same data never interleave.
 
 - ``serialize(session, name)``: exclusive. A recompute after an appeal holds its
-  category's lock while it rewrites the category's months and ranks.
+  category's lock while it rewrites the category's months and ranks;
+  ``serialize_all(session, names)``: a recompute after a catalog revision holds every
+  category's.
 - ``share(session, names)``: shared. A monthly-analysis batch holds its units'
   categories shared while it reads the ledgers and books on them, so it never
   interleaves with a recompute of one of those categories, while batches (shared with
@@ -38,6 +40,12 @@ def category_lock(category: str) -> str:
 def serialize(session: Session, name: str) -> None:
     """Hold the lock ``name`` exclusively until the session's transaction ends."""
     _hold(session, [name], "pg_advisory_xact_lock")
+
+
+def serialize_all(session: Session, names: Iterable[str]) -> None:
+    """Hold the locks ``names`` exclusively until the session's transaction ends (a
+    recompute after a catalog revision holds every category it may move)."""
+    _hold(session, sorted(set(names)), "pg_advisory_xact_lock")
 
 
 def share(session: Session, names: Iterable[str]) -> None:

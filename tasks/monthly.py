@@ -43,7 +43,14 @@ from models.rules import (
     Period,
     WorkCalendar,
 )
-from tasks.bulk import DEDUCTION_COLUMNS, WARNING_COLUMNS, bulk_insert, parse_decimal, parse_time
+from tasks.bulk import (
+    DEDUCTION_COLUMNS,
+    NEGATIVE_COLUMNS,
+    WARNING_COLUMNS,
+    bulk_insert,
+    parse_decimal,
+    parse_time,
+)
 from tasks.catalog import indicator_values, load_revisions
 from tasks.year_rules import load_year_rules, require_catalog_year
 
@@ -340,10 +347,19 @@ def load_month_snapshot(
 
 
 def save_month_plan(
-    session: Session, plan: MonthlyPlan, run_id: int | None, now: datetime, batch: UnitRange = None
+    session: Session,
+    plan: MonthlyPlan,
+    run_id: int | None,
+    now: datetime,
+    batch: UnitRange = None,
+    revision_id: int | None = None,
 ) -> None:
-    """Append the plan's ledger entries and store the month's assessments (one batch each)."""
+    """Append the plan's ledger entries and store the month's assessments (one batch each).
+
+    ``revision_id``: the entries are a recomputation's after that catalog revision (they
+    name it, and carry a note saying so)."""
     month = plan.month
+    note = "" if revision_id is None else f"目录修订 #{revision_id} 重新核算"
     year, key = month.year, month.key  # hoisted: Period.key is computed on each access
     conn = session.connection()
     bulk_insert(
@@ -364,8 +380,9 @@ def save_month_plan(
                 run_id,
                 None,
                 None,
+                revision_id,
                 now,
-                "",
+                note,
             )
             for d in plan.deductions
         ),
@@ -386,6 +403,7 @@ def save_month_plan(
                 run_id,
                 w.corrects_id,
                 None,
+                revision_id,
                 now,
             )
             for w in plan.warnings
@@ -394,8 +412,11 @@ def save_month_plan(
     bulk_insert(
         conn,
         table_of(NegativeListEntry),
-        ("period", "unit_id", "event", "cycle_run_id", "created_at"),
-        ((e.period or key, e.unit_id, e.event, run_id, now) for e in plan.negative_events),
+        NEGATIVE_COLUMNS,
+        (
+            (e.period or key, e.unit_id, e.event, run_id, None, revision_id, now)
+            for e in plan.negative_events
+        ),
     )
     session.execute(
         delete(MonthlyAssessment).where(MA.period == month.key, _in_range(MA.unit_id, batch))

@@ -260,8 +260,15 @@ def queue_restatement_notice(
 
 
 def save_settlements(
-    session: Session, year: int, settlements: list[Settlement], run_id: int | None, now: datetime
+    session: Session,
+    year: int,
+    settlements: list[Settlement],
+    run_id: int | None,
+    now: datetime,
+    revision_id: int | None = None,
 ) -> None:
+    """Book the annual settlement's entries (``revision_id``: a recomputation's after that
+    catalog revision, which names it)."""
     if not settlements:
         return
     session.execute(
@@ -278,8 +285,10 @@ def save_settlements(
                 "level": s.level,
                 "completion": s.completion,
                 "cycle_run_id": run_id,
+                "revision_id": revision_id,
                 "created_at": now,
-                "note": f"年度结算：最终扣分 {s.final}，原预扣分 {s.current}",
+                "note": f"年度结算：最终扣分 {s.final}，原预扣分 {s.current}"
+                + ("" if revision_id is None else f"（目录修订 #{revision_id}）"),
             }
             for s in settlements
         ],

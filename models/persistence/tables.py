@@ -313,6 +313,9 @@ class DeductionEntry(SQLModel, table=True):
     cycle_run_id: int | None = Field(default=None, foreign_key="cycle_run.id")
     corrects_id: int | None = Field(default=None, foreign_key="deduction_entry.id")
     ruling_id: int | None = Field(default=None, foreign_key="ruling.id")
+    revision_id: int | None = Field(
+        default=None, description="catalog_revision.id of a recompute after a catalog change"
+    )
     created_at: datetime = _ts()
     note: str = Field(default="", max_length=500)
 
@@ -334,6 +337,9 @@ class WarningEntry(SQLModel, table=True):
     cycle_run_id: int | None = Field(default=None, foreign_key="cycle_run.id")
     corrects_id: int | None = Field(default=None, foreign_key="warning_entry.id")
     ruling_id: int | None = Field(default=None, foreign_key="ruling.id")
+    revision_id: int | None = Field(
+        default=None, description="catalog_revision.id of a recompute after a catalog change"
+    )
     created_at: datetime = _ts()
 
 
@@ -377,6 +383,9 @@ class NegativeListEntry(SQLModel, table=True):
     event: str = Field(max_length=10)
     cycle_run_id: int | None = Field(default=None, foreign_key="cycle_run.id")
     ruling_id: int | None = Field(default=None, foreign_key="ruling.id")
+    revision_id: int | None = Field(
+        default=None, description="catalog_revision.id of a recompute after a catalog change"
+    )
     created_at: datetime = _ts()
 
 

@@ -105,6 +105,7 @@ class EntryFact:
     ruling_id: int | None
     created_at: datetime
     note: str = ""
+    revision_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class WarningFact:
     corrects_id: int | None
     ruling_id: int | None
     created_at: datetime
+    revision_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class NegativeFact:
     period: str
     event: str
     ruling_id: int | None
+    revision_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,13 @@ def _ruling_label(kind: str) -> str:
         return RulingKind(kind).label
     except ValueError:
         return kind
+
+
+def _source(ruling_id: int | None, revision_id: int | None) -> str:
+    """Where a correcting entry comes from: a ruling, a catalog revision, or a cycle run."""
+    if ruling_id is not None:
+        return f"裁定 {ruling_id}"
+    return "—" if revision_id is None else f"目录修订 #{revision_id}"
 
 
 def _cause(r: ResultFact) -> str:
@@ -397,12 +407,12 @@ def explain_markdown(facts: ExplainFacts) -> str:
                 _pts(running),
                 _level(e.level),
                 "—" if e.corrects_id is None else str(e.corrects_id),
-                "—" if e.ruling_id is None else f"裁定 {e.ruling_id}",
+                _source(e.ruling_id, e.revision_id),
                 e.note or "",
             ]
         )
     lines += _table(
-        ["条目", "月份", "类型", "阶段", "金额", "累计", "等级", "更正条目", "来源裁定", "说明"],
+        ["条目", "月份", "类型", "阶段", "金额", "累计", "等级", "更正条目", "来源", "说明"],
         rows,
     )
     lines += ["", f"本指标当前扣分（台账合计）：{_pts(running)} 分。"]
@@ -410,14 +420,14 @@ def explain_markdown(facts: ExplainFacts) -> str:
     # 5. warnings of the month
     lines += ["", f"## 五、预警台账（{month}）", ""]
     lines += _table(
-        ["条目", "等级", "完成度", "更正条目", "来源裁定", "记录时间"],
+        ["条目", "等级", "完成度", "更正条目", "来源", "记录时间"],
         [
             [
                 str(w.id),
                 _level(w.level),
                 _pct(w.completion),
                 "—" if w.corrects_id is None else str(w.corrects_id),
-                "—" if w.ruling_id is None else f"裁定 {w.ruling_id}",
+                _source(w.ruling_id, w.revision_id),
                 _time(w.created_at),
             ]
             for w in sorted(f.warnings, key=lambda w: w.id)
@@ -428,13 +438,13 @@ def explain_markdown(facts: ExplainFacts) -> str:
     lines += ["", "## 六、负面清单", ""]
     events = sorted(f.negative, key=lambda n: n.id)
     lines += _table(
-        ["条目", "月份", "事件", "来源裁定"],
+        ["条目", "月份", "事件", "来源"],
         [
             [
                 str(n.id),
                 _month_label(n.period),
                 "列入" if n.event == "on" else "移出",
-                "—" if n.ruling_id is None else f"裁定 {n.ruling_id}",
+                _source(n.ruling_id, n.revision_id),
             ]
             for n in events
         ],

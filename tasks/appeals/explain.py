@@ -188,8 +188,8 @@ def load_explain(
                 )
             )
     entries = tuple(
-        EntryFact(i, p, k, st, pts(am), lv, dec(c), cor, rul, aware(at), note)
-        for i, p, k, st, am, lv, c, cor, rul, at, note in session.execute(
+        EntryFact(i, p, k, st, pts(am), lv, dec(c), cor, rul, aware(at), note, rev)
+        for i, p, k, st, am, lv, c, cor, rul, at, note, rev in session.execute(
             select(
                 DED.id,
                 DED.period,
@@ -202,14 +202,15 @@ def load_explain(
                 DED.ruling_id,
                 DED.created_at,
                 DED.note,
+                DED.revision_id,
             )
             .where(DED.unit_id == unit.id, DED.indicator_id == indicator.id, DED.year == year)
             .order_by(DED.id)
         )
     )
     warnings = tuple(
-        WarningFact(i, lv, dec(c), cor, rul, aware(at))
-        for i, lv, c, cor, rul, at in session.execute(
+        WarningFact(i, lv, dec(c), cor, rul, aware(at), rev)
+        for i, lv, c, cor, rul, at, rev in session.execute(
             select(
                 WARN.id,
                 WARN.level,
@@ -217,6 +218,7 @@ def load_explain(
                 WARN.corrects_id,
                 WARN.ruling_id,
                 WARN.created_at,
+                WARN.revision_id,
             )
             .where(
                 WARN.unit_id == unit.id, WARN.indicator_id == indicator.id, WARN.period == month.key
@@ -225,9 +227,9 @@ def load_explain(
         )
     )
     negative = tuple(
-        NegativeFact(i, p, e, rul)
-        for i, p, e, rul in session.execute(
-            select(NEG.id, NEG.period, NEG.event, NEG.ruling_id)
+        NegativeFact(i, p, e, rul, rev)
+        for i, p, e, rul, rev in session.execute(
+            select(NEG.id, NEG.period, NEG.event, NEG.ruling_id, NEG.revision_id)
             .where(NEG.unit_id == unit.id, NEG.period.like(f"{year:04d}-%"))
             .order_by(NEG.id)
         )
@@ -253,7 +255,9 @@ def load_explain(
             .order_by(RES.id)
         )
     )
-    weights = [i.weight for i in load_indicators(session, year) if unit.category in i.categories]
+    weights = [  # the catalog as of the month explained
+        i.weight for i in load_indicators(session, year, month) if unit.category in i.categories
+    ]
     total = session.execute(
         select(func.sum(DED.amount)).where(DED.unit_id == unit.id, DED.year == year)
     ).scalar_one_or_none()

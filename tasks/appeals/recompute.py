@@ -70,7 +70,7 @@ from tasks.appeals.reads import (
     unit_snap,
     year_months,
 )
-from tasks.bulk import DEDUCTION_COLUMNS, WARNING_COLUMNS, bulk_insert
+from tasks.bulk import DEDUCTION_COLUMNS, NEGATIVE_COLUMNS, WARNING_COLUMNS, bulk_insert
 from tasks.locks import category_lock, serialize
 from tasks.monthly import load_indicators
 from tasks.results import queue_restatement_notice
@@ -103,8 +103,14 @@ def load_recompute_snapshot(
     year = month.year
     rules = load_year_rules(session, year)
     unit = unit_snap(session, appeal.unit_id)
-    indicators = [i for i in load_indicators(session, year) if unit.category in i.categories]
-    by_id = {i.id: i for i in indicators}
+    # Each month keeps the catalog it was assessed under (revisions effective by then).
+    month_indicators = {
+        m: [i for i in load_indicators(session, year, Period.parse(m))
+            if unit.category in i.categories]
+        for m in year_months(year)
+    }  # fmt: skip
+    newest = {i.id: i for m in sorted(month_indicators) for i in month_indicators[m]}
+    indicators = sorted(newest.values(), key=lambda i: i.code)
     ref = RulingRef(
         ruling_id,
         appeal.id or 0,
@@ -120,7 +126,7 @@ def load_recompute_snapshot(
     standing = latest_rulings(rulings)
     raw: dict[tuple[int, str], Observation] = {}
     for key in standing:
-        indicator = by_id.get(key[0])
+        indicator = next((i for i in month_indicators[key[1]] if i.id == key[0]), None)
         if indicator is not None:
             raw[key] = raw_observation(
                 session, unit, indicator, Period.parse(key[1]), calendar, rules
@@ -204,6 +210,7 @@ def load_recompute_snapshot(
         negative_events=negative,
         settled=settled,
         results=results,
+        month_indicators=month_indicators,
     )
 
 
@@ -245,6 +252,7 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
                 None,
                 d.corrects_id,
                 ruling_id,
+                None,
                 now,
                 f"申诉复查裁定 {ruling_id}：扣分由 {d.previous_sum} 调整为 {d.new_sum}"[:500],
             )
@@ -267,6 +275,7 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
                 None,
                 w.corrects_id,
                 ruling_id,
+                None,
                 now,
             )
             for w in plan.warnings
@@ -275,8 +284,11 @@ def save_recompute(session: Session, plan: RecomputePlan, now: datetime) -> None
     bulk_insert(
         conn,
         table_of(NegativeListEntry),
-        ("period", "unit_id", "event", "cycle_run_id", "ruling_id", "created_at"),
-        ((e.month, plan.unit_id, e.event, None, ruling_id, now) for e in plan.negative_events),
+        NEGATIVE_COLUMNS,
+        (
+            (e.month, plan.unit_id, e.event, None, ruling_id, None, now)
+            for e in plan.negative_events
+        ),
     )
     save_restated_results(session, plan, now)
 

@@ -62,7 +62,7 @@ def test_the_monthly_loaders_read_the_catalog_as_of_the_month(
 
 
 @pytest.mark.db
-def test_a_change_names_the_months_already_analysed_from_its_effective_month(
+def test_a_change_recomputes_the_months_already_analysed_from_its_effective_month(
     frozen_db: Engine, tmp_path: Path
 ) -> None:
     from models.persistence.tables import CycleRun
@@ -77,9 +77,9 @@ def test_a_change_names_the_months_already_analysed_from_its_effective_month(
             )
     path = tmp_path / "修订.xlsx"
     write_xlsx(changed_catalog(), path)
-    code, output = _change(path)
+    code, output = _change(path, "--dry-run")  # the recompute itself: tests/appeals
     assert code == 0, output
-    assert "已分析的月份 2026-07、2026-08 适用新目录" in output
+    assert "重新核算的月份：2026-07、2026-08。" in output
     assert "2026-05" not in output
 
 
@@ -231,7 +231,7 @@ def test_half_years_evaluated_from_the_effective_month_get_a_version_naming_the_
     assert h1 == h1_before
     assert {v.version for v in h2} == {1, 2}
     assert {v.cause for v in h2 if v.version == 2} == {f"catalog:{revision_id}"}
-    assert "2026-H2 半年评估结果已按新目录更正为第 2 版" in output
+    assert "2026-H2 半年评估结果更正为第 2 版" in output
     assert _change(path)[0] == 0
     with Session(frozen_db) as session:
         assert load_result_versions(session, "half_year_evaluation", "2026-H2") == h2

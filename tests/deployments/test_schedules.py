@@ -146,6 +146,7 @@ def test_the_committed_prefect_yaml_defines_every_deployment_once() -> None:
         "flows/collect_appeals.py:collect_appeals",
         "flows/rule_on_appeal.py:rule_on_appeal",
         "flows/recompute_after_appeal.py:recompute_after_appeal",
+        "flows/recompute_after_catalog_change.py:recompute_after_catalog_change",
         "flows/record_onsite_finding.py:record_onsite_finding",
         "flows/close_problem.py:close_problem",
         "flows/remind_rectifications.py:remind_rectifications",

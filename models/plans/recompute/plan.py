@@ -148,7 +148,7 @@ def plan_recompute(snapshot: RecomputeSnapshot) -> RecomputePlan:
     year = s.year
     unit = s.unit
     by_id = {i.id: i for i in s.indicators}
-    if s.ruling.indicator_id not in by_id:
+    if s.ruling.indicator_id not in s.indicators_at(s.ruling.month):
         raise RecomputeError(
             f"indicator {s.ruling.indicator_id} does not apply to unit {unit.code} in {year}"
         )
@@ -162,7 +162,7 @@ def plan_recompute(snapshot: RecomputeSnapshot) -> RecomputePlan:
     cells = dict(s.cells)
     assessments: dict[tuple[int, str], Assessment] = {}
     for key, ref in sorted(standing.items()):
-        indicator = by_id.get(key[0])
+        indicator = s.indicators_at(key[1]).get(key[0])  # the month's own catalog
         if indicator is None:
             continue
         if key not in s.cells:
@@ -199,7 +199,7 @@ def plan_recompute(snapshot: RecomputeSnapshot) -> RecomputePlan:
     targets: dict[int, Decimal] = {}
     deductions: list[DeductionCorrection] = []
     for indicator_id in ruled_keys:
-        indicator = by_id[indicator_id]
+        indicator = s.indicators_at(december).get(indicator_id, by_id[indicator_id])
         state = s.ledger.get(indicator_id, LedgerKeyState(ZERO, None))
         if s.settled:
             cell = cells.get((indicator_id, december))
@@ -330,7 +330,8 @@ def _result_corrections(
         if unit.id not in rs.rows:
             continue
         # An indicator without platform data up to the closing month is out of W and D.
-        scored = [i for i in s.indicators if _deciding_month(cells, i.id, year, rs.closing_month)]
+        closing = s.indicators_at(_month_key(year, rs.closing_month)).values()
+        scored = [i for i in closing if _deciding_month(cells, i.id, year, rs.closing_month)]
         weight = sum((i.weight for i in scored), ZERO)
         if weight <= ZERO:
             continue

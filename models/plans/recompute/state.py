@@ -4,7 +4,7 @@ correcting entries), as frozen data; see ``models.plans.recompute``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -134,7 +134,9 @@ class RecomputeSnapshot:
     no cell assessed, passed over);
     ``negative_events``: the unit's negative-list events, in booking order;
     ``settled``: the annual assessment has settled the year;
-    ``results``: the published results of the year for the unit's category.
+    ``results``: the published results of the year for the unit's category;
+    ``month_indicators``: the unit's indicators as of each month (catalog revisions
+    effective by then), by month key; a month absent takes ``indicators``.
     """
 
     ruling: RulingRef
@@ -150,10 +152,17 @@ class RecomputeSnapshot:
     negative_events: Sequence[NegativeEventRow]
     settled: bool
     results: Sequence[ResultSet]
+    month_indicators: Mapping[str, Sequence[IndicatorSnap]] = field(default_factory=dict)
 
     @property
     def year(self) -> int:
         return Period.parse(self.ruling.month).year
+
+    def indicators_at(self, month: str) -> dict[int, IndicatorSnap]:
+        """The unit's indicators by id as of ``month`` (a month keeps the catalog revision
+        it was assessed under)."""
+        chosen = self.month_indicators.get(month)
+        return {i.id: i for i in (self.indicators if chosen is None else chosen)}
 
 
 # ---------------------------------------------------------------------------- outputs
