@@ -35,8 +35,8 @@ from models.plans.appeal_intake import (
 )
 from models.rules import appeal_deadline
 from models.rules.periods import SHANGHAI
-from tests.fixtures.receivers import FakeClock, HttpReceiver
 from tests.delivery.test_delivery import CALENDAR, Office
+from tests.fixtures.receivers import FakeClock, HttpReceiver
 
 pytestmark = [pytest.mark.db, pytest.mark.http]
 

@@ -26,8 +26,8 @@ from tasks.delivery import (
     send_window,
 )
 from tasks.delivery.report import ARTIFACT_ROWS, render_outbox
-from tests.fixtures.receivers import FakeClock, HttpReceiver
 from tests.delivery.support import monthly_digest
+from tests.fixtures.receivers import FakeClock, HttpReceiver
 
 FRIDAY_10 = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)
 ROBOT_PATH = "/robot/send"

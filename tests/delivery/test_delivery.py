@@ -33,8 +33,8 @@ from tasks.delivery import (
     save_outbox,
     send_window,
 )
-from tests.fixtures.receivers import SMTP_PASSWORD, FakeClock, HttpReceiver, SmtpReceiver
 from tests.delivery.support import monthly_digest
+from tests.fixtures.receivers import SMTP_PASSWORD, FakeClock, HttpReceiver, SmtpReceiver
 
 pytestmark = [pytest.mark.db, pytest.mark.http]
 

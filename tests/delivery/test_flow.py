@@ -20,8 +20,8 @@ from models.rules.periods import SHANGHAI
 from models.rules.workdays import WorkCalendar
 from tasks.delivery import queue_digests, send_window
 from tasks.delivery.tasks import artifact_key, retry_on_database_error
-from tests.fixtures.receivers import SMTP_PASSWORD, HttpReceiver, SmtpReceiver
 from tests.delivery.support import monthly_digest, reminder_digest
+from tests.fixtures.receivers import SMTP_PASSWORD, HttpReceiver, SmtpReceiver
 
 FRIDAY_10 = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI)
 FRIDAY_EVENING = datetime(2026, 10, 9, 20, 30, tzinfo=SHANGHAI)

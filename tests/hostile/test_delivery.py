@@ -39,8 +39,8 @@ from tasks.delivery import (
     queue_digests,
 )
 from tasks.delivery import send_window as window_of
-from tests.fixtures.receivers import FakeClock, HttpReceiver, Received
 from tests.delivery.support import monthly_digest
+from tests.fixtures.receivers import FakeClock, HttpReceiver, Received
 
 pytestmark = [
     pytest.mark.db,
