@@ -18,6 +18,9 @@ needed on ``/_sim``::
     DELETE /_sim/stats                zero the stats
     GET/POST /_sim/clock {"now": "2026-04-03T12:00:00+08:00" | null}
                                       what the platform has "received so far"
+    GET/POST /_sim/units {"extra": [...], "missing": [...], "onboarded": {...}}
+                                      how the unit list differs from the catalog
+                                      (``UnitDrift``; {"clear": true}: not at all)
 
 Each API request (``/api/…``) gets a number under a lock, so faults are exact:
 ``dead`` answers everything with 503 (``dead_mode: "close"`` drops the
@@ -61,6 +64,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deployments.platform_sim_data import (
     SimDataset,
     SimView,
+    UnitDrift,
     ceil_time_key,
     parse_time,
 )
@@ -362,6 +366,18 @@ class _SimApi:
         self.state.dataset.now = now
         return _json({"now": self.state.dataset.now_key})
 
+    async def get_units(self, request: Request) -> Response:
+        return _json(self.state.dataset.unit_drift.to_json())
+
+    async def post_units(self, request: Request) -> Response:
+        body = await _json_body(request)
+        try:
+            drift = UnitDrift() if body.get("clear") else UnitDrift.from_json(body)
+        except (TypeError, ValueError) as exc:
+            raise _Rejection(400, "invalid_units", str(exc)) from None
+        self.state.dataset.unit_drift = drift
+        return _json(drift.to_json())
+
 
 class SimApp:
     """The simulator's ASGI app; ``state`` is reachable for in-process tweaks."""
@@ -391,6 +407,8 @@ class SimApp:
                 Route("/_sim/stats", api.delete_stats, methods=["DELETE"]),
                 Route("/_sim/clock", api.get_clock, methods=["GET"]),
                 Route("/_sim/clock", api.post_clock, methods=["POST"]),
+                Route("/_sim/units", api.get_units, methods=["GET"]),
+                Route("/_sim/units", api.post_units, methods=["POST"]),
             ],
             exception_handlers={_Rejection: rejected, HTTPException: http_error},
         )
