@@ -26,7 +26,8 @@ Each API request (``/api/…``) gets a number under a lock, so faults are exact:
 ``dead`` answers everything with 503 (``dead_mode: "close"`` drops the
 connection instead), then ``burst_429`` answers the next K requests with 429,
 then every ``error_503_every``-th request gets 503, every ``error_429_every``-th
-429 with ``Retry-After: retry_after``; ``slow_ms`` delays each answered page.
+429 with ``Retry-After: retry_after``; ``slow_ms`` delays each answered page;
+``units_dead`` answers ``/api/v1/units`` alone with 503.
 Faults apply before authentication, like a load balancer in front of the platform.
 
 Use :func:`running_simulator` in tests (background thread, free port) and
@@ -106,14 +107,17 @@ class SimFaults:
     dead: bool = False
     dead_mode: Literal["status", "close"] = "status"
     burst_429: int = 0
+    units_dead: bool = False
+    """``/api/v1/units`` alone answers 503 (the other endpoints as usual)."""
 
     def __post_init__(self) -> None:
         for name in ("error_503_every", "error_429_every", "retry_after", "slow_ms", "burst_429"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if not isinstance(self.dead, bool):
-            raise ValueError(f"dead must be true or false, got {self.dead!r}")
+        for flag in ("dead", "units_dead"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         if self.dead_mode not in ("status", "close"):
             raise ValueError(f"dead_mode must be 'status' or 'close', got {self.dead_mode!r}")
 
@@ -169,6 +173,8 @@ class SimState:
             f = self._faults
             if f.dead:
                 return ("close" if f.dead_mode == "close" else "503"), f
+            if f.units_dead and path == "/api/v1/units":
+                return "503", f
             if self._burst_left > 0:
                 self._burst_left -= 1
                 return "429", f

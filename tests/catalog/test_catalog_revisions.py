@@ -282,6 +282,7 @@ def _unknown_unit(path: Path, engine: Engine) -> tuple[str, str]:
 
 def _unit_kind_changed(path: Path, engine: Engine) -> tuple[str, str]:
     row = _set(path, "units", "C01", "kind", "department")
+    _set(path, "units", "C01", "category", "party_mass")
     return "2026-07", f"工作表 units 第 {row} 行 kind 列（C）"
 
 

@@ -33,11 +33,12 @@ def sim_url(demo_year: SimDataset) -> Iterator[str]:
 
 @pytest.fixture
 def sim(sim_url: str) -> Iterator[str]:
-    """The demo simulator with faults cleared before and after the test."""
+    """The demo simulator with faults (and unit-list drift) cleared before and after the test."""
 
     def reset() -> None:
         with httpx.Client(base_url=sim_url, timeout=5) as http:
             http.post("/_sim/faults", json={"clear": True}).raise_for_status()
+            http.post("/_sim/units", json={"clear": True}).raise_for_status()
 
     reset()
     yield sim_url
@@ -47,6 +48,12 @@ def sim(sim_url: str) -> Iterator[str]:
 def set_faults(url: str, **faults: object) -> None:
     with httpx.Client(base_url=url, timeout=5) as http:
         http.post("/_sim/faults", json=faults).raise_for_status()
+
+
+def set_unit_drift(url: str, drift: dict[str, object]) -> None:
+    """How the simulator's unit list differs from the catalog (``UnitDrift`` as JSON)."""
+    with httpx.Client(base_url=url, timeout=5) as http:
+        http.post("/_sim/units", json=drift).raise_for_status()
 
 
 @asynccontextmanager
