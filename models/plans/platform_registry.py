@@ -163,7 +163,7 @@ class Discrepancy:
         if self.kind == NOT_MARKED:
             return (
                 f"{self.code}（{self.name}）平台已纳入（{_day(self.platform_onboarded)}），"
-                "目录标为未纳入平台，按目录全年视为平台无数据"
+                "目录标为未纳入平台，按目录视为平台无数据"
             )
         return (
             f"{self.code}（{self.name}）纳入日期：目录 {_day(self.catalog_onboarded)}，"
