@@ -17,6 +17,7 @@ import typer
 from typer._click import exceptions as cx
 
 from deployments.catalog_cli import register as register_catalog_commands
+from deployments.catalog_propose_cli import register as register_propose_command
 from deployments.cli_errors import DEBUG_ENV, ExitCode, OfficeGroup, report_error
 from deployments.cycle_cli import cycle_app
 from deployments.deploy_cli import deploy_app
@@ -111,6 +112,7 @@ def _check_catalog_file(file: Path, must_exist: bool) -> None:
 
 
 register_catalog_commands(catalog_app, _check_catalog_file)
+register_propose_command(catalog_app, _check_catalog_file)
 
 
 @catalog_app.command("export")
@@ -164,11 +166,15 @@ def platform_sim(
     synthetic: Annotated[
         bool, typer.Option(help="serve a synthetic catalog instead of the demo city")
     ] = False,
+    unit_drift: Annotated[
+        bool, typer.Option(help="demo city: a unit list that differs from the catalog")
+    ] = False,
 ) -> None:
     """运行考核信息平台模拟器（演示目录的数据）。例：assess platform-sim --port 8700
 
     Flags passed through: --host --port --token --year --seed --now --error-503-every
     --error-429-every --retry-after --slow-ms --dead --dead-mode --units --indicators.
+    --unit-drift: the demo platform's unit list differs from the catalog.
     """
     from deployments.demo.sim_feed import demo_dataset
     from deployments.platform_sim_cli import main_argv
@@ -176,7 +182,7 @@ def platform_sim(
     catalog = read_catalog(DEMO_CATALOG)
 
     def from_demo(year: int, seed: int, now: datetime | None) -> SimDataset:
-        dataset = demo_dataset(catalog, year, seed)
+        dataset = demo_dataset(catalog, year, seed, unit_drift=unit_drift)
         dataset.now = now
         return dataset
 
@@ -281,7 +287,8 @@ def _run_demo_cycles(catalog: Catalog) -> None:
         for m in Period.whole_year(2026).months()
         if calendar.cycle_run_at(Cycle.MONTHLY_ANALYSIS, m) <= now
     ]
-    with running_simulator(demo_dataset(catalog, 2026), token=token) as sim_url:
+    dataset = demo_dataset(catalog, 2026, unit_drift=True)  # the office sees the report
+    with running_simulator(dataset, token=token) as sim_url:
         os.environ["ASSESS_PLATFORM_URL"] = sim_url
         for month in months:
             state = monthly_analysis(period=month.key, return_state=True)

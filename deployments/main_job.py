@@ -217,9 +217,10 @@ class MainJob:
             env,
             c.root,
         )
+        sim_argv = [console_script("assess"), "platform-sim", "--unit-drift"]  # the demo's list
         sim = self.groups.start(
             "platform-sim",
-            [console_script("assess"), "platform-sim", "--host", c.host, "--port", str(c.sim_port)],
+            [*sim_argv, "--host", c.host, "--port", str(c.sim_port)],
             env,
             c.root,
         )

@@ -18,12 +18,16 @@ needed on ``/_sim``::
     DELETE /_sim/stats                zero the stats
     GET/POST /_sim/clock {"now": "2026-04-03T12:00:00+08:00" | null}
                                       what the platform has "received so far"
+    GET/POST /_sim/units {"extra": [...], "missing": [...], "onboarded": {...}}
+                                      how the unit list differs from the catalog
+                                      (``UnitDrift``; {"clear": true}: not at all)
 
 Each API request (``/api/…``) gets a number under a lock, so faults are exact:
 ``dead`` answers everything with 503 (``dead_mode: "close"`` drops the
 connection instead), then ``burst_429`` answers the next K requests with 429,
 then every ``error_503_every``-th request gets 503, every ``error_429_every``-th
-429 with ``Retry-After: retry_after``; ``slow_ms`` delays each answered page.
+429 with ``Retry-After: retry_after``; ``slow_ms`` delays each answered page;
+``units_dead`` answers ``/api/v1/units`` alone with 503.
 Faults apply before authentication, like a load balancer in front of the platform.
 
 Use :func:`running_simulator` in tests (background thread, free port) and
@@ -61,6 +65,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deployments.platform_sim_data import (
     SimDataset,
     SimView,
+    UnitDrift,
     ceil_time_key,
     parse_time,
 )
@@ -102,14 +107,17 @@ class SimFaults:
     dead: bool = False
     dead_mode: Literal["status", "close"] = "status"
     burst_429: int = 0
+    units_dead: bool = False
+    """``/api/v1/units`` alone answers 503 (the other endpoints as usual)."""
 
     def __post_init__(self) -> None:
         for name in ("error_503_every", "error_429_every", "retry_after", "slow_ms", "burst_429"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if not isinstance(self.dead, bool):
-            raise ValueError(f"dead must be true or false, got {self.dead!r}")
+        for flag in ("dead", "units_dead"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         if self.dead_mode not in ("status", "close"):
             raise ValueError(f"dead_mode must be 'status' or 'close', got {self.dead_mode!r}")
 
@@ -165,6 +173,8 @@ class SimState:
             f = self._faults
             if f.dead:
                 return ("close" if f.dead_mode == "close" else "503"), f
+            if f.units_dead and path == "/api/v1/units":
+                return "503", f
             if self._burst_left > 0:
                 self._burst_left -= 1
                 return "429", f
@@ -362,6 +372,18 @@ class _SimApi:
         self.state.dataset.now = now
         return _json({"now": self.state.dataset.now_key})
 
+    async def get_units(self, request: Request) -> Response:
+        return _json(self.state.dataset.unit_drift.to_json())
+
+    async def post_units(self, request: Request) -> Response:
+        body = await _json_body(request)
+        try:
+            drift = UnitDrift() if body.get("clear") else UnitDrift.from_json(body)
+        except (TypeError, ValueError) as exc:
+            raise _Rejection(400, "invalid_units", str(exc)) from None
+        self.state.dataset.unit_drift = drift
+        return _json(drift.to_json())
+
 
 class SimApp:
     """The simulator's ASGI app; ``state`` is reachable for in-process tweaks."""
@@ -391,6 +413,8 @@ class SimApp:
                 Route("/_sim/stats", api.delete_stats, methods=["DELETE"]),
                 Route("/_sim/clock", api.get_clock, methods=["GET"]),
                 Route("/_sim/clock", api.post_clock, methods=["POST"]),
+                Route("/_sim/units", api.get_units, methods=["GET"]),
+                Route("/_sim/units", api.post_units, methods=["POST"]),
             ],
             exception_handlers={_Rejection: rejected, HTTPException: http_error},
         )

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import random
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Literal
 
@@ -97,6 +98,38 @@ class SimUnit:
     def __post_init__(self) -> None:
         if self.onboarded_at is not None and self.onboarded_at.tzinfo is None:
             raise ValueError(f"onboarded_at of {self.code} must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class UnitDrift:
+    """How the platform's unit list differs from the simulator's catalog (the catalog
+    meets the platform, issue 14): ``missing`` codes are not listed, ``onboarded`` lists
+    a unit (even one off the platform) with another ``onboarded_at`` string, and
+    ``extra`` raw items (possibly hostile) are served as well. Records are unchanged."""
+
+    extra: tuple[JSON, ...] = ()
+    missing: frozenset[str] = frozenset()
+    onboarded: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UnitDrift:
+        """From ``{"extra": [...], "missing": [...], "onboarded": {code: time}}``."""
+        extra, missing = data.get("extra", []), data.get("missing", [])
+        onboarded = data.get("onboarded", {})
+        if not isinstance(extra, list) or not isinstance(missing, list):
+            raise ValueError("extra and missing must be lists")
+        if not isinstance(onboarded, dict) or not all(
+            isinstance(v, str) for v in onboarded.values()
+        ):
+            raise ValueError("onboarded must map unit codes to time strings")
+        return cls(tuple(extra), frozenset(str(c) for c in missing), dict(onboarded))
+
+    def to_json(self) -> JSON:
+        return {
+            "extra": list(self.extra),
+            "missing": sorted(self.missing),
+            "onboarded": dict(self.onboarded),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ from deployments.platform_sim_catalog import (
     Profile,
     SimIndicator,
     SimUnit,
+    UnitDrift,
     ceil_time_key,
     format_time,
     monthly_analysis_day,
@@ -83,6 +84,7 @@ __all__ = [
     "SimMonth",
     "SimUnit",
     "SimView",
+    "UnitDrift",
     "ceil_time_key",
     "format_time",
     "generate_year",
@@ -133,6 +135,8 @@ class SimDataset:
         self.late_appeal_ids: set[str] = set()
         self._now_key: str | None = None
         self.now = now
+        self.unit_drift = UnitDrift()
+        """How ``/api/v1/units`` differs from the catalog (default: not at all)."""
 
     # ------------------------------------------------------------------ clock
 
@@ -223,20 +227,25 @@ class SimDataset:
     # ------------------------------------------------------------------ units, appeals
 
     def unit_view(self, now: datetime | Literal["dataset"] | None = "dataset") -> SimView:
-        """On-platform units onboarded by ``now``, sorted by code."""
+        """On-platform units onboarded by ``now``, sorted by code, as ``unit_drift`` has
+        them (an extra item's key is its code, or a stand-in sorting last)."""
         now_key = self._resolve_now(now)
-        keys: list[str] = []
-        items: list[JSON] = []
-        for unit in sorted(self.units, key=lambda u: u.code):
-            onboard = self._onboard_key[unit.code]
-            if not unit.on_platform or (now_key is not None and onboard > now_key):
+        drift = self.unit_drift
+        listed: list[tuple[str, JSON]] = []
+        for unit in self.units:
+            onboard = drift.onboarded.get(unit.code, self._onboard_key[unit.code])
+            on = unit.on_platform or unit.code in drift.onboarded
+            if not on or unit.code in drift.missing or (now_key is not None and onboard > now_key):
                 continue
             item: JSON = {"unit_code": unit.code, "name": unit.name}
             if onboard:
                 item["onboarded_at"] = onboard
-            keys.append(unit.code)
-            items.append(item)
-        return SimView(keys, items)
+            listed.append((unit.code, item))
+        for n, raw in enumerate(drift.extra):
+            code = raw.get("unit_code") if isinstance(raw, dict) else None
+            listed.append((f"{code if isinstance(code, str) else chr(0x10FFFF)}\x00{n:06d}", raw))
+        listed.sort(key=lambda pair: pair[0])
+        return SimView([k for k, _ in listed], [i for _, i in listed])
 
     def appeal_view(self, now: datetime | Literal["dataset"] | None = "dataset") -> SimView:
         """Appeals filed by ``now``, sorted by (filed_at, appeal_id)."""

@@ -28,10 +28,21 @@ from models.plans.monthly_report import (
     monthly_markdown,
     monthly_summary,
 )
+from models.plans.platform_registry import (
+    compare_registry,
+    registry_alert,
+    registry_markdown,
+    registry_rows,
+)
 from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
 from tasks.monthly_tasks import analyse_batch_task, collect_progress_task, unit_batches_task
 from tasks.office_lists import publish_unit_years_task
+from tasks.platform_registry import (
+    fetch_platform_units_task,
+    load_catalog_units_task,
+    queue_registry_alert_task,
+)
 from tasks.runtime import batch_concurrency
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
@@ -66,6 +77,7 @@ def monthly_analysis(
     claim = claim_run(CYCLE, month, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, month, claim)
+    platform_units = fetch_platform_units_task(learned_at(now))  # never fails the month
     collected = collect_progress_task(month.key, learned_at(now)).as_dict()
     report = MonthReport(month.key)
     batches, width = unit_batches_task(batch_size), batch_concurrency()
@@ -76,9 +88,15 @@ def monthly_analysis(
             report.merge(future.result())
     summary = monthly_summary(report, collected)
     key = f"monthly-analysis-{month.key}".lower()
-    publish_artifacts_task(
-        key, f"{month.key} 月分析", monthly_markdown(report, collected), category_rows(report)
-    )
+    registry = compare_registry(load_catalog_units_task(month.key), platform_units)
+    checked = registry_markdown(registry, month.year)
+    markdown = monthly_markdown(report, collected) + "\n" + checked
+    publish_artifacts_task(key, f"{month.key} 月分析", markdown, category_rows(report))
+    if registry.discrepancies:
+        title = f"{month.key} 平台单位名单核对"
+        publish_artifacts_task(f"{key}-units", title, checked, registry_rows(registry))
+    if (alert := registry_alert(registry, month.key)) is not None:
+        queue_registry_alert_task(alert, month.key, claim.run_id, now)  # once per content
     publish_unit_years_task(month.key, claim.run_id)
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
     finish_run(claim, status, summary, now)

@@ -1,4 +1,4 @@
-"""Collecting platform data into the database: progress (one month) and units.
+"""Collecting platform data into the database: progress (one month).
 
 Progress collection is incremental and idempotent: a watermark per month asks the
 platform only for records changed since the last run (``updated_since``, at or
@@ -27,7 +27,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
@@ -54,7 +54,6 @@ from models.plans.records import (
     StoredVersion,
     check_progress_page,
     find_conflicts,
-    not_an_object,
     quarantine_row,
 )
 from models.rules import Period
@@ -485,68 +484,9 @@ def _advance_watermark(
         session.commit()
 
 
-@dataclass
-class Coverage:
-    """Which of our units the platform has registered (纳入平台管理)."""
-
-    registered: list[str] = field(default_factory=list)
-    newly_registered: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-
-
-async def collect_units(engine: Engine, client: PlatformClient, now: datetime) -> Coverage:
-    """Mark our units registered on the platform; set aside codes we do not know."""
-    coverage = Coverage()
-    bad: list[BadRecord] = []
-    registered: dict[str, date | None] = {}
-    async for page in client.iter_units():
-        for raw in page.items:
-            if not isinstance(raw, dict):
-                bad.append(not_an_object(raw))
-                continue
-            code = raw.get("unit_code")
-            if not isinstance(code, str):
-                bad.append(BadRecord("missing_fields", "missing: unit_code", None, raw))
-                continue
-            onboarded = raw.get("onboarded_at")
-            day: date | None = None
-            if isinstance(onboarded, str):
-                try:
-                    day = datetime.fromisoformat(onboarded).date()
-                except ValueError:
-                    day = None
-            registered[code] = day
-
-    def apply() -> None:
-        with Session(engine) as session:
-            for unit in session.exec(select(Unit)).scalars():  # type: ignore[call-overload]
-                if unit.code in registered:
-                    coverage.registered.append(unit.code)
-                    if not unit.on_platform:
-                        coverage.newly_registered.append(unit.code)
-                        unit.on_platform = True
-                        unit.onboarded_on = registered[unit.code] or unit.onboarded_on
-                        session.add(unit)
-            session.commit()
-        known = set(coverage.registered)
-        for code in registered:
-            if code not in known:
-                coverage.unknown.append(code)
-                bad.append(
-                    BadRecord("unknown_unit", f"unit_code {code!r}", code, {"unit_code": code})
-                )
-        if bad:
-            _write_page(engine, [], bad, "units", now)
-
-    await asyncio.to_thread(apply)
-    return coverage
-
-
 __all__ = [
     "CollectOutcome",
-    "Coverage",
     "PlatformError",
     "collect_progress",
-    "collect_units",
     "insert_ignoring_duplicates",
 ]

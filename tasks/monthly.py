@@ -83,19 +83,23 @@ def unit_batches(session: Session, size: int) -> list[tuple[int, int]]:
 def load_units(
     session: Session, units: UnitRange = None, month: Period | None = None
 ) -> list[UnitSnap]:
-    """The units (of one batch); with ``month``, each in its category as of that month
-    (a catalog revision may move a unit from its effective month on)."""
+    """The units (of one batch); with ``month``, each in its category and on the platform
+    or not as of that month (a catalog revision may move a unit, or adjust its platform
+    facts, from its effective month on)."""
     rows = session.execute(
         select(UNIT.id, UNIT.code, UNIT.name, UNIT.category, UNIT.on_platform)
         .where(_in_range(UNIT.id, units))
         .order_by(UNIT.code)
     )
     moved: Mapping[str, str] = {}
+    platform: Mapping[str, tuple[bool, Any]] = {}
     if month is not None:
-        moved = overlay_for(
-            load_revisions(session, month.year), month.year, month.key
-        ).unit_categories
-    return [UnitSnap(i, c, n, moved.get(c, cat), bool(on)) for i, c, n, cat, on in rows]
+        overlay = overlay_for(load_revisions(session, month.year), month.year, month.key)
+        moved, platform = overlay.unit_categories, overlay.unit_platform
+    return [
+        UnitSnap(i, c, n, moved.get(c, cat), platform.get(c, (bool(on), None))[0])
+        for i, c, n, cat, on in rows
+    ]
 
 
 def indicator_spec(row: Indicator) -> IndicatorSpec:

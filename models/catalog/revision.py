@@ -39,6 +39,7 @@ ITEM_CHANGED = "item_changed"
 INDICATOR_ADDED = "indicator_added"
 INDICATOR_CHANGED = "indicator_changed"
 UNIT_MOVED = "unit_moved"
+UNIT_PLATFORM = "unit_platform"
 
 CHANGE_LABELS: dict[str, str] = {
     ITEM_ADDED: "新增事项",
@@ -46,6 +47,7 @@ CHANGE_LABELS: dict[str, str] = {
     INDICATOR_ADDED: "新增指标",
     INDICATOR_CHANGED: "修改指标",
     UNIT_MOVED: "单位调整类别",
+    UNIT_PLATFORM: "单位平台信息调整",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -69,14 +71,17 @@ FIELD_LABELS: dict[str, str] = {
     "document_ref": "文号",
     "note": "备注",
     "category": "类别",
+    "on_platform": "纳入平台",
+    "onboarded_on": "纳入日期",
 }
 
 FIXED_INDICATOR_FIELDS = ("item", "direction")
 """An indicator keeps its item and direction all year: retire it and add another."""
 
-UNIT_FIXED_FIELDS = ("kind", "on_platform", "onboarded_on")
+UNIT_FIXED_FIELDS = ("kind",)
 """What a revision may not change on a unit (its name and channels are contact details,
-imported as usual; its category is what a revision moves)."""
+imported as usual; its category is what a revision moves; whether it is on the platform
+and since when, a ``UNIT_PLATFORM`` change adjusts from its effective month)."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,10 @@ def _unit_changes(
                         "units",
                     )
                 )
+        platform = _differing(_platform_json(old), _platform_json(u))
+        if platform:
+            before, after = _platform_json(old), _platform_json(u)
+            yield CatalogChange(UNIT_PLATFORM, u.code, before, after, platform, u.loc)
         if old.category != u.category:
             yield CatalogChange(
                 UNIT_MOVED,
@@ -307,7 +316,18 @@ def _unit_changes(
         )
 
 
-_UNIT_FIELD_LABELS = {"kind": "单位类型", "on_platform": "是否接入平台", "onboarded_on": "接入日期"}
+_UNIT_FIELD_LABELS = {"kind": "单位类型"}
+
+
+def _platform_json(unit: UnitRow) -> dict[str, Any]:
+    day = None if unit.onboarded_on is None else unit.onboarded_on.isoformat()
+    return {"on_platform": unit.on_platform, "onboarded_on": day}
+
+
+def platform_from_json(data: Mapping[str, Any]) -> tuple[bool, date | None]:
+    """A ``UNIT_PLATFORM`` change's (on_platform, onboarded_on)."""
+    day = data.get("onboarded_on")
+    return bool(data["on_platform"]), None if not day else date.fromisoformat(str(day))
 
 
 def _item_changes(
@@ -448,6 +468,9 @@ def apply_changes(catalog: Catalog, year: int, changes: Iterable[CatalogChange])
     for change in changes:
         if change.kind == UNIT_MOVED and change.code in units:
             units[change.code] = replace(units[change.code], category=change.after["category"])
+        elif change.kind == UNIT_PLATFORM and change.code in units:
+            on, day = platform_from_json(change.after)
+            units[change.code] = replace(units[change.code], on_platform=on, onboarded_on=day)
         elif change.kind in (ITEM_ADDED, ITEM_CHANGED):
             items[(year, change.code)] = item_from_json(change.after)
         elif change.kind in (INDICATOR_ADDED, INDICATOR_CHANGED):
@@ -473,7 +496,7 @@ def catalog_as_of(
             continue
         changes: Iterable[CatalogChange] = revision.changes
         if year is not None and revision.year != year:
-            changes = [c for c in revision.changes if c.kind != UNIT_MOVED]
+            changes = [c for c in revision.changes if c.kind not in (UNIT_MOVED, UNIT_PLATFORM)]
         catalog = apply_changes(catalog, revision.year, changes)
     return catalog
 
@@ -482,21 +505,24 @@ def catalog_as_of(
 class MonthOverlay:
     """What a year's revisions change for one month (``overlay_for``): indicators
     replaced or added (by code), units moved (code → category), and the revisions not yet
-    effective (their added rows are not assessed that month)."""
+    effective (their added rows are not assessed that month); ``unit_platform``: units
+    whose platform facts a revision adjusted (code → (on_platform, onboarded_on))."""
 
     indicators: Mapping[str, IndicatorRow]
     unit_categories: Mapping[str, str]
     not_yet: frozenset[int]
+    unit_platform: Mapping[str, tuple[bool, date | None]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not (self.indicators or self.unit_categories or self.not_yet)
+        return not (self.indicators or self.unit_categories or self.not_yet or self.unit_platform)
 
 
 def overlay_for(revisions: Sequence[RevisionRow], year: int, month: str | None) -> MonthOverlay:
     """The overlay of ``year``'s revisions effective by ``month`` (None: every revision)."""
     indicators: dict[str, IndicatorRow] = {}
     categories: dict[str, str] = {}
+    platform: dict[str, tuple[bool, date | None]] = {}
     not_yet: set[int] = set()
     for revision in sorted(revisions, key=lambda r: r.id):
         if revision.year != year:
@@ -509,7 +535,9 @@ def overlay_for(revisions: Sequence[RevisionRow], year: int, month: str | None) 
                 indicators[change.code] = indicator_from_json(change.after)
             elif change.kind == UNIT_MOVED:
                 categories[change.code] = str(change.after["category"])
-    return MonthOverlay(indicators, categories, frozenset(not_yet))
+            elif change.kind == UNIT_PLATFORM:
+                platform[change.code] = platform_from_json(change.after)
+    return MonthOverlay(indicators, categories, frozenset(not_yet), platform)
 
 
 def where_zh(loc: Loc) -> str:

@@ -280,11 +280,10 @@ def _unknown_unit(path: Path, engine: Engine) -> tuple[str, str]:
     return "2026-07", f"工作表 units 第 {row} 行 code 列（A）：未知单位“D99”"
 
 
-def _unit_put_on_the_platform(path: Path, engine: Engine) -> tuple[str, str]:
-    catalog = read_catalog(path)
-    unit = next(u for u in catalog.units if u.code == "C01")
-    row = _set(path, "units", "C01", "on_platform", not unit.on_platform)
-    return "2026-07", f"工作表 units 第 {row} 行 on_platform 列（E）"
+def _unit_kind_changed(path: Path, engine: Engine) -> tuple[str, str]:
+    row = _set(path, "units", "C01", "kind", "department")
+    _set(path, "units", "C01", "category", "party_mass")
+    return "2026-07", f"工作表 units 第 {row} 行 kind 列（C）"
 
 
 def _direction_changed(path: Path, engine: Engine) -> tuple[str, str]:
@@ -356,7 +355,7 @@ def _indicator_of_a_rejected_item(path: Path, engine: Engine) -> tuple[str, str]
         _added_item_without_document,
         _weight_not_positive,
         _unknown_unit,
-        _unit_put_on_the_platform,
+        _unit_kind_changed,
         _direction_changed,
         _indicator_deleted,
         _rules_changed,
