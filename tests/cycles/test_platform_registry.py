@@ -31,7 +31,7 @@ from models.rules import Period
 from tasks.catalog import load_catalog
 from tasks.monthly import load_units
 from tasks.platform_registry import fetch_platform_units
-from tests.cycles.conftest import platform, set_faults, set_unit_drift
+from tests.fixtures.demo import platform, set_faults, set_unit_drift
 
 NOW = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
 DRIFT = demo_unit_drift(demo_catalog())
