@@ -282,7 +282,7 @@ def run(
 
         from flows.deliver_outbox import deliver_outbox
         from flows.monthly_analysis import monthly_analysis
-        from tasks.runtime import work_calendar
+        from tasks.runtime import build_runtime
 
         @flow(name="bench_warm_up")
         def warm_up() -> None:
@@ -290,7 +290,7 @@ def run(
 
         warm_up()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        send_at = work_calendar().message_send_time(datetime.now(UTC))
+        send_at = build_runtime().calendar.message_send_time(datetime.now(UTC))
         extra: dict[str, Any] = {}
         with contextlib.ExitStack() as stack:
             finish = stack.enter_context(delivery_worker(send_at, Path(tmp))) if overlap else None

@@ -22,7 +22,7 @@ import typer
 
 from models.catalog.revision import CatalogChangeRefused, Difference
 from models.catalog.schema import CatalogError
-from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import session_scope, upgrade_database
 from models.rules import PeriodKind, local_text
 from models.user_input import check_year, parse_period_text
 from tasks.catalog import load_revisions
@@ -36,6 +36,7 @@ from tasks.catalog_revisions import (
     save_revision,
 )
 from tasks.files.catalog_read import read_catalog
+from tasks.runtime import build_runtime
 from tasks.settings import get_settings
 
 
@@ -97,7 +98,7 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
             reason=reason,
             recorded_by=_who(),
         )
-        engine = make_engine(url)
+        engine = build_runtime().engine
         try:
             with session_scope(engine) as session:
                 difference = plan_revision(session, request)
@@ -148,7 +149,7 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
         例：assess catalog history --year 2026
         """
         check_year(year, "年份")
-        engine = make_engine(get_settings().resolved_database_url())
+        engine = build_runtime().engine
         try:
             with session_scope(engine) as session:
                 revisions = load_revisions(session, year)

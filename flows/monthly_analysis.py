@@ -32,7 +32,7 @@ from models.rules import Cycle, CycleStatus
 from tasks.artifacts import publish_artifacts_task
 from tasks.monthly_tasks import analyse_batch_task, collect_progress_task, unit_batches_task
 from tasks.office_lists import publish_unit_years_task
-from tasks.runtime import batch_concurrency
+from tasks.runtime import current_runtime
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
 
@@ -57,20 +57,21 @@ def monthly_analysis(
     ``ASSESS_BATCH_CONCURRENCY`` at a time (default 1). A month not yet due (its upload
     deadline not passed) is refused, even with ``force``; ``preview`` books nothing.
     """
-    month = resolve_period(CYCLE, period)
-    now = run_clock(now)
-    if refused := refuse_not_due(CYCLE, month, now, preview):
+    runtime = current_runtime()
+    month = resolve_period(runtime, CYCLE, period)
+    now = run_clock(runtime, now)
+    if refused := refuse_not_due(runtime, CYCLE, month, now, preview):
         return refused
     if preview:
-        return preview_month(month, batch_size, now)
-    claim = claim_run(CYCLE, month, now, force)
+        return preview_month(runtime, month, batch_size, now)
+    claim = claim_run(runtime, CYCLE, month, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, month, claim)
-    collected = collect_progress_task(month.key, learned_at(now)).as_dict()
+    collected = collect_progress_task(runtime, month.key, learned_at(runtime, now)).as_dict()
     report = MonthReport(month.key)
-    batches, width = unit_batches_task(batch_size), batch_concurrency()
+    batches, width = unit_batches_task(runtime, batch_size), runtime.batch_concurrency()
     for k in range(0, len(batches), width):  # ``width`` batches at a time
-        futures = [analyse_batch_task.submit(month.key, b, claim.run_id, now)
+        futures = [analyse_batch_task.submit(runtime, month.key, b, claim.run_id, now)
                    for b in batches[k : k + width]]  # fmt: skip
         for future in futures:
             report.merge(future.result())
@@ -79,9 +80,9 @@ def monthly_analysis(
     publish_artifacts_task(
         key, f"{month.key} 月分析", monthly_markdown(report, collected), category_rows(report)
     )
-    publish_unit_years_task(month.key, claim.run_id)
+    publish_unit_years_task(runtime, month.key, claim.run_id)
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
-    finish_run(claim, status, summary, now)
+    finish_run(runtime, claim, status, summary, now)
     if status is CycleStatus.PARTIAL:
         message = f"平台不可用，部分完成（platform unavailable: {collected['reason']}）"
         return Completed(name="Partial", message=message, data=summary)
