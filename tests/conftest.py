@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from models.persistence.database import make_engine, upgrade_database
+from tasks.runtime import Runtime, build_runtime
+from tasks.settings import get_settings
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -79,6 +81,16 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def runtime(db_url: str) -> Iterator[Runtime]:
+    """The runtime running code builds (``tasks.runtime.build_runtime``) for this test's
+    database: the settings of the environment, the database URL this test's. A flow run
+    in the test builds its own from the environment (``settings_env`` points it here)."""
+    built = build_runtime(get_settings().model_copy(update={"database_url": db_url}))
+    yield built
+    built.engine.dispose()
 
 
 @pytest.fixture

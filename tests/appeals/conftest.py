@@ -25,7 +25,7 @@ from deployments.demo.build_catalog import demo_catalog
 from models.persistence.database import make_engine, session_scope
 from models.rules import CalendarFallbackWarning
 from tasks.catalog import save_catalog
-from tasks.runtime import database
+from tasks.runtime import build_runtime
 from tests.conftest import BACKEND, PG_URL
 from tests.cycles.conftest import TOKEN, demo_year, sim_url  # noqa: F401 (fixtures)
 
@@ -119,7 +119,7 @@ def run_year(url: str, platform_url: str) -> None:
             assert monthly_analysis(period=f"2026-{month:02d}", return_state=True).is_completed()
         state = annual_assessment(period="2026", return_state=True)
         assert state.is_completed(), state.message
-        database().dispose()
+        build_runtime().engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -158,5 +158,5 @@ def year_db(
     engine = make_engine(url)
     yield engine
     engine.dispose()
-    database().dispose()
+    build_runtime().engine.dispose()
     _drop(url)
