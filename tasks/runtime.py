@@ -72,6 +72,7 @@ def _key(settings: Settings) -> str:
     values = settings.model_dump(mode="json")
     values["platform_token"] = settings.platform_token.get_secret_value()
     values["ops_channels"] = [c.get_secret_value() for c in settings.ops_channels]
+    values["database"] = settings.resolved_database_url()  # data_dir is relative to the cwd
     return repr(sorted(values.items()))
 
 
@@ -82,7 +83,10 @@ _KEEP = 8  # settings kept (tests switch databases often; a process has one)
 
 def build_runtime(settings: Settings | None = None) -> Runtime:
     """The runtime for ``settings`` (default: read from the environment now), built once
-    per process and settings: equal settings give the same object, engine included."""
+    per process and settings: equal settings give the same object, engine included.
+
+    The calendar overrides file is read when the runtime is built: a deployment's run
+    (a process of its own under the process worker) reads it at its start."""
     settings = settings or get_settings()
     key = _key(settings)
     with _lock:
