@@ -13,9 +13,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from models.persistence.database import make_engine, session_scope
+from models.persistence.database import session_scope
 from tasks.delivery import deliver_due
-from tasks.settings import get_settings
+from tasks.runtime import build_runtime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,13 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-file", type=Path, required=True)
     args = parser.parse_args(argv)
     at = datetime.fromisoformat(args.at)
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
+    runtime = build_runtime()
+    engine = runtime.engine
     delivered = 0
     while True:
         stopping = args.stop_file.exists()  # read first: a stop means all is queued
         with session_scope(engine) as session:
-            run = deliver_due(session, now=at, ops_channels=[])
+            run = deliver_due(session, now=at, ops_channels=[], calendar=runtime.calendar)
         sent = run.counts().get("delivered", 0)
         delivered += sent
         if stopping and not sent:

@@ -206,20 +206,32 @@ def delivery_worker(send_at: datetime, workdir: Path) -> Iterator[Callable[[], i
             proc.wait()
 
 
-#: What a refactor must leave identical: the month's ledgers, assessments and messages.
+#: What a refactor must leave identical (``--hash``): the month's ledgers, assessments,
+#: results and messages.
 HASHED_TABLES = (
     "deduction_entry",
     "warning_entry",
     "negative_list_entry",
     "monthly_assessment",
+    "result_entry",
     "message",
 )
-#: Columns that differ between two identical runs (ids, times, run and row references).
-VOLATILE = {"id", "cycle_run_id", "corrects_id", "supersedes_id", "claimed_by", "lease_until"}
+#: Surrogate ids and references to them: the rows a batch inserts can come in another
+#: order from one run to the next (set iteration follows the per-process string hash), so
+#: their ids are left out. ``cycle_run_id`` is kept: a fresh database has one cycle run.
+#: ``claimed_by``/``lease_until``: the delivery run's. Every ``*_at`` column (wall-clock
+#: times of the run) is left out too.
+VOLATILE = {"id", "corrects_id", "supersedes_id", "merged_into_id", "claimed_by", "lease_until"}
 
 
 def ledger_hashes(db_url: str) -> dict[str, str]:
-    """A short SHA-256 per table over its rows, less volatile columns, in a canonical order."""
+    """A SHA-256 per table over its rows' meaningful columns, rows sorted canonically.
+
+    Each row is ``name=value|...`` over the table's columns but ``VOLATILE`` ones and
+    those ending in ``_at``, in the table's column order; the rows are sorted as text
+    and joined by newlines. Values are as the driver returns them, so compare hashes
+    of the same backend only.
+    """
     engine = make_engine(db_url)
     out: dict[str, str] = {}
     try:
@@ -233,14 +245,21 @@ def ledger_hashes(db_url: str) -> dict[str, str]:
                 ]
                 rows = result.all()
                 canon = sorted("|".join(f"{name}={row[i]}" for i, name in keep) for row in rows)
-                digest = hashlib.sha256("\n".join(canon).encode()).hexdigest()[:16]
+                digest = hashlib.sha256("\n".join(canon).encode()).hexdigest()
                 out[table] = f"{len(rows)} rows {digest}"
     finally:
         engine.dispose()
     return out
 
 
-def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False) -> dict[str, Any]:
+def run(
+    records: int,
+    kind: str,
+    per_unit: int,
+    seed: int,
+    overlap: bool = False,
+    hashes: bool = False,
+) -> dict[str, Any]:
     units, indicators, catalog = province(records, per_unit, seed)
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -263,7 +282,7 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
 
         from flows.deliver_outbox import deliver_outbox
         from flows.monthly_analysis import monthly_analysis
-        from tasks.runtime import work_calendar
+        from tasks.runtime import build_runtime
 
         @flow(name="bench_warm_up")
         def warm_up() -> None:
@@ -271,17 +290,22 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
 
         warm_up()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        send_at = work_calendar().message_send_time(datetime.now(UTC))
+        send_at = build_runtime().calendar.message_send_time(datetime.now(UTC))
         extra: dict[str, Any] = {}
         with contextlib.ExitStack() as stack:
             finish = stack.enter_context(delivery_worker(send_at, Path(tmp))) if overlap else None
-            started = time.perf_counter()
+            load_before = os.getloadavg()[0]
+            started, cpu_started = time.perf_counter(), time.process_time()
             state = monthly_analysis(period=MONTH, return_state=True)
             analysis = time.perf_counter() - started
+            analysis_cpu = time.process_time() - cpu_started
+            load_after = os.getloadavg()[0]
             if finish is not None:
                 extra["delivered_during_analysis"] = finish()
                 extra["all_delivered_s"] = round(time.perf_counter() - started, 2)
         assert state.is_completed(), state.message
+        if hashes:  # the analysis's output, before delivery marks the messages sent
+            extra["ledger_hashes"] = ledger_hashes(db_url)
         summary: Any = state.result()
         stages = task_seconds(state.state_details.flow_run_id)
         started = time.perf_counter()
@@ -290,7 +314,6 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
         end_to_end = extra.get("all_delivered_s", analysis + delivery)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         messages = received(receiver_url)
-        hashes = ledger_hashes(db_url)
         fetch, insert, rows = floor(sim_url, db_url)
     return {
         "records": rows,
@@ -298,6 +321,8 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
         "db": kind,
         "catalog_load_s": round(load, 1),
         "analysis_s": round(analysis, 2),
+        "analysis_cpu_s": round(analysis_cpu, 2),
+        "load_average_1min": f"{load_before:.2f} -> {load_after:.2f}",
         "delivery_s": round(delivery, 2),
         "messages_received": messages,
         "delivered": delivered,
@@ -310,7 +335,6 @@ def run(records: int, kind: str, per_unit: int, seed: int, overlap: bool = False
         "rss_before_mib": round(rss_before),
         "cells": summary.get("cells"),
         "analysis_tasks_s": stages,
-        "ledger_hashes": hashes,
         **extra,
     }
 
@@ -327,10 +351,24 @@ def main(argv: list[str] | None = None) -> int:
         help="deliver from a second process while the analysis runs (as a second worker "
         "running the outbox deployment does); PostgreSQL only",
     )
+    parser.add_argument(
+        "--hash",
+        action="store_true",
+        help="after the timed analysis, print a SHA-256 per ledger table (deduction, "
+        "warning, negative list, assessments, results, messages) over its rows' "
+        "meaningful columns: what a refactor must leave identical",
+    )
     args = parser.parse_args(argv)
     if args.overlap_delivery and args.db != "postgresql":
         parser.error("--overlap-delivery needs --db postgresql (SQLite has one writer)")
-    result = run(args.records, args.db, args.indicators_per_unit, args.seed, args.overlap_delivery)
+    result = run(
+        args.records,
+        args.db,
+        args.indicators_per_unit,
+        args.seed,
+        args.overlap_delivery,
+        args.hash,
+    )
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

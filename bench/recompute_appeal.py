@@ -215,7 +215,7 @@ def analyse(months: int) -> None:
                 state = monthly_analysis(period=f"{YEAR}-{m:02d}", return_state=True)
             assert state.is_completed(), state.message
     finally:
-        flows.common.time_source = flows.common.wall_clock
+        flows.common.time_source = None
 
 
 def run(

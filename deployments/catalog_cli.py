@@ -26,7 +26,7 @@ import typer
 
 from models.catalog.revision import CatalogChangeRefused, Difference
 from models.catalog.schema import CatalogError
-from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import session_scope, upgrade_database
 from models.plans.catalog_recompute import catalog_recompute_lines
 from models.rules import PeriodKind, local_text
 from models.user_input import check_year, parse_period_text
@@ -41,7 +41,7 @@ from tasks.catalog_revisions import (
     save_revision,
 )
 from tasks.files.catalog_read import read_catalog
-from tasks.runtime import work_calendar
+from tasks.runtime import build_runtime
 from tasks.settings import get_settings
 
 
@@ -136,7 +136,8 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
             reason=reason,
             recorded_by=_who(),
         )
-        engine = make_engine(url)
+        runtime = build_runtime()
+        engine, calendar = runtime.engine, runtime.calendar
         try:
             with session_scope(engine) as session:
                 difference = plan_revision(session, request)
@@ -159,12 +160,12 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
                     now = datetime.now(UTC)
                     revision_id = save_revision(session, request, difference, now)
                     assert revision_id is not None
-                    summary = recompute_revision(session, revision_id, now, work_calendar())
+                    summary = recompute_revision(session, revision_id, now, calendar)
                     typer.echo("若执行此修订：")
                     typer.echo("\n".join(catalog_recompute_lines(summary)))
                     session.rollback()
                     return
-                now, calendar = datetime.now(UTC), work_calendar()
+                now = datetime.now(UTC)
                 revision_id = save_revision(session, request, difference, now)
                 assert revision_id is not None
                 told = queue_change_notices(session, revision_id, now)
@@ -203,7 +204,7 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
         例：assess catalog history --year 2026
         """
         check_year(year, "年份")
-        engine = make_engine(get_settings().resolved_database_url())
+        engine = build_runtime().engine
         try:
             with session_scope(engine) as session:
                 revisions = load_revisions(session, year)

@@ -21,13 +21,13 @@ from typing import Annotated
 import typer
 
 from models.errors import InputError, OfficeError
-from models.persistence.database import make_engine, session_scope
+from models.persistence.database import session_scope
 from models.plans.platform_registry import UNREADABLE_TEXT, Proposal, propose_catalog
 from models.user_input import check_year
 from tasks.catalog import load_catalog
 from tasks.files.catalog_write import write_catalog
 from tasks.platform_registry import read_platform_units
-from tasks.settings import get_settings
+from tasks.runtime import build_runtime
 
 
 def proposal_lines(proposal: Proposal, year: int, file: Path) -> list[str]:
@@ -71,15 +71,15 @@ def register(catalog_app: typer.Typer, check_file: Callable[..., None]) -> None:
         """
         check_year(year, "年份")
         check_file(file, must_exist=False)
-        engine = make_engine(get_settings().resolved_database_url())
+        runtime = build_runtime()
         try:
-            with session_scope(engine) as session:
+            with session_scope(runtime.engine) as session:
                 catalog = load_catalog(session)
         finally:
-            engine.dispose()
+            runtime.engine.dispose()
         if not any(y.year == year for y in catalog.years):
             raise InputError(f"数据库中没有 {year} 年度的考核目录，请先导入目录。")
-        platform = asyncio.run(read_platform_units(datetime.now(UTC)))
+        platform = asyncio.run(read_platform_units(runtime, datetime.now(UTC)))
         if platform.failure is not None:
             raise OfficeError(f"{UNREADABLE_TEXT}（{platform.failure[:200]}），未生成修订建议。")
         proposal = propose_catalog(catalog, platform)

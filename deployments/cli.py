@@ -26,12 +26,13 @@ from deployments.platform_sim_data import SimDataset
 from deployments.results_cli import add_to
 from models.catalog.schema import Catalog
 from models.errors import InputError, NotFoundError
-from models.persistence.database import make_engine, session_scope, upgrade_database
+from models.persistence.database import session_scope, upgrade_database
 from models.rules import PeriodKind, local_text
 from models.user_input import check_year, parse_day_text, parse_period_text
 from tasks.catalog import load_catalog, save_catalog
 from tasks.files.catalog_read import read_catalog
 from tasks.files.catalog_write import write_catalog
+from tasks.runtime import build_runtime
 from tasks.settings import get_settings
 
 app = typer.Typer(
@@ -95,7 +96,7 @@ def catalog_import(
     url = _database_url()
     upgrade_database(url)
     catalog = read_catalog(file)
-    engine = make_engine(url)
+    engine = build_runtime().engine
     with session_scope(engine) as session:
         report = save_catalog(session, catalog)
     engine.dispose()
@@ -128,7 +129,7 @@ def catalog_export(
     """
     _check_catalog_file(file, must_exist=False)
     month = None if as_of is None else parse_period_text(as_of, (PeriodKind.MONTH,), "月份").key
-    engine = make_engine(_database_url())
+    engine = build_runtime().engine
     with session_scope(engine) as session:
         catalog = load_catalog(session, month)
     engine.dispose()
@@ -145,7 +146,7 @@ def calendar(
     from deployments.timetable import timetable_rows
 
     check_year(year, "年份")
-    rows, warnings = timetable_rows(year, get_settings().calendar_overrides)
+    rows, warnings = timetable_rows(year, build_runtime().calendar)
     for warning in warnings:
         typer.echo(f"提示：{warning}", err=True)
     if as_json:
@@ -241,7 +242,7 @@ def publish(
     from tasks.appeals.publish import publish_year
 
     check_year(year)
-    engine = make_engine(_database_url())
+    engine = build_runtime().engine
     with session_scope(engine) as session:
         publish_year(session, year, datetime.now(UTC))
     engine.dispose()
@@ -259,7 +260,7 @@ def demo(
     url = _database_url()
     upgrade_database(url)
     catalog = read_catalog(DEMO_CATALOG)
-    engine = make_engine(url)
+    engine = build_runtime().engine
     with session_scope(engine) as session:
         report = save_catalog(session, catalog)
     engine.dispose()
@@ -277,11 +278,11 @@ def _run_demo_cycles(catalog: Catalog) -> None:
     from deployments.platform_sim import running_simulator
     from flows.monthly_analysis import monthly_analysis
     from models.rules import Cycle, Period
-    from tasks.runtime import work_calendar
 
-    token = get_settings().platform_token.get_secret_value()
-    now = datetime.now(UTC)  # the shell's clock decides which months are due
-    calendar = work_calendar()
+    runtime = build_runtime()
+    token = runtime.settings.platform_token.get_secret_value()
+    now = runtime.clock()  # the shell's clock decides which months are due
+    calendar = runtime.calendar
     months = [
         m
         for m in Period.whole_year(2026).months()

@@ -25,12 +25,11 @@ The lead wires it into ``deployments.cli``, e.g.::
 from __future__ import annotations
 
 from models.errors import OfficeError
-from models.persistence.database import make_engine, session_scope
+from models.persistence.database import session_scope
 from models.plans.explain import explain_markdown
 from models.rules import Period, PeriodError, PeriodKind
 from tasks.appeals.explain import NotFound, load_explain
-from tasks.runtime import work_calendar
-from tasks.settings import get_settings
+from tasks.runtime import build_runtime
 
 
 class ExplainError(OfficeError, ValueError):
@@ -45,10 +44,11 @@ def explain_command(unit_code: str, indicator_code: str, period: str) -> str:
         month = None
     if month is None or month.kind is not PeriodKind.MONTH:
         raise ExplainError(f"期次“{period}”不是月份，请写成 2026-03 的形式。")
-    engine = make_engine(get_settings().resolved_database_url())
+    runtime = build_runtime()
+    engine = runtime.engine
     try:
         with session_scope(engine) as session:
-            facts = load_explain(session, unit_code, indicator_code, month.key, work_calendar())
+            facts = load_explain(session, unit_code, indicator_code, month.key, runtime.calendar)
     except NotFound as exc:
         if exc.what == "unit":
             raise ExplainError(f"单位编码“{exc.code}”不存在。") from None

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from deployments.cli_errors import OfficeGroup
 from deployments.results_cli import problems_app
 from models.errors import InputError
-from models.persistence.database import make_engine, session_scope
+from models.persistence.database import session_scope
 from models.plans.office_lists import (
     COMPLETION_COLUMNS,
     json_safe,
@@ -40,7 +40,7 @@ from tasks.office_lists import (
     load_problem_rows,
     load_unit_year,
 )
-from tasks.settings import get_settings
+from tasks.runtime import build_runtime
 
 __all__ = ["add_to", "appeals_app", "ledgers_app"]
 
@@ -81,7 +81,7 @@ def _today() -> date:
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = build_runtime().engine
     try:
         with session_scope(engine) as session:
             yield session

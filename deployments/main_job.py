@@ -139,9 +139,9 @@ def due_backfills(now: datetime, year: int = DEMO_YEAR) -> list[dict[str, Any]]:
 
     from models.rules import assessed_period
     from models.rules.due import is_due
-    from tasks.runtime import work_calendar
+    from tasks.runtime import build_runtime
 
-    calendar = work_calendar()
+    calendar = build_runtime().calendar
     out: list[dict[str, Any]] = []
     months = Period.whole_year(year).months()
     for cycle in (Cycle.MONTHLY_ANALYSIS, Cycle.QUARTERLY_MONITORING, Cycle.HALF_YEAR_EVALUATION):

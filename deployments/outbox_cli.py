@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from models.persistence.database import make_engine, session_scope
+from models.persistence.database import session_scope
 from models.rules.periods import SHANGHAI, local_text
 from tasks.delivery import outbox_report, outbox_snapshot
-from tasks.settings import get_settings
+from tasks.runtime import build_runtime
 
 
 def today_in_shanghai() -> date:
@@ -32,7 +32,7 @@ def outbox_command(day: date | None, as_json: bool) -> str:
     Channels are redacted and message bodies never shown.
     """
     the_day = day or today_in_shanghai()
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = build_runtime().engine
     try:
         with session_scope(engine) as session:
             if as_json:
@@ -50,7 +50,7 @@ def requeue_command(message_id: int, now: datetime) -> str:
     from models.persistence.tables import Message
     from tasks.delivery import requeue_message
 
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = build_runtime().engine
     try:
         with session_scope(engine) as session:
             message = session.get(Message, message_id)

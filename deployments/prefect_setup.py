@@ -46,7 +46,8 @@ def stored_year_rules(years: Sequence[int]) -> dict[int, YearRules]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from models.persistence.database import make_engine, session_scope
+    from models.persistence.database import session_scope
+    from tasks.runtime import build_runtime
     from tasks.year_rules import load_rules_of_years
 
     url = get_settings().resolved_database_url()
@@ -54,7 +55,7 @@ def stored_year_rules(years: Sequence[int]) -> dict[int, YearRules]:
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
         return {}
     try:
-        engine = make_engine(url)
+        engine = build_runtime().engine
         try:
             with session_scope(engine) as session:
                 return load_rules_of_years(session, years)
@@ -84,10 +85,10 @@ def render_prefect_yaml(
 
     from deployments.schedules import render_schedules, rewrite_schedules
     from flows.deliver_outbox import SCHEDULE_CRON
-    from tasks.calendar import load_work_calendar
+    from tasks.runtime import build_runtime
 
     the_years = sorted(set(years or default_years()))
-    calendar = load_work_calendar(get_settings().calendar_overrides)
+    calendar = build_runtime().calendar
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reported once per year via rendered.warnings
         rendered = render_schedules(

@@ -27,7 +27,7 @@ import typer
 from sqlmodel import Session
 
 from deployments.cli_errors import OfficeGroup
-from models.persistence.database import make_engine, session_scope
+from models.persistence.database import session_scope
 from models.plans.annual import results_export
 from models.plans.burden import burden_figures, burden_markdown
 from models.plans.onsite import plan_sheets
@@ -48,7 +48,7 @@ from tasks.annual import (
 )
 from tasks.files.exports import export_format, write_export
 from tasks.onsite_tasks import close_problem, onsite_export_payload
-from tasks.settings import get_settings
+from tasks.runtime import build_runtime
 from tasks.share_tasks import export_share, pending_changes
 from tasks.year_rules import load_year_rules
 
@@ -112,7 +112,7 @@ def wall_clock() -> datetime:
 @contextmanager
 def _session() -> Iterator[Session]:
     """A session on the configured database; errors reach ``deployments.cli_errors``."""
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = build_runtime().engine
     try:
         with session_scope(engine) as session:
             yield session

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import warnings
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from models.rules import Period, YearRules
-from tasks.calendar import load_work_calendar
+from models.rules import Period, WorkCalendar, YearRules
 
 CYCLE_LABELS: dict[str, str] = {
     "pre_deadline_reminder": "截止前提醒",
@@ -22,7 +20,7 @@ UPLOAD_DEADLINE_LABEL = "数据上传截止"
 
 
 def timetable_rows(
-    year: int, overrides: Path | None, rules: YearRules | None = None
+    year: int, calendar: WorkCalendar, rules: YearRules | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Every scheduled run of ``year``, each month's upload deadline, and the calendar's
     fallback warnings.
@@ -31,7 +29,6 @@ def timetable_rows(
     (a date: values count until the end of that day, Beijing time) and sorts after the
     runs of the same day.
     """
-    calendar = load_work_calendar(overrides)
     the_rules = rules or YearRules()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # surfaced once each below, via calendar.warnings

@@ -45,6 +45,7 @@ from tasks.annual import (
 )
 from tasks.artifacts import publish_artifacts_task
 from tasks.results import load_result_inputs_task, save_annual_task
+from tasks.runtime import current_runtime
 
 CYCLE = Cycle.ANNUAL_ASSESSMENT
 
@@ -70,17 +71,20 @@ def annual_assessment(
     when done). Refused before its annual time; ``preview`` books nothing, sends no
     notice and runs nothing below.
     """
-    year = resolve_period(CYCLE, period)
-    now = run_clock(now)
-    if refused := refuse_not_due(CYCLE, year, now, preview):
+    runtime = current_runtime()
+    year = resolve_period(runtime, CYCLE, period)
+    now = run_clock(runtime, now)
+    if refused := refuse_not_due(runtime, CYCLE, year, now, preview):
         return refused
     if preview:
-        return preview_year(year)
+        return preview_year(runtime, year)
     run_cycles_below(CYCLE, year, half_year_evaluation, now)
-    claim = claim_run(CYCLE, year, now, force)
+    claim = claim_run(runtime, CYCLE, year, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, year, claim)
-    inputs = load_result_inputs_task(year.year, with_december=True, through=f"{year.year}-12")
+    inputs = load_result_inputs_task(
+        runtime, year.year, with_december=True, through=f"{year.year}-12"
+    )
     rules = inputs.rules
     plan = plan_annual(
         inputs.units,
@@ -90,10 +94,12 @@ def annual_assessment(
         rules,
         with_data=inputs.with_data,
     )
-    history = save_annual_task(year.year, plan.settlements, plan.results, claim.run_id, now)
-    notices = queue_result_notices_task(year.year, claim.run_id, now)
-    proposals = simplification_proposals_task(year.year)
-    counts = gather_burden_counts_task(year.year)
+    history = save_annual_task(
+        runtime, year.year, plan.settlements, plan.results, claim.run_id, now
+    )
+    notices = queue_result_notices_task(runtime, year.year, claim.run_id, now)
+    proposals = simplification_proposals_task(runtime, year.year)
+    counts = gather_burden_counts_task(runtime, year.year)
     for pub in (
         annual_results_publication(
             year, plan.results, plan.settlements, inputs.units, rules, history, gaps=inputs.gaps
@@ -103,5 +109,5 @@ def annual_assessment(
     ):
         publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
     summary = annual_summary(year, plan.results, plan.settlements, notices, proposals, inputs.gaps)
-    finish_run(claim, CycleStatus.COMPLETED, summary, now)
+    finish_run(runtime, claim, CycleStatus.COMPLETED, summary, now)
     return Completed(message=f"{year.key} assessed", data=summary)

@@ -37,7 +37,7 @@ from models.rules.cycle_runs import STALE_AFTER
 from tasks.artifacts import publish_artifacts_task
 from tasks.cycle_runs import queue_cycles_task, release_dead_holders_task
 from tasks.results import load_cycle_rows_task
-from tasks.runtime import work_calendar
+from tasks.runtime import Runtime, current_runtime
 from tasks.year_rules import load_year_rules_task
 
 CycleName = Literal[
@@ -98,22 +98,23 @@ def backfill_cycles(
     still compute the periods in order (each waits for the earlier queued ones).
     """
     logger = get_run_logger()
+    runtime = current_runtime()
     the_cycle = Cycle(cycle)
     run = cycle_flow(the_cycle)
     periods = cycle_periods(the_cycle, first, last)
-    now = clock()  # read once: the release, the pick and the queue judge the same instant
-    release_dead_holders_task(the_cycle.value, now)  # a crashed run's claim reads failed
-    rows = load_cycle_rows_task(the_cycle.value)
-    rules = load_year_rules_task(sorted({p.year for p in periods}))
-    pick = pick_periods(the_cycle, periods, rows, mode, now, work_calendar(), rules, STALE_AFTER)
+    now = clock(runtime)  # read once: the release, the pick and the queue judge the same instant
+    release_dead_holders_task(runtime, the_cycle.value, now)  # a crashed run's claim reads failed
+    rows = load_cycle_rows_task(runtime, the_cycle.value)
+    rules = load_year_rules_task(runtime, sorted({p.year for p in periods}))
+    pick = pick_periods(the_cycle, periods, rows, mode, now, runtime.calendar, rules, STALE_AFTER)
     keys = pick.keys
     logger.info("%s %s..%s mode=%s: %s", cycle, first, last, mode, ", ".join(keys) or "nothing")
     outcomes: list[BackfillOutcome] = []
     chosen = list(pick.chosen)
     if parallel and not dry_run and chosen:
         require_deployment(cycle_deployment(the_cycle))  # before queueing anything
-        queue_cycles_task(the_cycle.value, keys, now)
-        ended = run_deployments_in_parallel(the_cycle, chosen)
+        queue_cycles_task(runtime, the_cycle.value, keys, now)
+        ended = run_deployments_in_parallel(runtime, the_cycle, chosen)
         for (p, force), (state_name, message, ok) in zip(chosen, ended, strict=True):
             outcomes.append(BackfillOutcome(p.key, force, f"{state_name}：{message}", ok))
         chosen = []
@@ -149,7 +150,7 @@ def require_deployment(name: str) -> None:
 
 
 def run_deployments_in_parallel(
-    cycle: Cycle, chosen: list[tuple[Period, bool]]
+    runtime: Runtime, cycle: Cycle, chosen: list[tuple[Period, bool]]
 ) -> list[tuple[str, str, bool]]:
     """Start a deployment run per period (children of this run), wait for all of them;
     return each one's final state name, message and whether it completed."""
@@ -158,7 +159,7 @@ def run_deployments_in_parallel(
     ids: list[UUID] = []
     # Scheduled a millisecond apart, in period order: workers take the earliest first,
     # so with a pool concurrency limit the runs holding slots are never all waiting.
-    base = clock()
+    base = clock(runtime)
     for n, (p, force) in enumerate(chosen):
         started = run_deployment(
             name,

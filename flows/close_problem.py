@@ -13,6 +13,7 @@ from prefect import flow
 from flows.common import clock
 from flows.forms import ProblemClosureForm
 from tasks.onsite_tasks import close_problem_task
+from tasks.runtime import current_runtime
 
 
 @flow(
@@ -21,4 +22,5 @@ from tasks.onsite_tasks import close_problem_task
     description="问题销号：整改完成后为问题台账中的问题销号。",
 )
 def close_problem(form: ProblemClosureForm) -> dict[str, Any]:
-    return close_problem_task(form.problem_id, form.note, clock())
+    runtime = current_runtime()
+    return close_problem_task(runtime, form.problem_id, form.note, clock(runtime))

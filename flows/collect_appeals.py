@@ -24,6 +24,7 @@ from models.plans.appeal_intake import QUARANTINE_LABELS
 from models.rules.periods import to_shanghai
 from tasks.appeals.intake import IntakeOutcome, collect_appeals_task
 from tasks.artifacts import publish_artifacts_task
+from tasks.runtime import current_runtime
 
 
 def intake_markdown(outcome: IntakeOutcome, day: str) -> str:
@@ -59,8 +60,9 @@ def intake_markdown(outcome: IntakeOutcome, day: str) -> str:
 def collect_appeals() -> State[dict[str, Any]]:
     """Take in the appeals filed since the last run."""
     logger = get_run_logger()
-    now = clock()
-    outcome = collect_appeals_task(now)
+    runtime = current_runtime()
+    now = clock(runtime)
+    outcome = collect_appeals_task(runtime, now)
     summary = outcome.as_dict()
     logger.info(
         "appeals: %s read, %s registered, %s refused, %s quarantined, %s already known",

@@ -5,7 +5,8 @@ holder's claim at once), `skipped_run` (the state of a run that does nothing: do
 already, or busy), `finish_run`, and `fail_claim`, the flow hook (``CYCLE_HOOKS``)
 that marks a failed or crashed run's claim ``failed`` with its error. A run's time is
 `run_clock`'s: the explicit ``now``, else the tests' `time_source`, else the flow
-run's scheduled time, else the wall clock.
+run's scheduled time, else the runtime's clock. Every helper here that reaches the
+database or the calendar takes the flow's `Runtime` (``tasks.runtime``) first.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from prefect.states import Cancelled, Completed
 from models.rules import Cycle, Period, assessed_period, cycles_below, local_text, period_for_run
 from tasks.cycle_runs import Claim, claim_cycle_task, fail_flow_run_claims, finish_cycle_task
 from tasks.due import check_due_task
-from tasks.runtime import work_calendar
+from tasks.runtime import Runtime, current_runtime
 
 
-def resolve_period(cycle: Cycle, period: str | None) -> Period:
+def resolve_period(runtime: Runtime, cycle: Cycle, period: str | None) -> Period:
     """The period a run assesses: the ``period`` parameter, else the run's scheduled time.
 
     Never the wall clock: a late run still assesses the period it was scheduled for.
@@ -40,35 +41,34 @@ def resolve_period(cycle: Cycle, period: str | None) -> Period:
     scheduled = flow_run.scheduled_start_time
     if scheduled is None:
         raise ValueError(f"{cycle.value}: give a period (e.g. 2026-03) or run it on a schedule")
-    return period_for_run(scheduled, work_calendar(), cycle)
+    return period_for_run(scheduled, runtime.calendar, cycle)
 
 
 def run_name(cycle: Cycle) -> str:
-    """``monthly-analysis-2026-03``: cycle and period, readable at a glance in the UI."""
+    """``monthly-analysis-2026-03``: cycle and period, readable at a glance in the UI.
+
+    Called by Prefect before the flow's body: it obtains the runtime itself."""
     period = flow_run.parameters.get("period") if flow_run.parameters else None
     try:
-        key = resolve_period(cycle, period).key
+        key = resolve_period(current_runtime(), cycle, period).key
     except ValueError:
         key = "unknown"
     return f"{cycle.value.replace('_', '-')}-{key}".lower()
 
 
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+time_source: Callable[[], datetime] | None = None
+"""The tests' override of the runtime's clock (None: ``runtime.clock``). Tests that
+replay a whole year of platform data set it to a fixed time after the year (platform
+times later than *now* are refused)."""
 
 
-time_source: Callable[[], datetime] = wall_clock
-"""Where :func:`clock` reads the time. Tests that replay a whole year of platform data
-set it to a fixed time after the year (platform times later than *now* are refused)."""
-
-
-def clock() -> datetime:
+def clock(runtime: Runtime) -> datetime:
     """The imperative shell's clock (ledger timestamps); logic receives it as ``now``."""
-    return time_source()
+    return time_source() if time_source is not None else runtime.clock()
 
 
 def refuse_not_due(
-    cycle: Cycle, period: Period, now: datetime, preview: bool = False
+    runtime: Runtime, cycle: Cycle, period: Period, now: datetime, preview: bool = False
 ) -> State[Any] | None:
     """A ``Cancelled`` state named ``NotDue`` (message in Chinese: when it will be due)
     when ``cycle``'s ``period`` is not due at ``now`` (``models.rules.due``); else None.
@@ -80,43 +80,47 @@ def refuse_not_due(
     # A worker may start a deployment's run a few seconds before its scheduled time
     # (its prefetch): such a run is due as of the time it was scheduled for.
     scheduled = flow_run.scheduled_start_time if deployment.id else None
-    due = check_due_task(cycle.value, period.key, max(now, scheduled) if scheduled else now)
+    due = check_due_task(
+        runtime, cycle.value, period.key, max(now, scheduled) if scheduled else now
+    )
     if due.is_due:
         return None
     return Cancelled(name="NotDue", message=due.message)
 
 
-def run_clock(now: datetime | None = None) -> datetime:
+def run_clock(runtime: Runtime, now: datetime | None = None) -> datetime:
     """A cycle run's ``now``, read once and handed to every task of the run.
 
     In order: the explicit ``now`` parameter (a catch-up, a replay, a parent cycle
     passing its own), the tests' `time_source` override, the flow run's scheduled
-    start time (a late run keeps the time it was scheduled for), the wall clock.
+    start time (a late run keeps the time it was scheduled for), the runtime's clock.
     """
     if now is not None:
         if now.tzinfo is None:
             raise ValueError(f"now must carry a time zone (e.g. {now.isoformat()}+08:00)")
         return now.astimezone(UTC)
-    if time_source is not wall_clock:
+    if time_source is not None:
         return time_source()
     if flow_run.id:
         scheduled = flow_run.scheduled_start_time
         if scheduled is not None:
             return datetime.fromtimestamp(scheduled.timestamp(), UTC)
-    return wall_clock()
+    return runtime.clock()
 
 
-def learned_at(now: datetime) -> datetime:
+def learned_at(runtime: Runtime, now: datetime) -> datetime:
     """When a run learns what it reads from the platform (recorded time): the later of the
     run's ``now`` and the clock. A run that starts late, or a replay at an earlier ``now``,
     still takes records stamped up to the real time instead of refusing them as future;
     what a period's results may use is cut by valid month (``models.plans.as_of``)."""
-    return max(now, clock())
+    return max(now, clock(runtime))
 
 
-def claim_run(cycle: Cycle, period: Period, now: datetime, force: bool = False) -> Claim:
+def claim_run(
+    runtime: Runtime, cycle: Cycle, period: Period, now: datetime, force: bool = False
+) -> Claim:
     """Claim ``period`` of ``cycle`` for this flow run (see `tasks.cycle_runs.claim_cycle_task`)."""
-    return claim_cycle_task(cycle.value, period.key, now, current_flow_run_id(), force)
+    return claim_cycle_task(runtime, cycle.value, period.key, now, current_flow_run_id(), force)
 
 
 def skipped_run(cycle: Cycle, period: Period, claim: Claim) -> State[Any]:
@@ -143,9 +147,11 @@ def _beijing(iso: str) -> str:
         return iso or "未知时间"
 
 
-def finish_run(claim: Claim, status: str, summary: dict[str, Any], now: datetime) -> None:
+def finish_run(
+    runtime: Runtime, claim: Claim, status: str, summary: dict[str, Any], now: datetime
+) -> None:
     """Record how the claimed run ended (``completed`` or ``partial``)."""
-    finish_cycle_task(claim.run_id, status, summary, now)
+    finish_cycle_task(runtime, claim.run_id, status, summary, now)
 
 
 def fail_claim(flow: Any, run: Any, state: State[Any]) -> None:
@@ -155,8 +161,11 @@ def fail_claim(flow: Any, run: Any, state: State[Any]) -> None:
     outright never get here: their claim is released by the next run (`judge_holder`).
     """
     error = state.message or state.name or "failed"
-    at = state.timestamp if state.timestamp is not None else wall_clock()
-    fail_flow_run_claims(str(run.id), error, datetime.fromtimestamp(at.timestamp(), UTC))
+    runtime = current_runtime()  # a hook is an entry point of its own
+    at = state.timestamp if state.timestamp is not None else runtime.clock()
+    fail_flow_run_claims(
+        runtime.engine, str(run.id), error, datetime.fromtimestamp(at.timestamp(), UTC)
+    )
 
 
 CYCLE_HOOKS: dict[str, Any] = {

@@ -18,6 +18,7 @@ from prefect.runtime import flow_run
 from flows.run_names import moment_run_name
 from models.rules.periods import to_shanghai
 from tasks.delivery.tasks import deliver_due_messages, publish_outbox_artifact, take_outbox_snapshot
+from tasks.runtime import current_runtime
 
 __all__ = ["SCHEDULE_CRON", "SCHEDULE_TIMEZONE", "deliver_outbox", "resolve_now"]
 
@@ -47,10 +48,11 @@ def resolve_now(now: datetime | None) -> datetime:
 )
 def deliver_outbox(now: datetime | None = None) -> dict[str, int]:
     """Deliver the messages whose send window is open; publish the outbox artifact."""
+    runtime = current_runtime()
     at = resolve_now(now)
     day = to_shanghai(at).date()
-    before = take_outbox_snapshot(day)
-    counts = deliver_due_messages(at)
-    after = take_outbox_snapshot(day)
+    before = take_outbox_snapshot(runtime, day)
+    counts = deliver_due_messages(runtime, at)
+    after = take_outbox_snapshot(runtime, day)
     publish_outbox_artifact(before, after, at, counts)
     return counts

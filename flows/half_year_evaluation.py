@@ -28,6 +28,7 @@ from models.rules import Cycle, CycleStatus
 from tasks.annual import simplification_proposals_task
 from tasks.artifacts import publish_artifacts_task
 from tasks.results import load_result_inputs_task, save_results_task
+from tasks.runtime import current_runtime
 
 CYCLE = Cycle.HALF_YEAR_EVALUATION
 
@@ -49,17 +50,18 @@ def half_year_evaluation(
     Runs each quarter's monitoring first (and so its months; a no-op when done).
     Refused before it is due; ``preview`` books nothing and runs nothing below.
     """
-    half = resolve_period(CYCLE, period)
-    now = run_clock(now)
-    if refused := refuse_not_due(CYCLE, half, now, preview):
+    runtime = current_runtime()
+    half = resolve_period(runtime, CYCLE, period)
+    now = run_clock(runtime, now)
+    if refused := refuse_not_due(runtime, CYCLE, half, now, preview):
         return refused
     if preview:
-        return preview_half(half)
+        return preview_half(runtime, half)
     run_cycles_below(CYCLE, half, quarterly_monitoring, now)
-    claim = claim_run(CYCLE, half, now, force)
+    claim = claim_run(runtime, CYCLE, half, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, half, claim)
-    inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
+    inputs = load_result_inputs_task(runtime, half.year, through=half.months()[-1].key)
     results = plan_results(
         inputs.units,
         inputs.indicators,
@@ -67,10 +69,10 @@ def half_year_evaluation(
         inputs.rules,
         with_data=inputs.with_data,
     )
-    history = save_results_task(CYCLE.value, half.key, results, claim.run_id, now)
+    history = save_results_task(runtime, CYCLE.value, half.key, results, claim.run_id, now)
     pub = half_year_publication(half, results, inputs.units, history, gaps=inputs.gaps)
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
-    proposals = simplification_proposals_task(half.year, half.last_month)
+    proposals = simplification_proposals_task(runtime, half.year, half.last_month)
     low = simplification_publication(half, proposals, inputs.rules)
     publish_artifacts_task(low.key, low.title, low.markdown, low.table)
     summary: dict[str, Any] = {
@@ -78,5 +80,5 @@ def half_year_evaluation(
         "units": len(results),
         **gaps_summary(inputs.gaps),
     }
-    finish_run(claim, CycleStatus.COMPLETED, summary, now)
+    finish_run(runtime, claim, CycleStatus.COMPLETED, summary, now)
     return Completed(message=f"{half.key} evaluated", data=summary)

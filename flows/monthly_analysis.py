@@ -43,7 +43,7 @@ from tasks.platform_registry import (
     load_catalog_units_task,
     queue_registry_alert_task,
 )
-from tasks.runtime import batch_concurrency
+from tasks.runtime import current_runtime
 
 CYCLE = Cycle.MONTHLY_ANALYSIS
 
@@ -68,27 +68,29 @@ def monthly_analysis(
     ``ASSESS_BATCH_CONCURRENCY`` at a time (default 1). A month not yet due (its upload
     deadline not passed) is refused, even with ``force``; ``preview`` books nothing.
     """
-    month = resolve_period(CYCLE, period)
-    now = run_clock(now)
-    if refused := refuse_not_due(CYCLE, month, now, preview):
+    runtime = current_runtime()
+    month = resolve_period(runtime, CYCLE, period)
+    now = run_clock(runtime, now)
+    if refused := refuse_not_due(runtime, CYCLE, month, now, preview):
         return refused
     if preview:
-        return preview_month(month, batch_size, now)
-    claim = claim_run(CYCLE, month, now, force)
+        return preview_month(runtime, month, batch_size, now)
+    claim = claim_run(runtime, CYCLE, month, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, month, claim)
-    platform_units = fetch_platform_units_task(learned_at(now))  # never fails the month
-    collected = collect_progress_task(month.key, learned_at(now)).as_dict()
+    learned = learned_at(runtime, now)
+    platform_units = fetch_platform_units_task(runtime, learned)  # never fails the month
+    collected = collect_progress_task(runtime, month.key, learned).as_dict()
     report = MonthReport(month.key)
-    batches, width = unit_batches_task(batch_size), batch_concurrency()
+    batches, width = unit_batches_task(runtime, batch_size), runtime.batch_concurrency()
     for k in range(0, len(batches), width):  # ``width`` batches at a time
-        futures = [analyse_batch_task.submit(month.key, b, claim.run_id, now)
+        futures = [analyse_batch_task.submit(runtime, month.key, b, claim.run_id, now)
                    for b in batches[k : k + width]]  # fmt: skip
         for future in futures:
             report.merge(future.result())
     summary = monthly_summary(report, collected)
     key = f"monthly-analysis-{month.key}".lower()
-    registry = compare_registry(load_catalog_units_task(month.key), platform_units)
+    registry = compare_registry(load_catalog_units_task(runtime, month.key), platform_units)
     checked = registry_markdown(registry, month.year)
     markdown = monthly_markdown(report, collected) + "\n" + checked
     publish_artifacts_task(key, f"{month.key} 月分析", markdown, category_rows(report))
@@ -96,10 +98,10 @@ def monthly_analysis(
         title = f"{month.key} 平台单位名单核对"
         publish_artifacts_task(f"{key}-units", title, checked, registry_rows(registry))
     if (alert := registry_alert(registry, month.key)) is not None:
-        queue_registry_alert_task(alert, month.key, claim.run_id, now)  # once per content
-    publish_unit_years_task(month.key, claim.run_id)
+        queue_registry_alert_task(runtime, alert, month.key, claim.run_id, now)  # once per content
+    publish_unit_years_task(runtime, month.key, claim.run_id)
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
-    finish_run(claim, status, summary, now)
+    finish_run(runtime, claim, status, summary, now)
     if status is CycleStatus.PARTIAL:
         message = f"平台不可用，部分完成（platform unavailable: {collected['reason']}）"
         return Completed(name="Partial", message=message, data=summary)

@@ -22,6 +22,7 @@ from flows.common import (
 from models.rules import Cycle, CycleStatus
 from tasks.digest_tasks import queue_missing_upload_reminders_task
 from tasks.monthly_tasks import collect_progress_task
+from tasks.runtime import current_runtime
 
 CYCLE = Cycle.PRE_DEADLINE_REMINDER
 
@@ -39,21 +40,22 @@ def pre_deadline_reminder(
 
     Refused before its reminder day (never before the month has ended), even with ``force``.
     """
-    month = resolve_period(CYCLE, period)
-    now = run_clock(now)
-    if refused := refuse_not_due(CYCLE, month, now):
+    runtime = current_runtime()
+    month = resolve_period(runtime, CYCLE, period)
+    now = run_clock(runtime, now)
+    if refused := refuse_not_due(runtime, CYCLE, month, now):
         return refused
-    claim = claim_run(CYCLE, month, now, force)
+    claim = claim_run(runtime, CYCLE, month, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, month, claim)
-    collected = collect_progress_task(month.key, now).as_dict()
+    collected = collect_progress_task(runtime, month.key, now).as_dict()
     if collected["unavailable"]:
         # Without the platform we cannot tell who is missing: remind no one, say so.
         summary = {"collection": collected, "messages": {}}
-        finish_run(claim, CycleStatus.PARTIAL, summary, now)
+        finish_run(runtime, claim, CycleStatus.PARTIAL, summary, now)
         message = f"平台不可用，部分完成（platform unavailable: {collected['reason']}）"
         return Completed(name="Partial", message=message, data=summary)
-    messages = queue_missing_upload_reminders_task(month.key, claim.run_id, now)
+    messages = queue_missing_upload_reminders_task(runtime, month.key, claim.run_id, now)
     summary = {"collection": collected, "messages": messages}
-    finish_run(claim, CycleStatus.COMPLETED, summary, now)
+    finish_run(runtime, claim, CycleStatus.COMPLETED, summary, now)
     return Completed(message=f"{month.key} reminders queued", data=summary)

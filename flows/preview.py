@@ -29,6 +29,7 @@ from tasks.artifacts import publish_artifacts_task
 from tasks.monthly_tasks import collect_progress_task, unit_batches_task
 from tasks.preview import preview_batch_task
 from tasks.results import load_quarter_task, load_result_inputs_task
+from tasks.runtime import Runtime
 
 
 def _publish(pub: Publication, summary: dict[str, Any]) -> State[dict[str, Any]]:
@@ -39,12 +40,14 @@ def _publish(pub: Publication, summary: dict[str, Any]) -> State[dict[str, Any]]
     )
 
 
-def preview_month(month: Period, batch_size: int, now: datetime) -> State[dict[str, Any]]:
+def preview_month(
+    runtime: Runtime, month: Period, batch_size: int, now: datetime
+) -> State[dict[str, Any]]:
     """The month's analysis as it would be now (the platform is read, as intake)."""
-    collected = collect_progress_task(month.key, learned_at(now)).as_dict()
+    collected = collect_progress_task(runtime, month.key, learned_at(runtime, now)).as_dict()
     report = MonthReport(month.key)
-    for batch in unit_batches_task(batch_size):
-        report.merge(preview_batch_task(month.key, batch))
+    for batch in unit_batches_task(runtime, batch_size):
+        report.merge(preview_batch_task(runtime, month.key, batch))
     pub = Publication(
         f"monthly-analysis-{month.key}".lower(),
         category_rows(report),
@@ -54,25 +57,27 @@ def preview_month(month: Period, batch_size: int, now: datetime) -> State[dict[s
     return _publish(pub, {"period": month.key, "preview": True})
 
 
-def preview_quarter(quarter: Period) -> State[dict[str, Any]]:
+def preview_quarter(runtime: Runtime, quarter: Period) -> State[dict[str, Any]]:
     """The quarter's trend and negative list from the months analysed so far; no draw."""
-    units, levels, on_list = load_quarter_task([m.key for m in quarter.months()])
+    units, levels, on_list = load_quarter_task(runtime, [m.key for m in quarter.months()])
     return _publish(quarterly_report(quarter, units, levels, on_list).publication,
                     {"period": quarter.key, "preview": True})  # fmt: skip
 
 
-def preview_half(half: Period) -> State[dict[str, Any]]:
+def preview_half(runtime: Runtime, half: Period) -> State[dict[str, Any]]:
     """The half-year's scores and ranks as of its last month, from the months analysed so far."""
-    inputs = load_result_inputs_task(half.year, through=half.months()[-1].key)
+    inputs = load_result_inputs_task(runtime, half.year, through=half.months()[-1].key)
     results = plan_results(inputs.units, inputs.indicators, inputs.ledger_sums, inputs.rules,
                            with_data=inputs.with_data)  # fmt: skip
     pub = half_year_publication(half, results, inputs.units, gaps=inputs.gaps)
     return _publish(pub, {"period": half.key, "units": len(results), "preview": True})
 
 
-def preview_year(year: Period) -> State[dict[str, Any]]:
+def preview_year(runtime: Runtime, year: Period) -> State[dict[str, Any]]:
     """The year's settlement, scores, ranks and grades as they would be now; no notice."""
-    inputs = load_result_inputs_task(year.year, with_december=True, through=f"{year.year}-12")
+    inputs = load_result_inputs_task(
+        runtime, year.year, with_december=True, through=f"{year.year}-12"
+    )
     plan = plan_annual(inputs.units, inputs.indicators, inputs.december, inputs.ledger_sums,
                        inputs.rules, with_data=inputs.with_data)  # fmt: skip
     pub = annual_results_publication(

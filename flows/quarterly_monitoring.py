@@ -35,6 +35,7 @@ from tasks.artifacts import publish_artifacts_task
 from tasks.onsite_tasks import draw_onsite_plan_task
 from tasks.problems import open_quarter_problems_task
 from tasks.results import load_quarter_task
+from tasks.runtime import current_runtime
 
 CYCLE = Cycle.QUARTERLY_MONITORING
 
@@ -63,22 +64,23 @@ def quarterly_monitoring(
     checks (``ceil(share × n)``, at least the minimum). Refused before it is due;
     ``preview`` books nothing and runs nothing below.
     """
-    quarter = resolve_period(CYCLE, period)
-    now = run_clock(now)
-    if refused := refuse_not_due(CYCLE, quarter, now, preview):
+    runtime = current_runtime()
+    quarter = resolve_period(runtime, CYCLE, period)
+    now = run_clock(runtime, now)
+    if refused := refuse_not_due(runtime, CYCLE, quarter, now, preview):
         return refused
     if preview:
-        return preview_quarter(quarter)
+        return preview_quarter(runtime, quarter)
     run_cycles_below(CYCLE, quarter, monthly_analysis, now)
-    claim = claim_run(CYCLE, quarter, now, force)
+    claim = claim_run(runtime, CYCLE, quarter, now, force)
     if not claim.should_run:
         return skipped_run(CYCLE, quarter, claim)
     keys = [m.key for m in quarter.months()]
-    units, levels, on_list = load_quarter_task(keys)
-    draw_onsite_plan_task(quarter.key, keys, now, onsite_share, onsite_minimum)
-    open_quarter_problems_task(quarter.key, now)  # problems found by analysis (rulebook 5)
+    units, levels, on_list = load_quarter_task(runtime, keys)
+    draw_onsite_plan_task(runtime, quarter.key, keys, now, onsite_share, onsite_minimum)
+    open_quarter_problems_task(runtime, quarter.key, now)  # problems found by analysis (rulebook 5)
     report = quarterly_report(quarter, units, levels, on_list)
     pub = report.publication
     publish_artifacts_task(pub.key, pub.title, pub.markdown, pub.table)
-    finish_run(claim, CycleStatus.COMPLETED, report.summary, now)
+    finish_run(runtime, claim, CycleStatus.COMPLETED, report.summary, now)
     return Completed(message=f"{quarter.key} monitored", data=report.summary)

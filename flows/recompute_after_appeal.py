@@ -24,6 +24,7 @@ from models.plans.explain import explain_markdown
 from tasks.appeals.explain import explain_task
 from tasks.appeals.recompute import recompute_task
 from tasks.artifacts import publish_artifacts_task
+from tasks.runtime import current_runtime
 
 
 @flow(
@@ -34,13 +35,14 @@ from tasks.artifacts import publish_artifacts_task
 def recompute_after_appeal(ruling_id: int) -> State[dict[str, Any]]:
     """Recompute after ruling ``ruling_id`` (it must have taken effect)."""
     logger = get_run_logger()
-    outcome = recompute_task(ruling_id, clock())
+    runtime = current_runtime()
+    outcome = recompute_task(runtime, ruling_id, clock(runtime))
     summary: dict[str, Any] = {**outcome.summary, "messages": outcome.messages}
     if outcome.changed:
         logger.info("ruling %s: booked %s", ruling_id, outcome.summary)
     else:
         logger.info("ruling %s: nothing to book (already recomputed, or a rejection)", ruling_id)
-    facts = explain_task(outcome.unit_code, outcome.indicator_code, outcome.period)
+    facts = explain_task(runtime, outcome.unit_code, outcome.indicator_code, outcome.period)
     publish_artifacts_task(
         f"appeal-recompute-{ruling_id}",
         f"裁定 {ruling_id} 重新核算：{outcome.unit_code} {outcome.indicator_code} {outcome.period}",

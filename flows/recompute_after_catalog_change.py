@@ -31,6 +31,7 @@ from tasks.catalog_recompute import (
     start_catalog_recompute_task,
 )
 from tasks.monthly_tasks import unit_batches_task
+from tasks.runtime import current_runtime
 
 
 @flow(
@@ -45,13 +46,14 @@ def recompute_after_catalog_change(
     revision_id: int, batch_size: int = 1000, now: datetime | None = None
 ) -> State[dict[str, Any]]:
     """Recompute after catalog revision ``revision_id`` (see the module docstring)."""
-    now = run_clock(now)
-    start = start_catalog_recompute_task(revision_id)
-    batches = unit_batches_task(batch_size)
-    booked = [recompute_month_task(revision_id, month, batch, now)
+    runtime = current_runtime()
+    now = run_clock(runtime, now)
+    start = start_catalog_recompute_task(runtime, revision_id)
+    batches = unit_batches_task(runtime, batch_size)
+    booked = [recompute_month_task(runtime, revision_id, month, batch, now)
               for month in start.months for batch in batches]  # fmt: skip
-    settlements, restated = restate_results_task(revision_id, now)
-    summary = finish_catalog_recompute_task(start, booked, settlements, restated)
+    settlements, restated = restate_results_task(runtime, revision_id, now)
+    summary = finish_catalog_recompute_task(runtime, start, booked, settlements, restated)
     publish_artifacts_task(
         f"catalog-revision-{revision_id}",
         f"目录修订 #{revision_id}（{start.document_ref}）重新核算",

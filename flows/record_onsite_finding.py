@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, model_validator
 from flows.common import clock
 from models.plans.onsite import FindingForm, check_finding
 from tasks.onsite_tasks import record_finding_task
+from tasks.runtime import current_runtime
 
 
 class OnsiteFindingForm(BaseModel):
@@ -61,6 +62,7 @@ class OnsiteFindingForm(BaseModel):
 )
 def record_onsite_finding(form: OnsiteFindingForm) -> dict[str, Any]:
     """Record one finding; returns the finding's and the problem's ids."""
+    runtime = current_runtime()
     return record_finding_task(
-        form.as_finding(), clock(), form.plan_period, form.allow_outside_sample
+        runtime, form.as_finding(), clock(runtime), form.plan_period, form.allow_outside_sample
     )

@@ -19,6 +19,7 @@ from flows.run_names import moment_run_name
 from models.plans.onsite import DEFAULT_REMINDER_WORKING_DAYS
 from models.rules import to_shanghai
 from tasks.onsite_tasks import queue_reminders_task
+from tasks.runtime import current_runtime
 
 
 def reminder_day_of(day: date | None) -> date:
@@ -40,6 +41,7 @@ def remind_rectifications(
     day: date | None = None, working_days: int = DEFAULT_REMINDER_WORKING_DAYS
 ) -> dict[str, Any]:
     """Queue the reminders due on ``day``; returns how many messages were queued."""
+    runtime = current_runtime()
     the_day = reminder_day_of(day)
-    queued = queue_reminders_task(the_day, working_days, clock())
+    queued = queue_reminders_task(runtime, the_day, working_days, clock(runtime))
     return {"day": the_day.isoformat(), "reminders_queued": queued}

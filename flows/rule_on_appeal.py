@@ -42,7 +42,7 @@ from tasks.appeals.rulings import (
     record_ruling_task,
 )
 from tasks.artifacts import publish_artifacts_task
-from tasks.runtime import work_calendar
+from tasks.runtime import current_runtime
 
 
 class CommitteeInput(RunInput):
@@ -149,10 +149,12 @@ def rule_on_appeal(form: RulingForm) -> State[dict[str, Any]]:
     """Rule on the appeal the form names (platform or internal id): ``corrected`` needs
     ``corrected_value``, ``reduced`` a ``share`` of the deduction removed (0 to 1)."""
     logger = get_run_logger()
+    runtime = current_runtime()
     decided = make_ruling(form.ruling.kind.value, form.corrected_value, form.share)
-    appeal_id = find_appeal_task(form.appeal)
-    now = clock()
+    appeal_id = find_appeal_task(runtime, form.appeal)
+    now = clock(runtime)
     record = record_ruling_task(
+        runtime,
         appeal_id,
         decided.kind.value,
         decided.corrected_value,
@@ -164,7 +166,7 @@ def rule_on_appeal(form: RulingForm) -> State[dict[str, Any]]:
     )
     key = f"appeal-{appeal_id}-committee"
     if not record.effective:
-        deadline = committee_deadline(now, form.committee_working_days, work_calendar())
+        deadline = committee_deadline(now, form.committee_working_days, runtime.calendar)
         timeout = form.committee_timeout_seconds or deadline.seconds_from(now)
         waiting = waiting_markdown(record, decided, form.reason, form.document_ref, deadline)
         publish_artifacts_task(key, f"申诉 {record.appeal.platform_id} 待考核委审定", waiting)
@@ -200,7 +202,12 @@ def rule_on_appeal(form: RulingForm) -> State[dict[str, Any]]:
                 f"{timeout}s; run rule_on_appeal again to wait again"
             ) from None
         record = record_committee_task(
-            record.ruling_id, decision.approved, decision.document_ref, decision.note, clock()
+            runtime,
+            record.ruling_id,
+            decision.approved,
+            decision.document_ref,
+            decision.note,
+            clock(runtime),
         )
         if not record.effective:
             logger.info("appeal %s: the committee did not approve; back to the office", appeal_id)

@@ -53,7 +53,7 @@ from tasks.catalog import load_catalog, load_revisions
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators
 from tasks.onsite_tasks import ONSITE_SOURCE
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 RES = columns_of(ResultEntry)
@@ -388,21 +388,23 @@ def gather_burden_counts(session: Session, year: int) -> BurdenCounts:
 
 
 @task(name="queue-result-notices", cache_policy=NO_CACHE)
-def queue_result_notices_task(year: int, run_id: int, now: datetime) -> int:
+def queue_result_notices_task(runtime: Runtime, year: int, run_id: int, now: datetime) -> int:
     """Queue the units' result notices; returns how many messages were created."""
-    with session_scope(database()) as session:
-        plans = queue_result_notices(session, year, now, work_calendar(), run_id)
+    with session_scope(runtime.engine) as session:
+        plans = queue_result_notices(session, year, now, runtime.calendar, run_id)
     return sum(1 for p in plans if p.creates_message)
 
 
 @task(name="simplification-proposals", cache_policy=NO_CACHE)
-def simplification_proposals_task(year: int, through: int = 12) -> list[SimplificationProposal]:
+def simplification_proposals_task(
+    runtime: Runtime, year: int, through: int = 12
+) -> list[SimplificationProposal]:
     """Low-discrimination proposals over months 1..``through`` (6 at the half-year)."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return year_proposals(session, year, through)
 
 
 @task(name="gather-burden-counts", cache_policy=NO_CACHE)
-def gather_burden_counts_task(year: int) -> BurdenCounts:
-    with session_scope(database()) as session:
+def gather_burden_counts_task(runtime: Runtime, year: int) -> BurdenCounts:
+    with session_scope(runtime.engine) as session:
         return gather_burden_counts(session, year)

@@ -55,7 +55,7 @@ from tasks.results import (
     save_results,
     save_settlements,
 )
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 
 __all__ = [
     "HALF_YEAR",
@@ -210,9 +210,9 @@ class RecomputeStart:
 
 
 @task(name="start-catalog-recompute", cache_policy=NO_CACHE)
-def start_catalog_recompute_task(revision_id: int) -> RecomputeStart:
+def start_catalog_recompute_task(runtime: Runtime, revision_id: int) -> RecomputeStart:
     """The revision and the months of its year analysed from its effective month on."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         revision = load_revision(session, revision_id)
         return RecomputeStart(
             revision_id,
@@ -226,33 +226,36 @@ def start_catalog_recompute_task(revision_id: int) -> RecomputeStart:
 
 @task(name="recompute-month-batch", cache_policy=NO_CACHE)
 def recompute_month_task(
-    revision_id: int, period: str, batch: tuple[int, int], now: datetime
+    runtime: Runtime, revision_id: int, period: str, batch: tuple[int, int], now: datetime
 ) -> MonthBooked:
     """One batch of units of one month, in one transaction under every category's lock."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         _hold_categories(session)
         return recompute_month(
-            session, revision_id, Period.parse(period), now, work_calendar(), batch
+            session, revision_id, Period.parse(period), now, runtime.calendar, batch
         )
 
 
 @task(name="restate-results-after-revision", cache_policy=NO_CACHE)
-def restate_results_task(revision_id: int, now: datetime) -> tuple[int, list[RestatedResult]]:
+def restate_results_task(
+    runtime: Runtime, revision_id: int, now: datetime
+) -> tuple[int, list[RestatedResult]]:
     """The period results the months feed, restated in one transaction."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         _hold_categories(session)
         return restate_results(session, load_revision(session, revision_id), now)
 
 
 @task(name="finish-catalog-recompute", cache_policy=NO_CACHE)
 def finish_catalog_recompute_task(
+    runtime: Runtime,
     start: RecomputeStart,
     booked: list[MonthBooked],
     settlements: int,
     restated: list[RestatedResult],
 ) -> RecomputeSummary:
     """The summary: the counts, and the units whose year-to-date pre-deduction moved."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         after = load_unit_pre_deductions(session, start.year)
         names = _unit_names(session)
     return RecomputeSummary(

@@ -23,7 +23,7 @@ from uuid import UUID
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -37,7 +37,7 @@ from models.rules.cycle_runs import (
     HolderVerdict,
     judge_holder,
 )
-from tasks.runtime import database
+from tasks.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -209,9 +209,9 @@ def fail_cycle_runs_of(session: Session, flow_run_id: str, error: str, now: date
     return sum(release_claim(session, row, error, now) for row in rows)
 
 
-def fail_flow_run_claims(flow_run_id: str, error: str, now: datetime) -> int:
+def fail_flow_run_claims(engine: Engine, flow_run_id: str, error: str, now: datetime) -> int:
     """`fail_cycle_runs_of` in its own transaction (the cycle flows' failure hook)."""
-    with session_scope(database()) as session:
+    with session_scope(engine) as session:
         return fail_cycle_runs_of(session, flow_run_id, error, now)
 
 
@@ -302,22 +302,24 @@ def gather_holder_facts(row: CycleRun) -> HolderFacts:
     )
 
 
-def release_dead_holder(cycle: str, period: str, now: datetime) -> HolderVerdict | None:
+def release_dead_holder(
+    engine: Engine, cycle: str, period: str, now: datetime
+) -> HolderVerdict | None:
     """Judge the run holding ``(cycle, period)`` running; release (fail) it when gone.
 
     ``None`` when no running claim exists. The verdict says why it was released or
     who holds it.
     """
-    verdicts = release_dead_holders(cycle, now, period)
+    verdicts = release_dead_holders(engine, cycle, now, period)
     return verdicts[0] if verdicts else None
 
 
 def release_dead_holders(
-    cycle: str, now: datetime, period: str | None = None
+    engine: Engine, cycle: str, now: datetime, period: str | None = None
 ) -> list[HolderVerdict]:
     """Judge every running claim of ``cycle`` (or of its ``period``); fail those whose
     holder is gone (`judge_holder`), so that a rerun or a backfill sees them at once."""
-    with session_scope(database()) as session:
+    with session_scope(engine) as session:
         query = select(CycleRun).where(
             CycleRun.cycle == cycle, CycleRun.status == CycleStatus.RUNNING
         )
@@ -330,7 +332,7 @@ def release_dead_holders(
     for row in rows:
         verdict = judge_holder(gather_holder_facts(row), now)
         if verdict.release:
-            with session_scope(database()) as session:
+            with session_scope(engine) as session:
                 if release_claim(session, row, verdict.reason, now):
                     _logger().warning(
                         "%s %s: released the claim of flow run %s: %s",
@@ -349,9 +351,9 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
 
 
 @task(name="release-dead-holders", cache_policy=NO_CACHE)
-def release_dead_holders_task(cycle: str, now: datetime) -> int:
+def release_dead_holders_task(runtime: Runtime, cycle: str, now: datetime) -> int:
     """`release_dead_holders` for a whole cycle; how many claims were released."""
-    return sum(v.release for v in release_dead_holders(cycle, now))
+    return sum(v.release for v in release_dead_holders(runtime.engine, cycle, now))
 
 
 def _failures(run: CycleRun) -> dict[str, Any]:
@@ -384,6 +386,7 @@ class WaitedTooLong(RuntimeError):
 
 @task(name="claim-cycle", cache_policy=NO_CACHE)
 def claim_cycle_task(
+    runtime: Runtime,
     cycle: str,
     period: str,
     now: datetime,
@@ -396,25 +399,27 @@ def claim_cycle_task(
     A running claim whose holder is gone (`judge_holder`) is released first, so the
     run proceeds at once after a crash.
     """
-    wait_for_earlier_periods(cycle, period, now, wait_timeout)
+    wait_for_earlier_periods(runtime.engine, cycle, period, now, wait_timeout)
     if not force:
-        release_dead_holder(cycle, period, now)
-    with session_scope(database()) as session:
+        release_dead_holder(runtime.engine, cycle, period, now)
+    with session_scope(runtime.engine) as session:
         return claim_cycle(
             session, cycle, period, now, flow_run_id, force=force, process=this_process()
         )
 
 
-def wait_for_earlier_periods(cycle: str, period: str, now: datetime, timeout: float) -> None:
+def wait_for_earlier_periods(
+    engine: Engine, cycle: str, period: str, now: datetime, timeout: float
+) -> None:
     """Poll until no earlier period of the year blocks ``period`` (see ``tasks.cycle_runs``)."""
     logger = get_run_logger()
     started = time.monotonic()
     shown: Blocker | None = None
     while True:
-        with session_scope(database()) as session:
+        with session_scope(engine) as session:
             blocker = blocking_period(session, cycle, period, now)
         if blocker is not None and blocker.status == CycleStatus.RUNNING:
-            verdict = release_dead_holder(cycle, blocker.period, now)
+            verdict = release_dead_holder(engine, cycle, blocker.period, now)
             if verdict is None or verdict.release:
                 continue  # released (or finished meanwhile): look again
         if blocker is None:
@@ -438,12 +443,14 @@ def wait_for_earlier_periods(cycle: str, period: str, now: datetime, timeout: fl
 
 
 @task(name="queue-cycles", cache_policy=NO_CACHE)
-def queue_cycles_task(cycle: str, periods: list[str], now: datetime) -> list[str]:
-    with session_scope(database()) as session:
+def queue_cycles_task(runtime: Runtime, cycle: str, periods: list[str], now: datetime) -> list[str]:
+    with session_scope(runtime.engine) as session:
         return queue_cycles(session, cycle, periods, now)
 
 
 @task(name="finish-cycle", cache_policy=NO_CACHE)
-def finish_cycle_task(run_id: int, status: str, summary: dict[str, Any], now: datetime) -> None:
-    with session_scope(database()) as session:
+def finish_cycle_task(
+    runtime: Runtime, run_id: int, status: str, summary: dict[str, Any], now: datetime
+) -> None:
+    with session_scope(runtime.engine) as session:
         finish_cycle(session, run_id, status, summary, now)

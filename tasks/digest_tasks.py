@@ -22,10 +22,10 @@ from models.persistence.tables import (
 )
 from models.plans.digests import missing_upload_digests, monthly_digests
 from models.plans.monthly import MonthlyPlan, MonthSnapshot
-from models.rules import Period
+from models.rules import Period, WorkCalendar
 from tasks.delivery import queue_digests, send_window
 from tasks.monthly import load_indicators, load_units
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 
@@ -73,13 +73,13 @@ def load_submitted(session: Session, month: Period) -> frozenset[tuple[int, int]
 
 
 def _queue(session: Session, digests: list[UnitDigest], now: datetime, run_id: int | None,
-           year: int) -> dict[str, int]:  # fmt: skip
+           year: int, calendar: WorkCalendar) -> dict[str, int]:  # fmt: skip
     rules = load_year_rules(session, year)
     plans = queue_digests(
         session,
         digests,
         now=now,
-        send_at_fn=send_window(work_calendar(), rules),
+        send_at_fn=send_window(calendar, rules),
         cycle_run_id=run_id,
     )
     counts: dict[str, int] = defaultdict(int)
@@ -90,7 +90,12 @@ def _queue(session: Session, digests: list[UnitDigest], now: datetime, run_id: i
 
 
 def queue_monthly_digests(
-    session: Session, plan: MonthlyPlan, snapshot: MonthSnapshot, run_id: int, now: datetime
+    session: Session,
+    plan: MonthlyPlan,
+    snapshot: MonthSnapshot,
+    run_id: int,
+    now: datetime,
+    calendar: WorkCalendar,
 ) -> dict[str, int]:
     """One digest per unit with something to act on, into the outbox (never twice)."""
     digests = monthly_digests(
@@ -101,7 +106,7 @@ def queue_monthly_digests(
         AppealWindow.from_delivery(snapshot.rules.appeal_working_days),
         load_open_rectifications(session),
     )
-    return _queue(session, digests, now, run_id, plan.month.year)
+    return _queue(session, digests, now, run_id, plan.month.year, calendar)
 
 
 def _unit_range(snapshot: MonthSnapshot) -> tuple[int, int] | None:
@@ -110,11 +115,13 @@ def _unit_range(snapshot: MonthSnapshot) -> tuple[int, int] | None:
 
 
 @task(name="queue-missing-upload-reminders", cache_policy=NO_CACHE)
-def queue_missing_upload_reminders_task(period: str, run_id: int, now: datetime) -> dict[str, int]:
+def queue_missing_upload_reminders_task(
+    runtime: Runtime, period: str, run_id: int, now: datetime
+) -> dict[str, int]:
     month = Period.parse(period)
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         rules = load_year_rules(session, month.year)
-        deadline = work_calendar().upload_deadline(month, rules)
+        deadline = runtime.calendar.upload_deadline(month, rules)
         digests = missing_upload_digests(
             month.key,
             load_units(session, None, month),
@@ -122,4 +129,4 @@ def queue_missing_upload_reminders_task(period: str, run_id: int, now: datetime)
             load_submitted(session, month),
             deadline,
         )
-        return _queue(session, digests, now, run_id, month.year)
+        return _queue(session, digests, now, run_id, month.year, runtime.calendar)

@@ -10,19 +10,19 @@ from prefect.cache_policies import NO_CACHE
 from models.persistence.database import session_scope
 from models.rules import Period
 from models.rules.due import DueCheck, check_due
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 
-def load_due_check(cycle: str, period: str, now: datetime) -> DueCheck:
+def load_due_check(runtime: Runtime, cycle: str, period: str, now: datetime) -> DueCheck:
     """``check_due`` for ``period`` with its year's rules and the configured calendar."""
     the_period = Period.parse(period)
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         rules = load_year_rules(session, the_period.year)
-    return check_due(cycle, the_period, now, work_calendar(), rules)
+    return check_due(cycle, the_period, now, runtime.calendar, rules)
 
 
 @task(name="check-due", cache_policy=NO_CACHE)
-def check_due_task(cycle: str, period: str, now: datetime) -> DueCheck:
+def check_due_task(runtime: Runtime, cycle: str, period: str, now: datetime) -> DueCheck:
     """Whether ``cycle`` may run for ``period`` at ``now``; when not, the reason in Chinese."""
-    return load_due_check(cycle, period, now)
+    return load_due_check(runtime, cycle, period, now)

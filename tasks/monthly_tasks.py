@@ -28,18 +28,17 @@ from tasks.locks import category_lock, share
 from tasks.monthly import load_month_snapshot, save_month_plan, unit_batches
 from tasks.platform import PlatformClient
 from tasks.problems import close_problems_by_month
-from tasks.runtime import database, work_calendar
-from tasks.settings import get_settings
+from tasks.runtime import Runtime
 
 
 @task(name="collect-progress", cache_policy=NO_CACHE)
-def collect_progress_task(period: str, now: datetime) -> CollectOutcome:
+def collect_progress_task(runtime: Runtime, period: str, now: datetime) -> CollectOutcome:
     """Collect one month from the platform, with a progress artifact while it runs."""
-    return asyncio.run(_collect_with_progress(Period.parse(period), now))
+    return asyncio.run(_collect_with_progress(runtime, Period.parse(period), now))
 
 
-async def _collect_with_progress(month: Period, now: datetime) -> CollectOutcome:
-    settings = get_settings()
+async def _collect_with_progress(runtime: Runtime, month: Period, now: datetime) -> CollectOutcome:
+    settings = runtime.settings
     artifact_id = await acreate_progress_artifact(
         progress=0.0, description=f"采集 {month.key} 平台填报数据"
     )
@@ -54,30 +53,30 @@ async def _collect_with_progress(month: Period, now: datetime) -> CollectOutcome
 
     async with httpx.AsyncClient(base_url=settings.platform_url, timeout=30) as http:
         client = PlatformClient(http, token=settings.platform_token.get_secret_value())
-        outcome = await collect_progress(database(), client, month, now, on_page=on_page)
+        outcome = await collect_progress(runtime.engine, client, month, now, on_page=on_page)
     await asyncio.gather(*updates, return_exceptions=True)
     await aupdate_progress_artifact(artifact_id, 100.0)
     return outcome
 
 
 @task(name="unit-batches", cache_policy=NO_CACHE)
-def unit_batches_task(size: int) -> list[tuple[int, int]]:
+def unit_batches_task(runtime: Runtime, size: int) -> list[tuple[int, int]]:
     """The month's units of work: consecutive ranges of unit ids."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return unit_batches(session, size)
 
 
 @task(name="analyse-batch", cache_policy=NO_CACHE)
 def analyse_batch_task(
-    period: str, batch: tuple[int, int], run_id: int, now: datetime
+    runtime: Runtime, period: str, batch: tuple[int, int], run_id: int, now: datetime
 ) -> MonthReport:
     """Gather a batch of units' month, decide it with the pure core, book it and queue
     its digests, in one transaction; return the counts for the run's artifacts."""
     month = Period.parse(period)
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         # Never interleaved with a recompute after an appeal (it holds its category).
         share(session, [category_lock(c) for c in CATEGORY_LABELS])
-        snapshot = load_month_snapshot(session, month, work_calendar(), batch)
+        snapshot = load_month_snapshot(session, month, runtime.calendar, batch)
         # A forced rerun keeps the rulings already made on this month.
         plan = plan_monthly_analysis_with_rulings(
             snapshot, load_standing_rulings(session, month, batch)
@@ -85,5 +84,7 @@ def analyse_batch_task(
         save_month_plan(session, plan, run_id, now, batch)
         close_problems_by_month(session, month.key, batch, now)  # a green/yellow month closes
         report = month_report(plan, snapshot)
-        report.messages.update(queue_monthly_digests(session, plan, snapshot, run_id, now))
+        report.messages.update(
+            queue_monthly_digests(session, plan, snapshot, run_id, now, runtime.calendar)
+        )
     return report

@@ -38,7 +38,7 @@ from models.persistence.tables import (
 )
 from models.plans.office_lists import UnitYearFacts, unit_artifact_key, unit_year_markdown
 from models.rules import AppealStatus, Period
-from tasks.runtime import database
+from tasks.runtime import Runtime
 
 __all__ = [
     "load_appeal_rows",
@@ -398,7 +398,7 @@ def changed_unit_codes(session: Session, run_id: int) -> list[str]:
 
 
 @task(name="publish-unit-years", cache_policy=NO_CACHE)
-def publish_unit_years_task(period: str, run_id: int | None) -> int:
+def publish_unit_years_task(runtime: Runtime, period: str, run_id: int | None) -> int:
     """After a monthly analysis: the year of each unit whose ledgers the run changed as
     the markdown artifact ``unit-<code>-<year>`` (a new version of the same key each
     month). Units without a change keep their last artifact: at 100,000 units one
@@ -406,7 +406,7 @@ def publish_unit_years_task(period: str, run_id: int | None) -> int:
     if run_id is None:
         return 0
     month = Period.parse(period)
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         codes = changed_unit_codes(session, run_id)
         for code in codes[:MAX_UNIT_ARTIFACTS]:
             facts = load_unit_year(session, code, month.year)

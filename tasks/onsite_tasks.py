@@ -63,7 +63,7 @@ from models.plans.onsite import (
 )
 from models.rules import SHANGHAI, Period, WorkCalendar, local_text
 from tasks.delivery import queue_digests, send_window
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
@@ -160,11 +160,11 @@ def draw_and_save_plan(
 
 @task(name="draw-onsite-plan", cache_policy=NO_CACHE)
 def draw_onsite_plan_task(
-    period: str, months: list[str], now: datetime, share: float, minimum: int
+    runtime: Runtime, period: str, months: list[str], now: datetime, share: float, minimum: int
 ) -> PlanOutcome:
     """Draw and store the quarter's confidential plan; returns only its id."""
     rule = SampleRule(share=Decimal(str(share)), minimum=minimum)
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return draw_and_save_plan(session, period, months, now, rule)
 
 
@@ -369,13 +369,14 @@ def close_problem(session: Session, problem_id: int, note: str, now: datetime) -
 
 @task(name="record-onsite-finding", cache_policy=NO_CACHE)
 def record_finding_task(
+    runtime: Runtime,
     form: FindingForm,
     now: datetime,
     plan_period: str | None = None,
     allow_outside_sample: bool = False,
 ) -> dict[str, Any]:
     """Record the finding and its problem and queue the notice, in one transaction."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         outcome = record_finding(
             session,
             form,
@@ -384,7 +385,7 @@ def record_finding_task(
             allow_outside_sample=allow_outside_sample,
         )
         plans = queue_rectification_notice(
-            session, outcome.unit_code, outcome.period, now, work_calendar()
+            session, outcome.unit_code, outcome.period, now, runtime.calendar
         )
     return {
         "finding_id": outcome.finding_id,
@@ -394,17 +395,19 @@ def record_finding_task(
 
 
 @task(name="queue-rectification-reminders", cache_policy=NO_CACHE)
-def queue_reminders_task(day: date, working_days: int, now: datetime) -> int:
+def queue_reminders_task(runtime: Runtime, day: date, working_days: int, now: datetime) -> int:
     """Queue the rectification reminders due on ``day``; returns how many messages."""
-    with session_scope(database()) as session:
-        plans = queue_reminders(session, day, now, work_calendar(), working_days)
+    with session_scope(runtime.engine) as session:
+        plans = queue_reminders(session, day, now, runtime.calendar, working_days)
     return sum(1 for p in plans if p.creates_message)
 
 
 @task(name="close-problem", cache_policy=NO_CACHE)
-def close_problem_task(problem_id: int, note: str, now: datetime) -> dict[str, Any]:
+def close_problem_task(
+    runtime: Runtime, problem_id: int, note: str, now: datetime
+) -> dict[str, Any]:
     """Close (销号) a problem of the problem ledger."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         closure = close_problem(session, problem_id, note, now)
     return {"problem_id": problem_id, "closed_at": local_text(closure.closed_at)}
 

@@ -31,8 +31,7 @@ from models.plans.platform_registry import (
 from tasks.catalog import load_catalog
 from tasks.delivery.queueing import add_pending_message
 from tasks.platform import PlatformClient, PlatformError, RetryPolicy
-from tasks.runtime import database
-from tasks.settings import get_settings
+from tasks.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -51,24 +50,26 @@ async def fetch_platform_units(client: PlatformClient, now: datetime) -> Platfor
     return check_platform_units(items, now)
 
 
-async def read_platform_units(now: datetime, retry: RetryPolicy = UNITS_RETRY) -> PlatformUnits:
+async def read_platform_units(
+    runtime: Runtime, now: datetime, retry: RetryPolicy = UNITS_RETRY
+) -> PlatformUnits:
     """The platform's units, read with the settings' URL and token."""
-    settings = get_settings()
+    settings = runtime.settings
     async with httpx.AsyncClient(base_url=settings.platform_url, timeout=30) as http:
         client = PlatformClient(http, token=settings.platform_token.get_secret_value(), retry=retry)
         return await fetch_platform_units(client, now)
 
 
 @task(name="fetch-platform-units", cache_policy=NO_CACHE)
-def fetch_platform_units_task(now: datetime) -> PlatformUnits:
+def fetch_platform_units_task(runtime: Runtime, now: datetime) -> PlatformUnits:
     """Read the platform's unit list once (never raises for a platform failure)."""
-    return asyncio.run(read_platform_units(now))
+    return asyncio.run(read_platform_units(runtime, now))
 
 
 @task(name="load-catalog-units", cache_policy=NO_CACHE)
-def load_catalog_units_task(period: str) -> list[UnitRow]:
+def load_catalog_units_task(runtime: Runtime, period: str) -> list[UnitRow]:
     """The catalog's units as of the month ``period`` (its revisions applied)."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return list(load_catalog(session, period).units)
 
 
@@ -87,7 +88,7 @@ def queue_registry_alert(
 
 @task(name="queue-registry-alert", cache_policy=NO_CACHE)
 def queue_registry_alert_task(
-    alert: RegistryAlert, period: str, run_id: int | None, now: datetime
+    runtime: Runtime, alert: RegistryAlert, period: str, run_id: int | None, now: datetime
 ) -> bool:
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return queue_registry_alert(session, alert, period, now, run_id)

@@ -38,8 +38,8 @@ from models.plans.problems import (
     plan_quarter_problems,
     rectification_month,
 )
-from models.rules import Period
-from tasks.runtime import database, work_calendar
+from models.rules import Period, WorkCalendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
@@ -95,7 +95,9 @@ def later_months(quarter: Period, known: Iterable[str]) -> list[str]:
     return sorted(m for m in set(known) if last < Period.parse(m))
 
 
-def open_quarter_problems(session: Session, quarter_key: str, now: datetime) -> dict[str, int]:
+def open_quarter_problems(
+    session: Session, quarter_key: str, now: datetime, calendar: WorkCalendar
+) -> dict[str, int]:
     """Open the quarter's analysis problems (each once) and apply later months' closings."""
     quarter = Period.parse(quarter_key)
     months = [m.key for m in quarter.months()]
@@ -111,7 +113,7 @@ def open_quarter_problems(session: Session, quarter_key: str, now: datetime) -> 
     }
     due_month = rectification_month(quarter)
     rules = load_year_rules(session, due_month.year)
-    rectify_by = work_calendar().upload_deadline(due_month, rules)
+    rectify_by = calendar.upload_deadline(due_month, rules)
     names = dict(session.execute(select(IND.id, IND.name)).all())
     plans = plan_quarter_problems(
         quarter, load_pair_levels(session, months), existing, rectify_by, names
@@ -157,7 +159,7 @@ def close_problems_by_month(
 
 
 @task(name="open-analysis-problems", cache_policy=NO_CACHE)
-def open_quarter_problems_task(quarter: str, now: datetime) -> dict[str, int]:
+def open_quarter_problems_task(runtime: Runtime, quarter: str, now: datetime) -> dict[str, int]:
     """Open the quarter's problems found by analysis; how many opened and closed."""
-    with session_scope(database()) as session:
-        return open_quarter_problems(session, quarter, now)
+    with session_scope(runtime.engine) as session:
+        return open_quarter_problems(session, quarter, now, runtime.calendar)

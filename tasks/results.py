@@ -1,7 +1,7 @@
 """Prefect tasks of the higher cycles: gather results' inputs, book results and settlements.
 
 Tasks with side effects use ``NO_CACHE``; they return plain data. The engine is
-``tasks.runtime.database()``.
+the runtime's engine.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from tasks.monthly import (
     load_negative_list,
     load_units,
 )
-from tasks.runtime import database
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 MA = columns_of(MonthlyAssessment)
@@ -305,37 +305,39 @@ def load_cycle_rows(session: Session, cycle: str) -> dict[str, CycleRow]:
 
 @task(name="load-result-inputs", cache_policy=NO_CACHE)
 def load_result_inputs_task(
-    year: int, with_december: bool = False, through: str | None = None
+    runtime: Runtime, year: int, with_december: bool = False, through: str | None = None
 ) -> ResultInputs:
     """The inputs as of month ``through`` (the period's last month)."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return load_result_inputs(session, year, with_december, through)
 
 
 @task(name="load-quarter-levels", cache_policy=NO_CACHE)
 def load_quarter_task(
+    runtime: Runtime,
     months: list[str],
 ) -> tuple[list[UnitSnap], dict[tuple[int, str], list[str]], frozenset[int]]:
     """The units, each (unit, month)'s cell levels and who was on the negative list at
     the end of the quarter's last month (as of the quarter, whenever it runs)."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         on_list = load_negative_list(session, through=max(months))
         return load_units(session), load_month_levels(session, months), on_list
 
 
 @task(name="book-results", cache_policy=NO_CACHE)
 def save_results_task(
-    cycle: str, period: str, results: list[UnitResult], run_id: int, now: datetime
+    runtime: Runtime, cycle: str, period: str, results: list[UnitResult], run_id: int, now: datetime
 ) -> list[str]:
     """Book the results as the period's next version if they changed; the versions'
     history (Markdown lines, current first) for the artifact."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         save_results(session, cycle, period, results, run_id, now)
         return version_history_lines(load_result_versions(session, cycle, period))
 
 
 @task(name="book-annual", cache_policy=NO_CACHE)
 def save_annual_task(
+    runtime: Runtime,
     year: int,
     settlements: list[Settlement],
     results: list[UnitResult],
@@ -344,13 +346,13 @@ def save_annual_task(
 ) -> list[str]:
     """Settlements and final results in one transaction: both or neither. Returns the
     results' version history (Markdown lines) for the artifact."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         save_settlements(session, year, settlements, run_id, now)
         save_results(session, "annual_assessment", str(year), results, run_id, now)
         return version_history_lines(load_result_versions(session, "annual_assessment", str(year)))
 
 
 @task(name="load-cycle-runs", cache_policy=NO_CACHE)
-def load_cycle_rows_task(cycle: str) -> dict[str, CycleRow]:
-    with session_scope(database()) as session:
+def load_cycle_rows_task(runtime: Runtime, cycle: str) -> dict[str, CycleRow]:
+    with session_scope(runtime.engine) as session:
         return load_cycle_rows(session, cycle)

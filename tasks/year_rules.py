@@ -29,7 +29,7 @@ from models.errors import NotFoundError
 from models.persistence.database import session_scope
 from models.persistence.tables import AssessmentYear
 from models.rules import DEFAULT_RULES, YearRules
-from tasks.runtime import database
+from tasks.runtime import Runtime
 
 __all__ = [
     "YearNotInCatalog",
@@ -82,7 +82,7 @@ def load_rules_of_years(session: Session, years: Iterable[int]) -> dict[int, Yea
 
 
 @task(name="load-year-rules", cache_policy=NO_CACHE)
-def load_year_rules_task(years: list[int]) -> dict[int, YearRules]:
+def load_year_rules_task(runtime: Runtime, years: list[int]) -> dict[int, YearRules]:
     """The rules of ``years`` (for a flow that needs the calendar's times and deadlines)."""
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return load_rules_of_years(session, years)

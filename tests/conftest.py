@@ -1,7 +1,8 @@
 """The suite's shared fixtures live in ``tests/fixtures/``, registered here for every test.
 
 - ``databases``: a fresh migrated database per test (SQLite, or PostgreSQL with
-  ``ASSESS_TEST_DB=postgresql``), empty databases, copies, ``rows``;
+  ``ASSESS_TEST_DB=postgresql``), the ``runtime`` running code builds for it, empty
+  databases, copies, ``rows``;
 - ``prefect``: one real Prefect server for the session (``prefect_server``);
 - ``demo``: the demo catalog, its platform simulator, a platform client, and the
   settings pointing at them (``catalog_db``, ``db_env``, ``settings_env``, ``sim``);

@@ -108,3 +108,19 @@ def test_only_the_render_module_uses_the_unit_templates_or_the_unit_seal() -> No
             text = path.read_text(encoding="utf-8")
             assert "unit_digest." not in text, path
             assert "_UNIT_SEAL" not in text, path
+
+
+def test_only_the_composition_root_builds_engines_and_work_calendars() -> None:
+    """Running code (flows, tasks, deployments) gets its engine and calendar from the one
+    `Runtime` that ``tasks.runtime.build_runtime`` builds per process."""
+    root = ROOT / "tasks" / "runtime.py"
+    builders = {"make_engine", "load_work_calendar", "create_engine"}
+    for folder in ("tasks", "flows", "deployments"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == root:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    assert name not in builders, f"{path.relative_to(ROOT)} calls {name}()"

@@ -54,7 +54,7 @@ from tasks.appeals.reads import (
     raw_observation,
 )
 from tasks.monthly import indicator_spec, load_indicators
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 __all__ = [
@@ -295,6 +295,8 @@ def load_explain(
 
 
 @task(name="explain-cell", cache_policy=NO_CACHE)
-def explain_task(unit_code: str, indicator_code: str, period: str) -> ExplainFacts:
-    with session_scope(database()) as session:
-        return load_explain(session, unit_code, indicator_code, period, work_calendar())
+def explain_task(
+    runtime: Runtime, unit_code: str, indicator_code: str, period: str
+) -> ExplainFacts:
+    with session_scope(runtime.engine) as session:
+        return load_explain(session, unit_code, indicator_code, period, runtime.calendar)

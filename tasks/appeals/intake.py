@@ -52,8 +52,7 @@ from tasks.appeals.reads import APPEAL, IND, MSG, UNIT, aware
 from tasks.locks import serialize
 from tasks.monthly import load_indicators
 from tasks.platform import PlatformClient
-from tasks.runtime import database, work_calendar
-from tasks.settings import get_settings
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 __all__ = [
@@ -321,13 +320,13 @@ async def collect_appeals(
 
 
 @task(name="collect-appeals", cache_policy=NO_CACHE)
-def collect_appeals_task(now: datetime) -> IntakeOutcome:
+def collect_appeals_task(runtime: Runtime, now: datetime) -> IntakeOutcome:
     """Read the platform's appeals since the watermark and take them in."""
-    settings = get_settings()
+    settings = runtime.settings
 
     async def run() -> IntakeOutcome:
         async with httpx.AsyncClient(base_url=settings.platform_url, timeout=30) as http:
             client = PlatformClient(http, token=settings.platform_token.get_secret_value())
-            return await collect_appeals(database(), client, now, work_calendar())
+            return await collect_appeals(runtime.engine, client, now, runtime.calendar)
 
     return asyncio.run(run())

@@ -74,7 +74,7 @@ from tasks.bulk import DEDUCTION_COLUMNS, NEGATIVE_COLUMNS, WARNING_COLUMNS, bul
 from tasks.locks import category_lock, serialize
 from tasks.monthly import load_indicators
 from tasks.results import queue_restatement_notice
-from tasks.runtime import database, work_calendar
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 __all__ = [
@@ -419,6 +419,6 @@ def recompute_ruling(
 
 
 @task(name="recompute-after-ruling", cache_policy=NO_CACHE)
-def recompute_task(ruling_id: int, now: datetime) -> RecomputeOutcome:
+def recompute_task(runtime: Runtime, ruling_id: int, now: datetime) -> RecomputeOutcome:
     """Lock the category, gather, plan, book and tell: one transaction."""
-    return recompute_ruling(database(), ruling_id, now, work_calendar())
+    return recompute_ruling(runtime.engine, ruling_id, now, runtime.calendar)

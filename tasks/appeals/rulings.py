@@ -42,7 +42,7 @@ from models.rules import (
 )
 from tasks.appeals.reads import APPEAL, IND, RULING, UNIT
 from tasks.locks import category_lock, serialize
-from tasks.runtime import database
+from tasks.runtime import Runtime
 
 __all__ = [
     "AppealView",
@@ -133,8 +133,8 @@ def find_appeal_id(session: Session, ref: str | int) -> int:
 
 
 @task(name="find-appeal", cache_policy=NO_CACHE)
-def find_appeal_task(ref: str) -> int:
-    with session_scope(database()) as session:
+def find_appeal_task(runtime: Runtime, ref: str) -> int:
+    with session_scope(runtime.engine) as session:
         return find_appeal_id(session, ref)
 
 
@@ -295,6 +295,7 @@ def record_committee_decision(
 
 @task(name="record-ruling", cache_policy=NO_CACHE)
 def record_ruling_task(
+    runtime: Runtime,
     appeal_id: int,
     kind: str,
     corrected_value: Decimal | None,
@@ -305,7 +306,7 @@ def record_ruling_task(
     now: datetime,
 ) -> RulingRecord:
     ruling = Ruling(RulingKind(kind), corrected_value, share)
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return record_ruling(
             session,
             appeal_id,
@@ -319,9 +320,9 @@ def record_ruling_task(
 
 @task(name="record-committee-decision", cache_policy=NO_CACHE)
 def record_committee_task(
-    ruling_id: int, approved: bool, document_ref: str, note: str, now: datetime
+    runtime: Runtime, ruling_id: int, approved: bool, document_ref: str, note: str, now: datetime
 ) -> RulingRecord:
-    with session_scope(database()) as session:
+    with session_scope(runtime.engine) as session:
         return record_committee_decision(
             session, ruling_id, approved=approved, document_ref=document_ref, note=note, now=now
         )

@@ -67,7 +67,6 @@ from tasks.delivery.sending import (
     send_guarded,
 )
 from tasks.delivery.settling import raise_alert, settle_round
-from tasks.runtime import work_calendar
 
 __all__ = ["DEFAULT_CONCURRENCY", "DeliveryRun", "deliver_due", "load_due_messages"]
 
@@ -371,7 +370,8 @@ def deliver_due(
     twice to a channel whose answer was recorded; a message whose answer was lost (the
     run died between a post and its commit) is sent again once its lease expired, once,
     marked ``resend``. An appeal deadline counted from delivery is filled in as each
-    message is sent (``calendar``: the office's working days, read when not given).
+    message is sent (``calendar``: the office's working days, the runtime's; the
+    national calendar when not given).
     The caller decides whether the send window is open; ``session``
     is committed. ``notifier_factory``, ``sleep``, ``monotonic`` and ``lease_clock`` are
     called from worker threads, each of which uses a connection of its own.
@@ -423,7 +423,7 @@ def deliver_due(
                 concurrency=concurrency,
                 holder=holder or new_holder(),
                 lease_clock=lease_clock,
-                calendar=calendar or work_calendar(),
+                calendar=calendar or WorkCalendar(),
             )
             for audience in ("unit", OFFICE):
                 session.commit()  # see the alerts the unit messages raised

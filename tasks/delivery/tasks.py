@@ -23,8 +23,7 @@ from models.rules.periods import local_text, to_shanghai
 from tasks.delivery.outbox import deliver_due
 from tasks.delivery.report import artifact_markdown
 from tasks.delivery.snapshot import OutboxSnapshot, outbox_snapshot
-from tasks.runtime import database, work_calendar
-from tasks.settings import get_settings
+from tasks.runtime import Runtime
 from tasks.year_rules import load_year_rules
 
 __all__ = [
@@ -59,18 +58,18 @@ def retry_on_database_error(task: Any, task_run: Any, state: Any) -> bool:
     retry_delay_seconds=2,
     retry_condition_fn=retry_on_database_error,
 )
-def take_outbox_snapshot(day: date) -> OutboxSnapshot:
-    with session_scope(database()) as session:
+def take_outbox_snapshot(runtime: Runtime, day: date) -> OutboxSnapshot:
+    with session_scope(runtime.engine) as session:
         return outbox_snapshot(session, day)
 
 
 @task(name="deliver-due-messages", cache_policy=NO_CACHE)
-def deliver_due_messages(at: datetime) -> dict[str, int]:
+def deliver_due_messages(runtime: Runtime, at: datetime) -> dict[str, int]:
     """Send what is due if the window is open. Never retried by Prefect: a retry could
     send twice; delivery retries per channel itself and again at the next run."""
     logger = get_run_logger()
-    calendar = work_calendar()
-    with session_scope(database()) as session:
+    calendar = runtime.calendar
+    with session_scope(runtime.engine) as session:
         rules = load_year_rules(session, to_shanghai(at).year)
         if not calendar.in_message_window(at, rules):
             logger.info(
@@ -82,7 +81,8 @@ def deliver_due_messages(at: datetime) -> dict[str, int]:
         run = deliver_due(
             session,
             now=at,
-            ops_channels=[c.get_secret_value() for c in get_settings().ops_channels],
+            ops_channels=[c.get_secret_value() for c in runtime.settings.ops_channels],
+            calendar=calendar,
         )
     counts = {"window_open": 1, **run.counts()}
     logger.info("outbox delivered: %s", counts)

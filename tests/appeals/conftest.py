@@ -21,7 +21,7 @@ from deployments.demo.build_catalog import demo_catalog
 from models.persistence.database import make_engine, session_scope
 from models.rules import CalendarFallbackWarning
 from tasks.catalog import save_catalog
-from tasks.runtime import database
+from tasks.runtime import build_runtime
 from tests.fixtures.databases import copy_database, drop_database, source_of
 from tests.fixtures.demo import TOKEN
 
@@ -62,7 +62,7 @@ def run_year(url: str, platform_url: str) -> None:
             assert monthly_analysis(period=f"2026-{month:02d}", return_state=True).is_completed()
         state = annual_assessment(period="2026", return_state=True)
         assert state.is_completed(), state.message
-        database().dispose()
+        build_runtime().engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -101,5 +101,5 @@ def year_db(
     engine = make_engine(url)
     yield engine
     engine.dispose()
-    database().dispose()
+    build_runtime().engine.dispose()
     drop_database(url)

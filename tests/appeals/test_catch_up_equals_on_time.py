@@ -31,7 +31,7 @@ from models.rules import CalendarFallbackWarning, Cycle, Period
 from models.rules.due import due_at
 from tasks.catalog import save_catalog
 from tasks.monthly import load_negative_list
-from tasks.runtime import database, work_calendar
+from tasks.runtime import build_runtime
 from tests.appeals.support import YEAR, latest_results, ledger_sums, rows
 from tests.fixtures.databases import copy_database, drop_database
 from tests.fixtures.demo import TOKEN
@@ -53,7 +53,7 @@ FLOWS: dict[Cycle, Any] = {
 
 def _schedule() -> list[tuple[datetime, Cycle, Period]]:
     """Every cycle run of the year with the time it is due, in the schedule's order."""
-    calendar = work_calendar()
+    calendar = build_runtime().calendar
     year = Period.whole_year(YEAR)
     runs = [(Cycle.MONTHLY_ANALYSIS, m) for m in year.months()]
     runs += [(Cycle.QUARTERLY_MONITORING, Period.quarter(YEAR, q)) for q in range(1, 5)]
@@ -87,11 +87,11 @@ def two_years(
     for engine, url in zip(engines, urls, strict=True):
         engine.dispose()
         drop_database(url)
-    database().dispose()
+    build_runtime().engine.dispose()
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> None:
-    database().dispose()
+    build_runtime().engine.dispose()
     monkeypatch.setenv("ASSESS_DATABASE_URL", engine.url.render_as_string(hide_password=False))
 
 
@@ -123,7 +123,7 @@ def test_a_catch_up_of_the_year_gives_every_period_the_results_of_its_on_time_ru
     _use(monkeypatch, catch_up)
     state = annual_assessment(period=str(YEAR), now=CATCH_UP_AT, return_state=True)
     assert state.is_completed(), state.message
-    database().dispose()
+    build_runtime().engine.dispose()
 
     expected, got = _period_results(on_time), _period_results(catch_up)
     periods = {(cycle, period) for cycle, period, _ in expected}

@@ -22,6 +22,7 @@ from models.plans.results import UnitResult, plan_results
 from models.rules import Period
 from tasks.monthly import load_negative_list
 from tasks.results import load_quarter_task, load_result_inputs, load_result_versions, save_results
+from tasks.runtime import build_runtime
 from tests.appeals.support import (
     YEAR,
     file_appeal,
@@ -94,7 +95,7 @@ def test_every_period_computed_after_the_year_gives_what_the_in_order_run_gave(
         assert listed == {u for u in units if fresh.membership[(u, month)]}
     for quarter in (Period.quarter(YEAR, q) for q in range(1, 5)):  # the quarterly reads
         keys = [m.key for m in quarter.months()]
-        _, _, on_list = load_quarter_task.fn(keys)
+        _, _, on_list = load_quarter_task.fn(build_runtime(), keys)
         assert on_list == {u for u in units if fresh.membership[(u, keys[-1])]}
     before = _h1(engine)
     assert {(v, c.split(":")[0]) for *_, v, c in before} == {(1, "run")}

@@ -23,6 +23,7 @@ from models.rules import Level, Period, WorkCalendar
 from tasks.monthly import load_indicators, load_units
 from tasks.onsite_tasks import close_problem, load_problems
 from tasks.problems import close_problems_by_month, open_quarter_problems
+from tasks.runtime import Runtime
 
 Q1 = Period.parse("2026-Q1")
 RED, MISSING, GREEN, YELLOW, ORANGE, UNAVAILABLE = (
@@ -136,6 +137,7 @@ def _counts(engine: Engine) -> tuple[int, int]:
 @pytest.mark.db
 def test_the_quarterly_monitoring_opens_a_problem_once_and_a_later_green_month_closes_it(
     settings_env: Engine,
+    runtime: Runtime,
 ) -> None:
     engine = settings_env
     red_unit, two_red_unit, ind, _ = _pairs(engine)
@@ -143,9 +145,9 @@ def test_the_quarterly_monitoring_opens_a_problem_once_and_a_later_green_month_c
     _seed(engine, {(two_red_unit, ind): _months(RED, RED, YELLOW)})
 
     with session_scope(engine) as session:
-        outcome = open_quarter_problems(session, "2026-Q1", NOW)
+        outcome = open_quarter_problems(session, "2026-Q1", NOW, runtime.calendar)
     with session_scope(engine) as session:
-        again = open_quarter_problems(session, "2026-Q1", NOW)
+        again = open_quarter_problems(session, "2026-Q1", NOW, runtime.calendar)
 
     assert outcome == {"opened": 1, "closed": 0}
     assert again == {"opened": 0, "closed": 0}  # a rerun opens nothing twice
@@ -173,32 +175,37 @@ def test_the_quarterly_monitoring_opens_a_problem_once_and_a_later_green_month_c
 @pytest.mark.db
 def test_a_quarter_monitored_late_opens_its_problem_and_closes_it_by_the_months_since(
     settings_env: Engine,
+    runtime: Runtime,
 ) -> None:
     engine = settings_env
     unit, _, ind, _ = _pairs(engine)
     _seed(engine, {(unit, ind): {**_months(RED, RED, RED), "2026-04": ORANGE, "2026-05": GREEN}})
 
     with session_scope(engine) as session:
-        outcome = open_quarter_problems(session, "2026-Q1", NOW)
+        outcome = open_quarter_problems(session, "2026-Q1", NOW, runtime.calendar)
 
     assert outcome == {"opened": 1, "closed": 1}  # as an on-time run then May would give
     with engine.connect() as conn:
         note = conn.execute(sa.text("SELECT note FROM problem_closure")).scalar_one()
     assert "2026-05" in note
     with session_scope(engine) as session:
-        assert open_quarter_problems(session, "2026-Q1", NOW) == {"opened": 0, "closed": 0}
+        assert open_quarter_problems(session, "2026-Q1", NOW, runtime.calendar) == {
+            "opened": 0,
+            "closed": 0,
+        }
     assert _counts(engine) == (1, 1)
 
 
 @pytest.mark.db
 def test_the_office_can_close_an_analysis_problem_and_no_month_closes_it_again(
     settings_env: Engine,
+    runtime: Runtime,
 ) -> None:
     engine = settings_env
     unit, _, ind, _ = _pairs(engine)
     _seed(engine, {(unit, ind): _months(MISSING, MISSING, MISSING)})
     with session_scope(engine) as session:
-        open_quarter_problems(session, "2026-Q1", NOW)
+        open_quarter_problems(session, "2026-Q1", NOW, runtime.calendar)
         (problem,) = load_problems(session, source="analysis")
     with session_scope(engine) as session:
         close_problem(session, problem.id, "已整改", NOW)

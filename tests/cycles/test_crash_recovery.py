@@ -142,7 +142,7 @@ def test_a_monthly_run_killed_outright_is_recovered_by_an_immediate_rerun(
 
     # The next look at the cycle (a rerun, a backfill) sees the claim failed: the holder's
     # process is gone though Prefect still says Running. No six-hour wait.
-    [verdict] = release_dead_holders("monthly_analysis", NOW)
+    [verdict] = release_dead_holders(engine, "monthly_analysis", NOW)
     assert verdict.release
     status, summary, _ = _claim(engine)
     assert status == "failed"

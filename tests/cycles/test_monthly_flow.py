@@ -14,7 +14,7 @@ from models.persistence.database import session_scope
 from models.plans.monthly import plan_monthly_analysis
 from models.rules import Level, Period
 from tasks.monthly import load_month_snapshot
-from tasks.runtime import work_calendar
+from tasks.runtime import build_runtime
 from tests.fixtures.demo import set_faults
 
 pytestmark = [pytest.mark.flow, pytest.mark.db, pytest.mark.http]
@@ -66,7 +66,7 @@ def test_the_ledger_sums_equal_the_months_computed_pre_deductions_whatever_the_b
     engine = settings_env
     monthly_analysis(period="2026-03", batch_size=batch_size, return_state=True)
     with session_scope(engine) as session:
-        snapshot = load_month_snapshot(session, Period.parse("2026-03"), work_calendar())
+        snapshot = load_month_snapshot(session, Period.parse("2026-03"), build_runtime().calendar)
     plan = plan_monthly_analysis(snapshot)
     computed = {
         (r.unit_id, r.indicator_id): r.assessment.pre_deduction

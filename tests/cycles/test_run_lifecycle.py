@@ -21,6 +21,8 @@ from flows.quarterly_monitoring import quarterly_monitoring
 from models.persistence.database import session_scope
 from models.rules import SHANGHAI
 from tasks.cycle_runs import claim_cycle, this_process
+from tasks.runtime import Runtime, build_runtime
+from tasks.settings import Settings
 from tests.fixtures.demo import TOKEN
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -62,9 +64,13 @@ def _hold(engine: Engine, period: str, flow_run_id: str) -> None:
 # ----------------------------------------------------------------- the clock (no database)
 
 
+def _no_database() -> Runtime:
+    return build_runtime(Settings(database_url="sqlite://"))
+
+
 @flow(name="what_time")
 def what_time(now: datetime | None = None) -> datetime:
-    return run_clock(now)
+    return run_clock(_no_database(), now)
 
 
 SCHEDULED = "2026-04-08T01:00:00+00:00"  # 09:00 in Beijing
@@ -107,12 +113,12 @@ def test_a_run_without_an_explicit_time_runs_at_its_scheduled_time_not_the_wall_
 
 def test_outside_a_flow_run_the_time_is_the_wall_clock() -> None:
     before = datetime.now(UTC)
-    assert before <= run_clock() <= datetime.now(UTC)
+    assert before <= run_clock(_no_database()) <= datetime.now(UTC)
 
 
 def test_a_time_without_a_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        run_clock(datetime(2026, 4, 8, 9, 0))
+        run_clock(_no_database(), datetime(2026, 4, 8, 9, 0))
 
 
 # ------------------------------------------------------------------- claims and failures
