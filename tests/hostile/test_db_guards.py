@@ -479,6 +479,12 @@ def test_a_bulk_batch_with_one_entry_citing_another_units_ruling_is_refused_whol
 # ----------------------------------------------------------------------------- migration
 
 
+def _add_before_0012(session: Any, entry: Any) -> None:
+    """Insert a ledger entry on a schema older than 0012 (no ``revision_id`` column)."""
+    values = entry.model_dump(exclude={"id", "revision_id"})
+    session.execute(sa.insert(table_of(type(entry))).values(**values))
+
+
 def test_the_guards_migration_downgrades_to_0005_and_upgrades_again(empty_db_url: str) -> None:
     upgrade_database(empty_db_url)
     command.downgrade(alembic_config(empty_db_url), "0005")
@@ -491,9 +497,9 @@ def test_the_guards_migration_downgrades_to_0005_and_upgrades_again(empty_db_url
             pytest.raises(sa.exc.DatabaseError, match="only entries from a ruling are"),
             session_scope(engine) as session,
         ):
-            session.add(_entry("deduction_entry", ids, "u1", None))
+            _add_before_0012(session, _entry("deduction_entry", ids, "u1", None))
         with session_scope(engine) as session:  # and so is its hole
-            session.add(_entry("deduction_entry", ids, "u1", "r2"))
+            _add_before_0012(session, _entry("deduction_entry", ids, "u1", "r2"))
     finally:
         engine.dispose()
     upgrade_database(empty_db_url)
