@@ -290,13 +290,16 @@ def run(
 
         warm_up()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        send_at = build_runtime().calendar.message_send_time(datetime.now(UTC))
+        # One clock for the run: the digests are due at the send time of the analysis's
+        # own time (due_at), so delivery at an earlier reading of the clock sends nothing.
+        analysed_at = datetime.now(UTC)
+        send_at = build_runtime().calendar.message_send_time(analysed_at)
         extra: dict[str, Any] = {}
         with contextlib.ExitStack() as stack:
             finish = stack.enter_context(delivery_worker(send_at, Path(tmp))) if overlap else None
             load_before = os.getloadavg()[0]
             started, cpu_started = time.perf_counter(), time.process_time()
-            state = monthly_analysis(period=MONTH, return_state=True)
+            state = monthly_analysis(period=MONTH, now=analysed_at, return_state=True)
             analysis = time.perf_counter() - started
             analysis_cpu = time.process_time() - cpu_started
             load_after = os.getloadavg()[0]

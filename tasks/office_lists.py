@@ -7,6 +7,7 @@ code or appeal status is a ``NotFoundError`` / ``InputError`` (Chinese, exit cod
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import MarkdownArtifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 from sqlalchemy import select, union
 from sqlmodel import Session
 
@@ -45,6 +47,7 @@ __all__ = [
     "load_ledger_rows",
     "load_problem_rows",
     "load_unit_year",
+    "load_unit_years",
     "publish_unit_years_task",
 ]
 
@@ -244,72 +247,88 @@ def _results(session: Session, year: int, where: Sequence[Any]) -> list[dict[str
 def load_unit_year(session: Session, unit_code: str, year: int) -> UnitYearFacts:
     """Everything the ledgers hold about ``unit_code`` in ``year``."""
     unit = unit_by_code(session, unit_code)
-    indicators = {
-        i: (code, name)
+    return load_unit_years(session, [unit], year)[unit.code]
+
+
+UNITS_PER_READ = 500
+"""Units read at once by ``load_unit_years`` (one query per ledger for all of them)."""
+
+
+def _by_unit(rows: list[dict[str, Any]], key: str = "unit_id") -> dict[Any, list[dict[str, Any]]]:
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.pop(key), []).append(row)
+    return grouped
+
+
+def load_unit_years(session: Session, units: Sequence[Unit], year: int) -> dict[str, UnitYearFacts]:
+    """``load_unit_year`` for many units (code → facts): each ledger read once for up to
+    ``UNITS_PER_READ`` units, not once per unit."""
+    everything = [
+        (i, code, name, frozenset(categories or []))
         for i, code, name, categories in session.execute(
             select(IND.id, IND.code, IND.name, IND.categories).where(IND.year == year)
         )
-        if unit.category in (categories or [])
-    }
-    months = _rows(
-        session,
-        select(MA.period, MA.indicator_id, MA.level, MA.completion, MA.pre_deduction).where(
-            MA.unit_id == unit.id, MA.year == year
-        ),
-    )
-    extra = {m["indicator_id"] for m in months} - set(indicators)
-    if extra:  # an indicator assessed but no longer listed for the category
-        all_year = _indicators(session, year)
-        indicators.update({i: all_year.get(i, (str(i), "")) for i in extra})
-    deductions = _rows(
-        session,
-        select(
-            DED.id, DED.period, DED.indicator_id, DED.kind, DED.stage, DED.amount, DED.level,
-            DED.completion, DED.ruling_id, DED.created_at, DED.note,
-        ).where(DED.unit_id == unit.id, DED.year == year),
-    )  # fmt: skip
-    warnings = _rows(
-        session,
-        select(
-            WARN.id, WARN.period, WARN.indicator_id, WARN.level, WARN.completion,
-            WARN.corrects_id, WARN.ruling_id, WARN.created_at,
-        ).where(WARN.unit_id == unit.id, WARN.period.like(f"{year:04d}-%")),
-    )  # fmt: skip
-    negative = _rows(
-        session,
-        select(NEG.id, NEG.period, NEG.event, NEG.ruling_id, NEG.created_at).where(
-            NEG.unit_id == unit.id, NEG.period.like(f"{year:04d}-%")
-        ),
-    )
-    appeals = _appeals(session, [APPEAL.unit_id == unit.id, APPEAL.period.like(f"{year:04d}-%")])
-    results = _results(session, year, [RES.unit_id == unit.id])
-    for r in results:
-        del r["unit_code"]
-    sizes: Counter[tuple[str, str]] = Counter()
-    for cycle, period, _ in {
-        (c, p, u)
-        for c, p, u in session.execute(
-            select(RES.cycle, RES.period, RES.unit_id).where(
-                RES.period.like(f"{year:04d}%"), RES.category == unit.category
-            )
+    ]
+    all_year = {i: (code, name) for i, code, name, _ in everything}
+    sizes: Counter[tuple[str, str, str]] = Counter(
+        (category, cycle, period)
+        for cycle, period, category, _ in session.execute(
+            select(RES.cycle, RES.period, RES.category, RES.unit_id)
+            .where(RES.period.like(f"{year:04d}%"))
+            .distinct()
         )
-    }:
-        sizes[(cycle, period)] += 1
-    return UnitYearFacts(
-        unit_code=unit.code,
-        unit_name=unit.name,
-        unit_kind=unit.kind,
-        category=unit.category,
-        year=year,
-        indicators=indicators,
-        months=months,
-        deductions=deductions,
-        warnings=warnings,
-        negative=negative,
-        appeals=appeals,
-        results=results,
-        category_sizes=dict(sizes),
     )
+    out: dict[str, UnitYearFacts] = {}
+    for k in range(0, len(units), UNITS_PER_READ):
+        chunk = units[k : k + UNITS_PER_READ]
+        ids = [u.id for u in chunk]
+        months = _by_unit(_rows(session, select(
+            MA.unit_id, MA.period, MA.indicator_id, MA.level, MA.completion, MA.pre_deduction,
+        ).where(MA.unit_id.in_(ids), MA.year == year)))  # fmt: skip
+        deductions = _by_unit(_rows(session, select(
+            DED.unit_id, DED.id, DED.period, DED.indicator_id, DED.kind, DED.stage, DED.amount,
+            DED.level, DED.completion, DED.ruling_id, DED.created_at, DED.note,
+        ).where(DED.unit_id.in_(ids), DED.year == year)))  # fmt: skip
+        warnings = _by_unit(_rows(session, select(
+            WARN.unit_id, WARN.id, WARN.period, WARN.indicator_id, WARN.level, WARN.completion,
+            WARN.corrects_id, WARN.ruling_id, WARN.created_at,
+        ).where(WARN.unit_id.in_(ids), WARN.period.like(f"{year:04d}-%"))))  # fmt: skip
+        negative = _by_unit(_rows(session, select(
+            NEG.unit_id, NEG.id, NEG.period, NEG.event, NEG.ruling_id, NEG.created_at,
+        ).where(NEG.unit_id.in_(ids), NEG.period.like(f"{year:04d}-%"))))  # fmt: skip
+        appeals: dict[Any, list[dict[str, Any]]] = {}
+        for row in _appeals(
+            session, [APPEAL.unit_id.in_(ids), APPEAL.period.like(f"{year:04d}-%")]
+        ):
+            appeals.setdefault(row["unit_code"], []).append(row)
+        results = _by_unit(_results(session, year, [RES.unit_id.in_(ids)]), "unit_code")
+        for unit in chunk:
+            unit_months = months.get(unit.id, [])
+            indicators = {i: all_year[i] for i, _, _, cats in everything if unit.category in cats}
+            for extra in {m["indicator_id"] for m in unit_months} - set(indicators):
+                # an indicator assessed but no longer listed for the category
+                indicators[extra] = all_year.get(extra, (str(extra), ""))
+            out[unit.code] = UnitYearFacts(
+                unit_code=unit.code,
+                unit_name=unit.name,
+                unit_kind=unit.kind,
+                category=unit.category,
+                year=year,
+                indicators=indicators,
+                months=unit_months,
+                deductions=deductions.get(unit.id, []),
+                warnings=warnings.get(unit.id, []),
+                negative=negative.get(unit.id, []),
+                appeals=appeals.get(unit.code, []),
+                results=results.get(unit.code, []),
+                category_sizes={
+                    (cycle, period): n
+                    for (category, cycle, period), n in sizes.items()
+                    if category == unit.category
+                },
+            )
+    return out
 
 
 def load_ledger_rows(session: Session, year: int) -> dict[str, Any]:
@@ -397,6 +416,19 @@ def changed_unit_codes(session: Session, run_id: int) -> list[str]:
     )
 
 
+async def _publish_unit_years(facts: Sequence[UnitYearFacts], month: Period) -> None:
+    """One API client for every artifact: a client per artifact (what the module-level
+    helpers make) costs a TLS context each, ~50 ms, more than the artifact itself."""
+    async with get_client() as client:
+        for unit in facts:
+            artifact = MarkdownArtifact(
+                key=unit_artifact_key(unit.unit_code, month.year),
+                markdown=unit_year_markdown(unit, month.key),
+                description=f"{unit.unit_name} {month.year} 年度考核情况",
+            )
+            await artifact.acreate(client)
+
+
 @task(name="publish-unit-years", cache_policy=NO_CACHE)
 def publish_unit_years_task(runtime: Runtime, period: str, run_id: int | None) -> int:
     """After a monthly analysis: the year of each unit whose ledgers the run changed as
@@ -408,13 +440,11 @@ def publish_unit_years_task(runtime: Runtime, period: str, run_id: int | None) -
     month = Period.parse(period)
     with session_scope(runtime.engine) as session:
         codes = changed_unit_codes(session, run_id)
-        for code in codes[:MAX_UNIT_ARTIFACTS]:
-            facts = load_unit_year(session, code, month.year)
-            create_markdown_artifact(
-                key=unit_artifact_key(code, month.year),
-                markdown=unit_year_markdown(facts, month.key),
-                description=f"{facts.unit_name} {month.year} 年度考核情况",
-            )
+        units = session.execute(
+            select(Unit).where(UNIT.code.in_(codes[:MAX_UNIT_ARTIFACTS])).order_by(UNIT.code)
+        ).scalars()
+        facts = load_unit_years(session, list(units), month.year)
+    asyncio.run(_publish_unit_years(list(facts.values()), month))
     if len(codes) > MAX_UNIT_ARTIFACTS:
         get_run_logger().info(
             "unit-year artifacts: %d units changed, %d published (assess unit shows the rest)",
