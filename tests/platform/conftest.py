@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from deployments.platform_sim import running_simulator
 from deployments.platform_sim_data import SimDataset, generate_year, synthetic_catalog
+from tests.fixtures.demo import reset_simulator
 from tests.platform.support import TOKEN, YEAR
 
 
@@ -27,13 +27,8 @@ def sim_url(dataset: SimDataset) -> Iterator[str]:
 
 @pytest.fixture
 def sim(sim_url: str) -> Iterator[str]:
-    """The shared simulator with faults cleared and stats zeroed before and after a test."""
-
-    def reset() -> None:
-        with httpx.Client(base_url=sim_url, timeout=5) as http:
-            http.post("/_sim/faults", json={"clear": True}).raise_for_status()
-            http.delete("/_sim/stats").raise_for_status()
-
-    reset()
+    """The shared synthetic simulator (it stands in for the demo's here) with faults
+    cleared and stats zeroed before and after a test."""
+    reset_simulator(sim_url, stats=True)
     yield sim_url
-    reset()
+    reset_simulator(sim_url, stats=True)
