@@ -29,8 +29,6 @@ from models.plans.monthly_report import (
     monthly_summary,
 )
 from models.plans.platform_registry import (
-    compare_registry,
-    registry_alert,
     registry_markdown,
     registry_rows,
 )
@@ -39,9 +37,8 @@ from tasks.artifacts import publish_artifacts_task
 from tasks.monthly_tasks import analyse_batch_task, collect_progress_task, unit_batches_task
 from tasks.office_lists import publish_unit_years_task
 from tasks.platform_registry import (
+    check_platform_registry_task,
     fetch_platform_units_task,
-    load_catalog_units_task,
-    queue_registry_alert_task,
 )
 from tasks.runtime import current_runtime
 
@@ -90,15 +87,14 @@ def monthly_analysis(
             report.merge(future.result())
     summary = monthly_summary(report, collected)
     key = f"monthly-analysis-{month.key}".lower()
-    registry = compare_registry(load_catalog_units_task(runtime, month.key), platform_units)
+    # The office is told once per content and year (check-platform-registry queues it).
+    registry = check_platform_registry_task(runtime, month.key, platform_units, claim.run_id, now)
     checked = registry_markdown(registry, month.year)
     markdown = monthly_markdown(report, collected) + "\n" + checked
     publish_artifacts_task(key, f"{month.key} 月分析", markdown, category_rows(report))
     if registry.discrepancies:
         title = f"{month.key} 平台单位名单核对"
         publish_artifacts_task(f"{key}-units", title, checked, registry_rows(registry))
-    if (alert := registry_alert(registry, month.key)) is not None:
-        queue_registry_alert_task(runtime, alert, month.key, claim.run_id, now)  # once per content
     publish_unit_years_task(runtime, month.key, claim.run_id)
     status = CycleStatus.PARTIAL if collected["unavailable"] else CycleStatus.COMPLETED
     finish_run(runtime, claim, status, summary, now)

@@ -42,7 +42,7 @@ from models.plans.catalog_recompute import (
     unit_total_changes,
 )
 from models.plans.results import plan_annual, plan_results
-from models.rules import Period, WorkCalendar
+from models.rules import Cycle, CycleStatus, Period, WorkCalendar
 from tasks.appeals.reads import load_standing_rulings
 from tasks.catalog import load_revisions
 from tasks.catalog_revisions import load_analysed_months
@@ -73,8 +73,8 @@ __all__ = [
 
 MA = columns_of(MonthlyAssessment)
 UNIT = columns_of(Unit)
-HALF_YEAR = "half_year_evaluation"
-ANNUAL = "annual_assessment"
+HALF_YEAR = Cycle.HALF_YEAR_EVALUATION.value
+ANNUAL = Cycle.ANNUAL_ASSESSMENT.value
 
 
 def load_revision(session: Session, revision_id: int) -> RevisionRow:
@@ -127,7 +127,7 @@ def _annual_run_completed(session: Session, year: int) -> bool:
     status = session.execute(
         select(RUN.status).where(RUN.cycle == ANNUAL, RUN.period == str(year))
     ).scalar_one_or_none()
-    return status == "completed"
+    return status == CycleStatus.COMPLETED
 
 
 def restate_results(

@@ -19,14 +19,16 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session
 
-from models.catalog.schema import UnitRow
 from models.messages import message_key
 from models.persistence.database import session_scope
 from models.plans.platform_registry import (
     KIND_PLATFORM_REGISTRY,
     PlatformUnits,
     RegistryAlert,
+    RegistryReport,
     check_platform_units,
+    compare_registry,
+    registry_alert,
 )
 from tasks.catalog import load_catalog
 from tasks.delivery.queueing import add_pending_message
@@ -66,13 +68,6 @@ def fetch_platform_units_task(runtime: Runtime, now: datetime) -> PlatformUnits:
     return asyncio.run(read_platform_units(runtime, now))
 
 
-@task(name="load-catalog-units", cache_policy=NO_CACHE)
-def load_catalog_units_task(runtime: Runtime, period: str) -> list[UnitRow]:
-    """The catalog's units as of the month ``period`` (its revisions applied)."""
-    with session_scope(runtime.engine) as session:
-        return list(load_catalog(session, period).units)
-
-
 def queue_registry_alert(
     session: Session, alert: RegistryAlert, period: str, now: datetime, run_id: int | None
 ) -> bool:
@@ -86,9 +81,15 @@ def queue_registry_alert(
     return added is not None
 
 
-@task(name="queue-registry-alert", cache_policy=NO_CACHE)
-def queue_registry_alert_task(
-    runtime: Runtime, alert: RegistryAlert, period: str, run_id: int | None, now: datetime
-) -> bool:
+@task(name="check-platform-registry", cache_policy=NO_CACHE)
+def check_platform_registry_task(
+    runtime: Runtime, period: str, platform: PlatformUnits, run_id: int | None, now: datetime
+) -> RegistryReport:
+    """Compare the catalog's units as of the month ``period`` (its revisions applied)
+    with the platform's list, and queue the office's message when they disagree (once
+    per content and year); return the report for the run's artifacts."""
     with session_scope(runtime.engine) as session:
-        return queue_registry_alert(session, alert, period, now, run_id)
+        report = compare_registry(load_catalog(session, period).units, platform)
+        if (alert := registry_alert(report, period)) is not None:
+            queue_registry_alert(session, alert, period, now, run_id)
+    return report

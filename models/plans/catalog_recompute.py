@@ -17,6 +17,7 @@ from decimal import Decimal
 from models.plans.monthly import MonthlyPlan, MonthSnapshot
 from models.plans.recompute import plan_monthly_analysis_with_rulings
 from models.rules import Ruling
+from models.rules.due import CYCLE_LABELS_ZH
 
 __all__ = [
     "MonthBooked",
@@ -28,12 +29,6 @@ __all__ = [
     "plan_month_under_revision",
     "unit_total_changes",
 ]
-
-CYCLE_NAMES = {
-    "quarterly_monitoring": "季度监测",
-    "half_year_evaluation": "半年评估",
-    "annual_assessment": "年度考核",
-}
 
 
 def plan_month_under_revision(
@@ -174,7 +169,7 @@ def catalog_recompute_lines(summary: RecomputeSummary) -> list[str]:
     else:
         lines.append("没有单位的本年累计预扣分变动。")
     for r in summary.restated:
-        name = CYCLE_NAMES.get(r.cycle, r.cycle)
+        name = CYCLE_LABELS_ZH.get(r.cycle, r.cycle)
         lines.append(
             f"{r.period} {name}结果更正为第 {r.version} 版（{r.units} 个单位变动，"
             f"原因：目录修订 #{summary.revision_id}）。"
@@ -216,7 +211,7 @@ def catalog_recompute_markdown(summary: RecomputeSummary) -> str:
     out += ["", "## 更正的期次结果", ""]
     if summary.restated:
         out += [
-            f"- {r.period} {CYCLE_NAMES.get(r.cycle, r.cycle)}：第 {r.version} 版，"
+            f"- {r.period} {CYCLE_LABELS_ZH.get(r.cycle, r.cycle)}：第 {r.version} 版，"
             f"{r.units} 个单位变动（原因 catalog:{summary.revision_id}）"
             for r in summary.restated
         ]

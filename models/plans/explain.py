@@ -22,6 +22,7 @@ from models.plans.appeal_intake import KIND_LABELS as APPEAL_KIND_LABELS
 from models.plans.recompute import CellState
 from models.plans.result_versions import cause_label
 from models.rules import Grade, Level, Period, RulingKind, appeal_status_label
+from models.rules.due import CYCLE_LABELS_ZH
 from models.rules.periods import local_text
 
 __all__ = [
@@ -42,7 +43,7 @@ _CENT = Decimal("0.01")
 
 ENTRY_KIND_LABELS = {"new": "新增", "adjusted": "调整", "released": "释放", "settled": "结算"}
 STAGE_LABELS = {"pre": "预扣分", "final": "最终扣分"}
-CYCLE_LABELS = {"half_year_evaluation": "半年评估", "annual_assessment": "年度考核"}
+CYCLE_LABELS = CYCLE_LABELS_ZH
 STATUS_LABELS = {"submitted": "已提交", "draft": "草稿", "withdrawn": "已撤回"}
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from models.plans.results import UnitResult
 from models.rules import local_text
+from models.rules.due import CYCLE_LABELS_ZH
 
 __all__ = [
     "KIND_RESULT_RESTATED",
@@ -39,10 +40,6 @@ __all__ = [
 KIND_RESULT_RESTATED = "result_restated"
 """The outbox kind of the office's message about a restated rank or grade."""
 
-_CYCLE_LABELS = {
-    "half_year_evaluation": "半年评估",
-    "annual_assessment": "年度考核",
-}
 _GRADE_LABELS = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
 
 
@@ -175,7 +172,7 @@ def restatement_notice(
     ``units``: each unit id's (code, name)."""
     if not plan.changes or not plan.restates:
         return None
-    label = _CYCLE_LABELS.get(cycle, cycle)
+    label = CYCLE_LABELS_ZH.get(cycle, cycle)
     subject = (
         f"【结果更正】{period} {label}结果第 {plan.version} 版："
         f"{len(plan.changes)} 个单位名次或等次变化"

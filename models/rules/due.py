@@ -27,7 +27,8 @@ from .yearrules import DEFAULT_RULES, YearRules
 
 __all__ = ["CYCLE_LABELS_ZH", "DueCheck", "check_due", "due_at", "is_due"]
 
-CYCLE_LABELS_ZH: dict[Cycle, str] = {
+CYCLE_LABELS_ZH: dict[str, str] = {
+    # keyed by ``Cycle`` (a ``StrEnum``): a stored cycle name finds its label too
     Cycle.PRE_DEADLINE_REMINDER: "截止前提醒",
     Cycle.MONTHLY_ANALYSIS: "月分析",
     Cycle.QUARTERLY_MONITORING: "季度监测",
